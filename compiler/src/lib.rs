@@ -1,0 +1,1 @@
+//! femtoc's compiler: analyses, backends and the blob writer.

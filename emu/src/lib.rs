@@ -1,0 +1,1 @@
+//! Emulator harness for non-host native code.

@@ -1,0 +1,27 @@
+//! The eBPF instruction set as femtoc understands it (RFC 9669), shared by
+//! every engine: the typed instruction model with its decoder and encoder,
+//! and (behind features) the assembler, the ELF loader and the verifier.
+//!
+//! The crate is `no_std`; the `alloc` feature adds owned programs and the
+//! text assembler, `elf` the object-file loader.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod decode;
+pub mod encode;
+pub mod facts;
+pub mod insn;
+pub mod opcode;
+#[cfg(feature = "alloc")]
+pub mod program;
+
+pub use decode::{decode_all, decode_at, decode_raw, DecodeError, Decoded};
+pub use encode::Encoded;
+pub use facts::{FunctionInfo, VerifiedRef};
+pub use insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, RawInsn, Reg, Source, Width};
+
+/// Most instruction slots a program may have (RFC 9669 offsets reach this far).
+pub const MAX_INSNS: usize = 65_536;

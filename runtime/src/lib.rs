@@ -1,0 +1,2 @@
+//! femtoc's device runtime.
+#![no_std]
