@@ -10,7 +10,10 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "alloc")]
+pub mod asm;
 pub mod decode;
+pub mod disasm;
 pub mod encode;
 pub mod facts;
 pub mod insn;
