@@ -1,1 +1,3 @@
 //! The conformance-vector harness.
+
+pub mod vector;
