@@ -21,7 +21,11 @@ pub mod opcode;
 #[cfg(feature = "alloc")]
 pub mod program;
 
+#[cfg(feature = "alloc")]
+pub use asm::{assemble, AsmError, AsmErrorKind};
 pub use decode::{decode_all, decode_at, decode_raw, DecodeError, Decoded};
+#[cfg(feature = "alloc")]
+pub use disasm::{disassemble, disassemble_with_pcs};
 pub use encode::Encoded;
 pub use facts::{FunctionInfo, VerifiedRef};
 pub use insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, RawInsn, Reg, Source, Width};
