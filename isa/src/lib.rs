@@ -11,6 +11,8 @@
 extern crate alloc;
 
 pub mod decode;
+#[cfg(feature = "elf")]
+pub mod elf;
 pub mod encode;
 pub mod facts;
 pub mod insn;
@@ -19,6 +21,8 @@ pub mod opcode;
 pub mod program;
 
 pub use decode::{decode_all, decode_at, decode_raw, DecodeError, Decoded};
+#[cfg(feature = "elf")]
+pub use elf::{load_elf, ElfError, EntrySelector};
 pub use encode::Encoded;
 pub use facts::{FunctionInfo, VerifiedRef};
 pub use insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, RawInsn, Reg, Source, Width};
