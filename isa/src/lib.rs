@@ -14,6 +14,8 @@ extern crate alloc;
 pub mod asm;
 pub mod decode;
 pub mod disasm;
+#[cfg(feature = "elf")]
+pub mod elf;
 pub mod encode;
 pub mod facts;
 pub mod insn;
@@ -26,6 +28,8 @@ pub use asm::{assemble, AsmError, AsmErrorKind};
 pub use decode::{decode_all, decode_at, decode_raw, DecodeError, Decoded};
 #[cfg(feature = "alloc")]
 pub use disasm::{disassemble, disassemble_with_pcs};
+#[cfg(feature = "elf")]
+pub use elf::{load_elf, ElfError, EntrySelector};
 pub use encode::Encoded;
 pub use facts::{FunctionInfo, VerifiedRef};
 pub use insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, RawInsn, Reg, Source, Width};
