@@ -17,11 +17,17 @@ pub mod insn;
 pub mod opcode;
 #[cfg(feature = "alloc")]
 pub mod program;
+pub mod verifier;
 
 pub use decode::{decode_all, decode_at, decode_raw, DecodeError, Decoded};
 pub use encode::Encoded;
 pub use facts::{FunctionInfo, VerifiedRef};
 pub use insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, RawInsn, Reg, Source, Width};
+pub use verifier::{
+    scratch_len, verify_in, SlotScratch, VerifierConfig, VerifyError, VerifyErrorKind,
+};
+#[cfg(feature = "alloc")]
+pub use verifier::{verify, VerifiedProgram};
 
 /// Most instruction slots a program may have (RFC 9669 offsets reach this far).
 pub const MAX_INSNS: usize = 65_536;

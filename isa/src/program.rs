@@ -93,7 +93,7 @@ pub fn code_from_bytes(bytes: &[u8]) -> Result<Vec<u64>, BytecodeError> {
     if bytes.is_empty() {
         return Err(BytecodeError::Empty);
     }
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(BytecodeError::PartialSlot(bytes.len()));
     }
     let slots = bytes.len() / 8;
