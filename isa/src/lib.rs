@@ -22,6 +22,7 @@ pub mod insn;
 pub mod opcode;
 #[cfg(feature = "alloc")]
 pub mod program;
+pub mod verifier;
 
 #[cfg(feature = "alloc")]
 pub use asm::{assemble, AsmError, AsmErrorKind};
@@ -33,6 +34,11 @@ pub use elf::{load_elf, ElfError, EntrySelector};
 pub use encode::Encoded;
 pub use facts::{FunctionInfo, VerifiedRef};
 pub use insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, RawInsn, Reg, Source, Width};
+pub use verifier::{
+    scratch_len, verify_in, SlotScratch, VerifierConfig, VerifyError, VerifyErrorKind,
+};
+#[cfg(feature = "alloc")]
+pub use verifier::{verify, VerifiedProgram};
 
 /// Most instruction slots a program may have (RFC 9669 offsets reach this far).
 pub const MAX_INSNS: usize = 65_536;
