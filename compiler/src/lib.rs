@@ -1,1 +1,3 @@
 //! femtoc's compiler: analyses, backends and the blob writer.
+
+pub mod blob;

@@ -1,2 +1,5 @@
 //! femtoc's device runtime.
 #![no_std]
+
+pub mod blob;
+pub mod engine;
