@@ -80,7 +80,10 @@ fn immediates_and_zero_extension() {
     assert_eq!(r0(&[mov(0, 0), alu64(AluOp::Add, 0, k(-1)), EXIT]), NEG1);
     assert_eq!(binop(Width::W32, AluOp::Add, 0x1_ffff_ffff, 1, true), 0);
     assert_eq!(binop(Width::W32, AluOp::Mul, 0xffff_ffff, 2, false), 0xffff_fffe);
-    assert_eq!(binop(Width::W32, AluOp::Or, 0xaaaa_0000_0000_0000, (-1i64) as u64, true), 0xffff_ffff);
+    assert_eq!(
+        binop(Width::W32, AluOp::Or, 0xaaaa_0000_0000_0000, (-1i64) as u64, true),
+        0xffff_ffff
+    );
     assert_eq!(binop(Width::W64, AluOp::And, NEG1, (-2i64) as u64, true), (-2i64) as u64);
     assert_eq!(binop(Width::W32, AluOp::Xor, 0xffff_ffff_0000_000f, 0xff, true), 0xf0);
     assert_eq!(binop(Width::W32, AluOp::Sub, 0, 1, true), 0xffff_ffff);

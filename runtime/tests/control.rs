@@ -92,7 +92,13 @@ fn call_program() -> (Vec<u64>, Vec<FunctionInfo>) {
     let c = code(&insns);
     let f = vec![
         FunctionInfo { start: 0, end: 15, frame_size: 16, frame_tracked: true, max_entry_depth: 0 },
-        FunctionInfo { start: 15, end: 22, frame_size: 8, frame_tracked: true, max_entry_depth: 16 },
+        FunctionInfo {
+            start: 15,
+            end: 22,
+            frame_size: 8,
+            frame_tracked: true,
+            max_entry_depth: 16,
+        },
     ];
     (c, f)
 }
@@ -111,20 +117,26 @@ fn local_calls_preserve_r6_to_r9_and_use_the_callers_frame_size() {
     let out = run(&prog, &regions, args, &mut NoHelpers).unwrap();
     assert_eq!(out.r0, top - 16, "callee r10 = caller r10 - caller frame size");
     assert_eq!(out.budget_used, 1, "a local call is a budget event");
-    drop(regions);
-    let words: Vec<u64> = ctx.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+    let words: Vec<u64> =
+        ctx.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
     assert_eq!(words, [6, 7, 8, 9, 0x11]);
-    assert_eq!(u64::from_le_bytes(stack[40..48].try_into().unwrap()), 0x22, "callee slot at top-24");
+    assert_eq!(
+        u64::from_le_bytes(stack[40..48].try_into().unwrap()),
+        0x22,
+        "callee slot at top-24"
+    );
 
     let regions = Regions::new(&mut stack);
-    let err = run(&prog, &regions, RunArgs { budget: Some(0), ..args }, &mut NoHelpers).unwrap_err();
+    let err =
+        run(&prog, &regions, RunArgs { budget: Some(0), ..args }, &mut NoHelpers).unwrap_err();
     assert_eq!((err.pc, err.kind), (6, RunErrorKind::BudgetExhausted));
 }
 
 #[test]
 fn runaway_recursion_stops_without_panicking() {
     let c = code(&[Insn::CallLocal { off: -1 }, EXIT]);
-    let f = [FunctionInfo { start: 0, end: 2, frame_size: 8, frame_tracked: true, max_entry_depth: 0 }];
+    let f =
+        [FunctionInfo { start: 0, end: 2, frame_size: 8, frame_tracked: true, max_entry_depth: 0 }];
     let prog = VerifiedRef { code: &c, functions: &f, stack_usage: 80, min_ctx_len: 0 };
     let mut stack = [0u8; 128];
     let regions = Regions::new(&mut stack);
@@ -135,7 +147,8 @@ fn runaway_recursion_stops_without_panicking() {
 
 #[test]
 fn unknown_opcode_and_running_off_the_end_are_errors() {
-    let f = [FunctionInfo { start: 0, end: 2, frame_size: 0, frame_tracked: true, max_entry_depth: 0 }];
+    let f =
+        [FunctionInfo { start: 0, end: 2, frame_size: 0, frame_tracked: true, max_entry_depth: 0 }];
     let c = [mov(0, 1).encode().as_slice()[0], 0xff];
     let mut stack = [0u8; 8];
     let regions = Regions::new(&mut stack);
@@ -159,13 +172,15 @@ fn conformance_helper_5_returns_or_stops() {
 
 #[test]
 fn unknown_and_failing_helpers() {
-    let err = run_full(&[mov(0, 0), Insn::Call { id: 9 }, EXIT], None, None, &mut NoHelpers).unwrap_err();
+    let err =
+        run_full(&[mov(0, 0), Insn::Call { id: 9 }, EXIT], None, None, &mut NoHelpers).unwrap_err();
     assert_eq!((err.pc, err.kind), (1, RunErrorKind::UnknownHelper { id: 9 }));
     fn failing(_: &mut (), _: [u64; 5], _: &mut MemoryAccess<'_, '_>) -> HelperResult {
         HelperResult::Fail(42)
     }
     let mut table: HelperTable<()> = HelperTable::new(()).with(0x77, failing).unwrap();
-    let err = run_full(&[mov(1, 1), Insn::Call { id: 0x77 }, EXIT], None, None, &mut table).unwrap_err();
+    let err =
+        run_full(&[mov(1, 1), Insn::Call { id: 0x77 }, EXIT], None, None, &mut table).unwrap_err();
     assert_eq!((err.pc, err.kind), (1, RunErrorKind::HelperFailed { id: 0x77, code: 42 }));
     assert!(table.register(0x77, failing).is_err(), "duplicate ids are refused");
 }
@@ -187,10 +202,13 @@ fn recording_keeps_ids_and_arguments_in_order() {
     ];
     let out = run_full(&prog, None, None, &mut rec).unwrap();
     assert_eq!(out.r0, 0);
-    assert_eq!(rec.calls, [
-        HelperCall { id: 5, args: [3, u64::MAX - 1, 4, 5, 6] },
-        HelperCall { id: 5, args: [0, u64::MAX - 1, 4, 5, 6] },
-    ]);
+    assert_eq!(
+        rec.calls,
+        [
+            HelperCall { id: 5, args: [3, u64::MAX - 1, 4, 5, 6] },
+            HelperCall { id: 5, args: [0, u64::MAX - 1, 4, 5, 6] },
+        ]
+    );
 }
 
 #[test]
@@ -209,9 +227,18 @@ fn helper_pointer_outside_regions_fails_without_touching_memory() {
         EXIT,
     ];
     let err = run_full(&prog, Some(ctx), None, &mut table).unwrap_err();
-    assert_eq!((err.pc, err.kind), (3, RunErrorKind::HelperFailed { id: id::MEMCPY, code: fail::BAD_POINTER }));
+    assert_eq!(
+        (err.pc, err.kind),
+        (3, RunErrorKind::HelperFailed { id: id::MEMCPY, code: fail::BAD_POINTER })
+    );
     // memcpy(r1, r1 - 2, 4): the source starts before the context.
-    let prog = [alu64(AluOp::Mov, 2, x(1)), alu64(AluOp::Sub, 2, k(2)), mov(3, 4), Insn::Call { id: id::MEMCPY }, EXIT];
+    let prog = [
+        alu64(AluOp::Mov, 2, x(1)),
+        alu64(AluOp::Sub, 2, k(2)),
+        mov(3, 4),
+        Insn::Call { id: id::MEMCPY },
+        EXIT,
+    ];
     let (_, rest) = buf.split_at_mut(8);
     let err = run_full(&prog, Some(&mut rest[..8]), None, &mut table).unwrap_err();
     assert_eq!(err.kind, RunErrorKind::HelperFailed { id: id::MEMCPY, code: fail::BAD_POINTER });
@@ -224,7 +251,14 @@ fn helper_pointer_outside_regions_fails_without_touching_memory() {
 fn memcpy_copies_overlapping_ranges_like_memmove() {
     let mut table = FcEnv::default().into_table().unwrap();
     let mut ctx = *b"abcdefgh";
-    let prog = [alu64(AluOp::Mov, 2, x(1)), alu64(AluOp::Add, 1, k(2)), mov(3, 5), Insn::Call { id: id::MEMCPY }, mov(0, 0), EXIT];
+    let prog = [
+        alu64(AluOp::Mov, 2, x(1)),
+        alu64(AluOp::Add, 1, k(2)),
+        mov(3, 5),
+        Insn::Call { id: id::MEMCPY },
+        mov(0, 0),
+        EXIT,
+    ];
     run_full(&prog, Some(&mut ctx), None, &mut table).unwrap();
     assert_eq!(&ctx, b"ababcdeh");
 }

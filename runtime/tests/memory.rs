@@ -25,7 +25,13 @@ fn unaligned_little_endian_loads_and_sign_extension() {
     assert_eq!(with_ctx(&[sx(MemSize::B), EXIT], &mut ctx), Ok(0xffff_ffff_ffff_ff80));
     assert_eq!(with_ctx(&[sx(MemSize::H), EXIT], &mut ctx), Ok(0xffff_ffff_ffff_8180));
     assert_eq!(with_ctx(&[sx(MemSize::W), EXIT], &mut ctx), Ok(0xffff_ffff_8382_8180));
-    assert_eq!(with_ctx(&[Insn::LoadSx { size: MemSize::B, dst: r(0), src: r(1), off: 0 }, EXIT], &mut ctx), Ok(0x10));
+    assert_eq!(
+        with_ctx(
+            &[Insn::LoadSx { size: MemSize::B, dst: r(0), src: r(1), off: 0 }, EXIT],
+            &mut ctx
+        ),
+        Ok(0x10)
+    );
 }
 
 #[test]
@@ -43,12 +49,19 @@ fn stores_of_every_size_are_little_endian_and_unaligned() {
     let mut prog = prog.to_vec();
     prog.insert(6, mov(0, 0));
     with_ctx(&prog, &mut ctx).unwrap();
-    assert_eq!(ctx, [0xab, 0x34, 0x12, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x08, 0x07]);
+    assert_eq!(
+        ctx,
+        [
+            0xab, 0x34, 0x12, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0x08, 0x07
+        ]
+    );
 }
 
 #[test]
 fn stack_round_trip_and_r10_is_stack_top() {
-    let prog = [lddw(1, 0xdead_beef_cafe), stx(MemSize::DW, 10, -8, 1), ldx(MemSize::DW, 0, 10, -8), EXIT];
+    let prog =
+        [lddw(1, 0xdead_beef_cafe), stx(MemSize::DW, 10, -8, 1), ldx(MemSize::DW, 0, 10, -8), EXIT];
     assert_eq!(r0(&prog), 0xdead_beef_cafe);
     // r10 points one past the stack: reading there faults.
     let err = run_plain(&[ldx(MemSize::B, 0, 10, 0), EXIT]).unwrap_err();
@@ -82,7 +95,8 @@ fn flipping_an_upper_address_bit_leaves_the_region() {
     // On a 64-bit host regions may lie above 4 GiB, so flip bit 32 rather
     // than set it: the address moves 4 GiB away from every region.
     let mut ctx = [7u8; 8];
-    let prog = [lddw(2, 1 << 32), alu64(femtoc_isa::AluOp::Xor, 1, x(2)), ldx(MemSize::B, 0, 1, 0), EXIT];
+    let prog =
+        [lddw(2, 1 << 32), alu64(femtoc_isa::AluOp::Xor, 1, x(2)), ldx(MemSize::B, 0, 1, 0), EXIT];
     let err = with_ctx(&prog, &mut ctx).unwrap_err();
     assert_eq!(err.pc, 3);
 }
@@ -116,11 +130,17 @@ fn misaligned_atomics_fault_as_writes() {
     let prog = [mov(2, 1), atomic(MemSize::W, AtomicOp::Add, false, 1, off4, 2), mov(0, 0), EXIT];
     let err = with_ctx(&prog, &mut ctx).unwrap_err();
     assert_eq!(err.pc, 1);
-    assert_eq!(err.kind, RunErrorKind::MemoryFault { addr: base + off4 as u64, size: 4, write: true });
+    assert_eq!(
+        err.kind,
+        RunErrorKind::MemoryFault { addr: base + off4 as u64, size: 4, write: true }
+    );
     let off8 = skew as i16 + 4;
     let prog = [mov(2, 1), atomic(MemSize::DW, AtomicOp::Xchg, true, 1, off8, 2), mov(0, 0), EXIT];
     let err = with_ctx(&prog, &mut ctx).unwrap_err();
-    assert_eq!(err.kind, RunErrorKind::MemoryFault { addr: base + off8 as u64, size: 8, write: true });
+    assert_eq!(
+        err.kind,
+        RunErrorKind::MemoryFault { addr: base + off8 as u64, size: 8, write: true }
+    );
     assert_eq!(ctx, [0; 32]);
 }
 
@@ -137,54 +157,86 @@ fn atomic_operations() {
         (r0, mem)
     };
     // 32-bit fetch-add returns the old value zero-extended; upper word untouched.
-    let (r0, mem) = run_on(&mut ctx, 0x5555_5555_ffff_fffe, &[
-        lddw(2, 0xffff_ffff_0000_0003),
-        atomic(MemSize::W, AtomicOp::Add, true, 1, skew, 2),
-        alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
-        EXIT,
-    ]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        0x5555_5555_ffff_fffe,
+        &[
+            lddw(2, 0xffff_ffff_0000_0003),
+            atomic(MemSize::W, AtomicOp::Add, true, 1, skew, 2),
+            alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
+            EXIT,
+        ],
+    );
     assert_eq!((r0, mem), (0xffff_fffe, 0x5555_5555_0000_0001));
     // Non-fetch forms leave src alone.
-    let (r0, mem) = run_on(&mut ctx, 0b1100, &[
-        mov(2, 0b1010),
-        atomic(MemSize::DW, AtomicOp::Or, false, 1, skew, 2),
-        alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
-        EXIT,
-    ]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        0b1100,
+        &[
+            mov(2, 0b1010),
+            atomic(MemSize::DW, AtomicOp::Or, false, 1, skew, 2),
+            alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
+            EXIT,
+        ],
+    );
     assert_eq!((r0, mem), (0b1010, 0b1110));
-    let (r0, mem) = run_on(&mut ctx, 0b1100, &[
-        mov(2, 0b1010),
-        atomic(MemSize::DW, AtomicOp::And, true, 1, skew, 2),
-        alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
-        EXIT,
-    ]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        0b1100,
+        &[
+            mov(2, 0b1010),
+            atomic(MemSize::DW, AtomicOp::And, true, 1, skew, 2),
+            alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
+            EXIT,
+        ],
+    );
     assert_eq!((r0, mem), (0b1100, 0b1000));
-    let (r0, mem) = run_on(&mut ctx, 0b1100, &[
-        mov(2, 0b1010),
-        atomic(MemSize::W, AtomicOp::Xor, true, 1, skew, 2),
-        alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
-        EXIT,
-    ]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        0b1100,
+        &[
+            mov(2, 0b1010),
+            atomic(MemSize::W, AtomicOp::Xor, true, 1, skew, 2),
+            alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
+            EXIT,
+        ],
+    );
     assert_eq!((r0, mem), (0b1100, 0b0110));
-    let (r0, mem) = run_on(&mut ctx, 77, &[
-        lddw(2, 1 << 40),
-        atomic(MemSize::DW, AtomicOp::Xchg, true, 1, skew, 2),
-        alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
-        EXIT,
-    ]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        77,
+        &[
+            lddw(2, 1 << 40),
+            atomic(MemSize::DW, AtomicOp::Xchg, true, 1, skew, 2),
+            alu64(femtoc_isa::AluOp::Mov, 0, x(2)),
+            EXIT,
+        ],
+    );
     assert_eq!((r0, mem), (77, 1 << 40));
     // cmpxchg: success stores src, failure stores nothing; r0 = old either way.
-    let (r0, mem) = run_on(&mut ctx, 5, &[mov(0, 5), mov(2, 9), atomic(MemSize::DW, AtomicOp::CmpXchg, true, 1, skew, 2), EXIT]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        5,
+        &[mov(0, 5), mov(2, 9), atomic(MemSize::DW, AtomicOp::CmpXchg, true, 1, skew, 2), EXIT],
+    );
     assert_eq!((r0, mem), (5, 9));
-    let (r0, mem) = run_on(&mut ctx, 6, &[mov(0, 5), mov(2, 9), atomic(MemSize::DW, AtomicOp::CmpXchg, true, 1, skew, 2), EXIT]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        6,
+        &[mov(0, 5), mov(2, 9), atomic(MemSize::DW, AtomicOp::CmpXchg, true, 1, skew, 2), EXIT],
+    );
     assert_eq!((r0, mem), (6, 6));
     // 32-bit cmpxchg compares the low half of r0 and zero-extends the old value.
-    let (r0, mem) = run_on(&mut ctx, 0xaaaa_aaaa_8000_0005, &[
-        lddw(0, 0x7777_0000_8000_0005),
-        mov(2, 9),
-        atomic(MemSize::W, AtomicOp::CmpXchg, true, 1, skew, 2),
-        EXIT,
-    ]);
+    let (r0, mem) = run_on(
+        &mut ctx,
+        0xaaaa_aaaa_8000_0005,
+        &[
+            lddw(0, 0x7777_0000_8000_0005),
+            mov(2, 9),
+            atomic(MemSize::W, AtomicOp::CmpXchg, true, 1, skew, 2),
+            EXIT,
+        ],
+    );
     assert_eq!((r0, mem), (0x8000_0005, 0xaaaa_aaaa_0000_0009));
 }
 
@@ -206,7 +258,13 @@ fn context_too_short_is_refused_before_running() {
 
 #[test]
 fn stack_is_zeroed_for_its_used_part_at_run_start() {
-    let c = code(&[ldx(MemSize::DW, 0, 10, -8), ldx(MemSize::B, 1, 10, -17), alu64(femtoc_isa::AluOp::Lsh, 1, k(8)), alu64(femtoc_isa::AluOp::Or, 0, x(1)), EXIT]);
+    let c = code(&[
+        ldx(MemSize::DW, 0, 10, -8),
+        ldx(MemSize::B, 1, 10, -17),
+        alu64(femtoc_isa::AluOp::Lsh, 1, k(8)),
+        alu64(femtoc_isa::AluOp::Or, 0, x(1)),
+        EXIT,
+    ]);
     let f: Vec<FunctionInfo> = one_fn(&c);
     let prog = VerifiedRef { stack_usage: 16, ..verified(&c, &f) };
     let mut stack = [0xeeu8; STACK];
@@ -240,6 +298,5 @@ fn data_region_addresses_from_lddw_src6() {
     // The store into .rodata faults at its pc after the .data store happened.
     assert_eq!(err.pc, 8); // lddw takes two slots
     assert_eq!(err.kind, RunErrorKind::MemoryFault { addr: ro_base, size: 1, write: true });
-    drop(regions);
     assert_eq!(rw, [0, 0, 0, 0, 0, b'D', 0, 0]);
 }
