@@ -1,5 +1,41 @@
-//! femtoc's device runtime.
+//! femtoc's device runtime: memory regions, the reference interpreter,
+//! helpers, containers and hooks.
+//!
+//! `no_std` always; `alloc` adds owned containers and the hook registry,
+//! `std` the fixed test layout and host sinks. The run path never allocates.
 #![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+// eBPF memory is little-endian; the interpreter's atomics operate on native
+// words, so they match loads and stores only on little-endian targets.
+#[cfg(target_endian = "big")]
+compile_error!("femtoc-runtime supports little-endian targets only");
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod atomic;
 pub mod blob;
+#[cfg(feature = "alloc")]
+pub mod container;
 pub mod engine;
+pub mod error;
+pub mod helpers;
+#[cfg(feature = "alloc")]
+pub mod hook;
+pub mod interp;
+#[cfg(feature = "std")]
+pub mod layout;
+pub mod region;
+
+#[cfg(feature = "alloc")]
+pub use container::{Container, ContainerConfig, Context, DataImage, InstallError};
+pub use error::{RunError, RunErrorKind, RunOutcome};
+pub use helpers::{HelperResult, HelperTable, Helpers, MemoryAccess};
+#[cfg(feature = "alloc")]
+pub use hook::{ContainerId, HookRegistry, HookRun};
+pub use interp::{run, RunArgs, MAX_CALL_DEPTH};
+pub use region::{Access, MemRegion, RegionKind, Regions};
