@@ -221,3 +221,16 @@ fn regions_must_be_page_aligned_and_disjoint() {
     ));
     assert!(matches!(m.read_u32(0x7000_0000), Err(EmuError::HostAccess { .. })));
 }
+
+#[test]
+fn supervisor_calls_stop_with_an_exception() {
+    let arm = thumb("nop\nsvc #0\nbx lr");
+    let riscv = rv("rv32imc", "c.nop\necall\nret");
+    for core in Core::ALL {
+        let code = if core.is_arm() { &arm } else { &riscv };
+        match machine(core, code).call(CODE, &[]) {
+            Err(EmuError::Exception { pc, .. }) => assert_eq!(pc, CODE + 2, "{core}"),
+            other => panic!("{core}: expected an exception, got {other:?}"),
+        }
+    }
+}
