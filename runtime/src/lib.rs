@@ -17,6 +17,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod abi;
 mod atomic;
 pub mod blob;
 #[cfg(feature = "alloc")]

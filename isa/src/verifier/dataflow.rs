@@ -208,10 +208,27 @@ impl Walk<'_, '_> {
         Ok(())
     }
 
-    fn call_args_escape(&mut self, st: &State) {
-        for (i, f) in st.frame.iter().enumerate().take(6).skip(1) {
-            if st.init & (1 << i) != 0 && *f != FRAME_NONE {
-                self.facts.untracked = true;
+    /// A frame pointer leaves the function's own accesses (passed to a
+    /// call, stored to memory): whatever it points at lives in this frame,
+    /// and C objects extend upwards from their address, so the pointer's
+    /// own depth bounds the frame. Where it is used later, the access is
+    /// checked at run time against the stack region like any other.
+    fn publish(&mut self, st: &State, r: Reg) {
+        match st.frame_of(r) {
+            FRAME_NONE => {}
+            FRAME_MIXED => self.facts.untracked = true,
+            v => {
+                if v < 0 {
+                    self.facts.deepest = self.facts.deepest.max(u32::from(v.unsigned_abs()));
+                }
+            }
+        }
+    }
+
+    fn publish_call_args(&mut self, st: &State) {
+        for r in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5] {
+            if st.init & r.bit() != 0 {
+                self.publish(st, r);
             }
         }
     }
@@ -285,7 +302,7 @@ impl Walk<'_, '_> {
                 self.read(st, dst)?;
                 if let Source::Reg(s) = src {
                     self.read(st, s)?;
-                    self.escape(st, s);
+                    self.publish(st, s);
                 }
                 self.access(st, dst, off, size)?;
             }
@@ -295,7 +312,7 @@ impl Walk<'_, '_> {
                 if op == AtomicOp::CmpXchg {
                     self.read(st, Reg::R0)?;
                 }
-                self.escape(st, src);
+                self.publish(st, src);
                 self.access(st, dst, off, size)?;
                 if op == AtomicOp::CmpXchg {
                     st.write(Reg::R0, FRAME_NONE);
@@ -311,11 +328,11 @@ impl Walk<'_, '_> {
                 }
             }
             Insn::Call { .. } => {
-                self.call_args_escape(st);
+                self.publish_call_args(st);
                 st.clobber_after_call();
             }
             Insn::CallLocal { .. } => {
-                self.call_args_escape(st);
+                self.publish_call_args(st);
                 self.facts.first_local_call.get_or_insert(pc);
                 let n = self.code.len();
                 let t = target_in(insn, pc, n)

@@ -32,6 +32,16 @@ pub enum WarningKind {
     },
 }
 
+impl core::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WarningKind::Unreachable { slots } => {
+                write!(f, "{slots} instruction slot(s) can never execute")
+            }
+        }
+    }
+}
+
 /// A warning at a slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Warning {

@@ -19,6 +19,12 @@
 //!   makes the function untracked.
 //! - A non-entry function returning an r10-derived pointer in r0 is
 //!   untracked (its frame would outlive the call).
+//! - A frame pointer passed to a helper or local call, or stored to memory,
+//!   does not escape tracking: the object it points at lives in the frame
+//!   and starts at the pointer, so the pointer's depth counts as touched.
+//!   Accesses through it elsewhere are checked at run time against the
+//!   stack region. Only arithmetic that tracking cannot follow (a
+//!   non-constant offset, a 32-bit operation) makes a function untracked.
 
 mod callgraph;
 mod ctx;

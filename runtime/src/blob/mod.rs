@@ -112,9 +112,9 @@ use tables::{le_u16, le_u32, slice_at, RawCode, RawRegion};
 pub const MAGIC: [u8; 4] = *b"FCBL";
 /// The blob format version this runtime reads and the compiler writes.
 pub const FORMAT_VERSION: u16 = 1;
-/// Version of the native ABI that code sections are compiled against.
-/// Changing it requires a new [`FORMAT_VERSION`].
-pub const NATIVE_ABI_VERSION: u16 = 1;
+/// Version of the native ABI that code sections are compiled against
+/// (defined with the ABI); changing it requires a new [`FORMAT_VERSION`].
+pub use crate::abi::NATIVE_ABI_VERSION;
 /// Length of the version-1 header.
 pub const HEADER_LEN: usize = 48;
 /// Length of a data region table entry.

@@ -1,0 +1,102 @@
+//! Reading a program from any input femtoc accepts: a BPF ELF object, raw
+//! bytecode or assembler text.
+
+use std::path::{Path, PathBuf};
+
+use femtoc_isa::program::{code_from_bytes, Program};
+
+use crate::diag::{CliResult, Diagnostic};
+
+/// What kind of file an input is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// A relocatable BPF ELF object (`clang -target bpf -c`).
+    Elf,
+    /// Raw bytecode: 8-byte slots in memory order (`.bin`).
+    Bytecode,
+    /// Assembler text in the conformance syntax (`.s`, `.asm`).
+    Assembly,
+}
+
+/// How to choose the entry function of an ELF object.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct EntryArgs {
+    /// Entry function of an ELF object (default: its only global function).
+    #[arg(long, value_name = "NAME", conflicts_with = "section")]
+    pub entry: Option<String>,
+    /// Take the entry from this ELF section.
+    #[arg(long, value_name = "NAME")]
+    pub section: Option<String>,
+}
+
+/// A program read from a file.
+pub struct LoadedProgram {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// What the file was.
+    pub kind: InputKind,
+    /// The linked program.
+    pub program: Program,
+}
+
+const ELF_MAGIC: &[u8] = b"\x7fELF";
+
+/// Decides an input's kind from its content first, then its extension.
+pub fn detect_kind(path: &Path, bytes: &[u8]) -> CliResult<InputKind> {
+    if bytes.starts_with(ELF_MAGIC) {
+        return Ok(InputKind::Elf);
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("s" | "S" | "asm") => Ok(InputKind::Assembly),
+        Some("bin" | "bpf" | "raw") => Ok(InputKind::Bytecode),
+        Some("o") => Err(Diagnostic::new("not an ELF file, although its name ends in .o")
+            .in_file(path)
+            .note("femtoc reads relocatable BPF objects from `clang -target bpf -c`")),
+        _ => Err(Diagnostic::new("cannot tell what kind of program this file holds")
+            .in_file(path)
+            .note("use a BPF ELF object, raw bytecode ending in .bin, or assembler text ending in .s or .asm")),
+    }
+}
+
+/// Reads a whole file, reporting failures like every other error.
+pub fn read_file(path: &Path) -> CliResult<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| Diagnostic::new(format!("cannot read the file: {e}")).in_file(path))
+}
+
+/// Loads and links the program in `path`.
+pub fn load_program(path: &Path, entry: &EntryArgs) -> CliResult<LoadedProgram> {
+    let bytes = read_file(path)?;
+    let kind = detect_kind(path, &bytes)?;
+    let program = match kind {
+        InputKind::Elf => {
+            let selector = match (&entry.entry, &entry.section) {
+                (Some(name), _) => femtoc_isa::elf::EntrySelector::Function(name),
+                (None, Some(section)) => femtoc_isa::elf::EntrySelector::Section(section),
+                (None, None) => femtoc_isa::elf::EntrySelector::Default,
+            };
+            femtoc_isa::elf::load_elf(&bytes, selector)
+                .map_err(|e| Diagnostic::new(e.to_string()).in_file(path))?
+        }
+        InputKind::Bytecode => {
+            let code = code_from_bytes(&bytes)
+                .map_err(|e| Diagnostic::new(e.to_string()).in_file(path))?;
+            Program::from_code(code)
+        }
+        InputKind::Assembly => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Diagnostic::new("assembler text is not valid UTF-8").in_file(path))?;
+            femtoc_isa::asm::assemble(&text)
+                .map_err(|e| Diagnostic::new(e.kind.to_string()).in_file(path).at_line(e.line))?
+        }
+    };
+    Ok(LoadedProgram { path: path.to_path_buf(), kind, program })
+}
+
+/// The instruction at `pc` of `program`, disassembled, if it decodes.
+pub fn insn_text(program: &Program, pc: usize) -> Option<String> {
+    if pc >= program.code.len() {
+        return None;
+    }
+    femtoc_isa::decode_at(&program.code, pc).ok().map(|insn| insn.to_string())
+}

@@ -1,0 +1,101 @@
+//! The one interface every engine offers the harness, and the reference
+//! engine (the interpreter) behind it.
+
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording};
+use femtoc_runtime::layout::ArenaError;
+use femtoc_runtime::region::RegionError;
+use femtoc_runtime::{interp, RunArgs, RunError};
+
+use crate::memory::{RegionSnapshot, TestMemory};
+
+/// eBPF stack size the harness gives every container.
+pub const STACK_SIZE: usize = 512;
+
+/// One run to perform: a verified program, its context and budget.
+#[derive(Clone, Copy, Debug)]
+pub struct Case<'a> {
+    /// The program.
+    pub program: &'a VerifiedProgram,
+    /// The context (input memory), writable; `None`: r1 = r2 = 0.
+    pub context: Option<&'a [u8]>,
+    /// Budget events allowed; `None` for no budget.
+    pub budget: Option<u64>,
+}
+
+/// Everything DESIGN.md's "one semantics" compares between engines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// r0, or the error kind and eBPF pc.
+    pub result: Result<u64, RunError>,
+    /// Budget events consumed, when the run ended normally.
+    pub budget_used: Option<u64>,
+    /// Final contents of every writable region.
+    pub regions: Vec<RegionSnapshot>,
+    /// Helper calls in order, with their arguments.
+    pub helper_calls: Vec<HelperCall>,
+}
+
+/// Why an engine could not perform a run at all (not a run error).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The fixed test addresses could not be mapped.
+    #[error("cannot lay out the test memory: {0}")]
+    Layout(#[from] ArenaError),
+    /// The program needs more regions than a run can hold.
+    #[error("{0}")]
+    Regions(#[from] RegionError),
+    /// No engine of that name exists in this build.
+    #[error("unknown engine `{0}` (this build has: {known})", known = ENGINE_NAMES.join(", "))]
+    Unknown(String),
+}
+
+/// An engine the harness can drive.
+pub trait Engine {
+    /// The engine's name (DESIGN.md's table).
+    fn name(&self) -> &'static str;
+    /// Runs `case` with the harness's helpers (the conformance suite's
+    /// helper 5) and observes the result.
+    fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError>;
+}
+
+/// Engines this build can run.
+pub const ENGINE_NAMES: &[&str] = &["interp"];
+
+/// Helper ids the harness provides to programs.
+pub const HARNESS_HELPERS: &[u32] = &[femtoc_runtime::helpers::testing::UNWIND];
+
+/// The engine called `name`.
+pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
+    match name {
+        "interp" => Ok(Box::new(Interpreter)),
+        other => Err(EngineError::Unknown(other.to_string())),
+    }
+}
+
+/// The reference engine: `femtoc_runtime::interp`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Interpreter;
+
+impl Engine for Interpreter {
+    fn name(&self) -> &'static str {
+        "interp"
+    }
+
+    fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError> {
+        let mut memory = TestMemory::new(&case.program.program, case.context, STACK_SIZE)?;
+        let (r1, r2) = memory.entry_args();
+        let mut helpers = Recording::new(ConformanceHelpers);
+        let outcome = {
+            let regions = memory.regions()?;
+            let args = RunArgs { r1, r2, budget: case.budget };
+            interp::run(&case.program.as_ref(), &regions, args, &mut helpers)
+        };
+        Ok(Observation {
+            result: outcome.map(|o| o.r0),
+            budget_used: outcome.ok().map(|o| o.budget_used),
+            regions: memory.snapshot(),
+            helper_calls: helpers.calls,
+        })
+    }
+}

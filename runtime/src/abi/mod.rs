@@ -1,0 +1,292 @@
+//! # The femtoc native ABI, version 1
+//!
+//! The contract between compiled container code (from any femtoc backend:
+//! Thumb-2, RV32, Cranelift) and the runtime that calls it. A backend author
+//! needs only this page.
+//!
+//! ## Entry
+//!
+//! A code section's entry is a function with the C calling convention of
+//! its target (AAPCS for `thumbv7m`/`thumbv7em`, ILP32 for `riscv32imc`/
+//! `riscv32imac`, System V for `x86_64`, AAPCS64 for `aarch64`, LP64 for
+//! `riscv64gc`):
+//!
+//! ```c
+//! uint32_t entry(struct NativeContext *ctx);
+//! ```
+//!
+//! It returns one of the [`status`] codes. Everything else goes through the
+//! context: the initial eBPF registers (`r1`, `r2`, `stack_top` as r10),
+//! the result (`r0`), and the stop record (`exit_pc`, `fault_*`,
+//! `helper_*`). The code is position-independent and is patched by nobody:
+//! every address it needs that is not a program value (region table, data
+//! bases, runtime routines) it reads through `ctx`.
+//!
+//! ## Layout
+//!
+//! [`NativeContext`], [`NativeRegion`] and [`RoutineTable`] are `#[repr(C)]`
+//! and use only `u32` and `u64` fields, so their layout is the same on every
+//! target: a pointer is stored in a `u64` (upper half zero on 32-bit
+//! targets; a Thumb code pointer has bit 0 set). The byte offsets are the
+//! `OFF_*` constants below and are checked at compile time.
+//!
+//! ## Registers and stack
+//!
+//! The code preserves what the target's C ABI calls callee-saved
+//! (AAPCS: r4-r11, sp; ILP32/LP64: s0-s11, sp, and returns through ra;
+//! SysV: rbx, rbp, r12-r15; AAPCS64: x19-x28, x29, sp). The machine stack is
+//! aligned as the C ABI demands at every call the code makes (8 bytes on
+//! Arm M-profile, 16 bytes on RISC-V, x86-64 and AArch64). The eBPF stack is
+//! *not* the machine stack: it is a region the runtime provides, with r10 =
+//! `stack_top`; backend spill slots live on the machine stack and are never
+//! visible to the program. A code section records in the blob how many bytes
+//! of machine stack it needs at most, including [`ROUTINE_STACK_BYTES`] for
+//! any runtime routine it calls.
+//!
+//! ## Memory checks
+//!
+//! Code may access without a check what the verifier proved in bounds
+//! (constant r10-relative accesses inside the frame; context accesses below
+//! `VerifiedRef::min_ctx_len`, since every engine refuses a shorter
+//! context). Every other access is checked against the region table
+//! ([`NativeContext::regions`]): inline against the likeliest region, and
+//! otherwise through [`RoutineTable::access_check`], which searches the whole
+//! table. An access is allowed iff all of its bytes lie in one region with
+//! the needed permission; on a 32-bit target an address whose upper half is
+//! non-zero is never allowed. When an access is refused, the code stores
+//! the fault (address, size, direction) and the eBPF pc and returns
+//! [`status::MEMORY_FAULT`] without performing any part of the access.
+//! Atomic accesses must be naturally aligned; a misaligned one is a memory
+//! fault with `fault_write = 1`.
+//!
+//! ## Budget
+//!
+//! `budget_left` counts the events still allowed (`u64::MAX` means no
+//! budget). Before each event (a taken jump whose target is at or before its
+//! own pc, and each local call) the code checks: if `budget_left == 0` it
+//! stores the event's pc in `exit_pc` and returns [`status::BUDGET`];
+//! otherwise it decrements `budget_left`. The code may keep the counter in a
+//! register while it runs, but must store it back before it returns and
+//! before any helper call or routine call.
+//!
+//! ## Helpers
+//!
+//! To call helper `id`, the code stores r1..r5 in `helper_args`, `id` in
+//! `helper_id` and the call's eBPF pc in `exit_pc`, then calls
+//! [`RoutineTable::helper_call`]`(ctx)`. It returns
+//! [`status::CONTINUE`] with the helper's result in `r0` (then the code
+//! continues with eBPF r0 = `ctx.r0`; eBPF r1..r5 are dead, as the verifier
+//! guarantees), or [`status::HELPER_FAILED`] (record filled, code returns
+//! that status at once), or [`status::HELPER_STOP`] (`r0` holds the run's
+//! result; the code returns that status at once).
+//!
+//! ## Division and 64-bit atomics on 32-bit cores
+//!
+//! Every division guards its divisor explicitly (never rely on a trap being
+//! disabled; RV32 `div` by zero returns all ones). 32-bit cores call the
+//! 64-bit routines [`RoutineTable::udiv64`] and friends, which implement the
+//! eBPF results for a zero divisor and for `MIN / -1` themselves, and
+//! [`RoutineTable::atomic64`], which performs a 64-bit read-modify-write
+//! with interrupts masked on an address the code has already checked.
+//!
+//! ## Stop record
+//!
+//! | status | meaning | fields written before returning |
+//! |---|---|---|
+//! | [`status::EXIT`] | `exit` from the entry function | `r0`, `budget_left` |
+//! | [`status::MEMORY_FAULT`] | refused access | `exit_pc`, `fault_addr`, `fault_size`, `fault_write`, `budget_left` |
+//! | [`status::BUDGET`] | budget exhausted | `exit_pc`, `budget_left` (= 0) |
+//! | [`status::HELPER_FAILED`] | helper error | `exit_pc`, `helper_id`, `helper_code`, `budget_left` |
+//! | [`status::HELPER_STOP`] | helper asked to stop | `exit_pc`, `r0`, `budget_left` |
+
+pub mod arith;
+
+/// Version of this contract; the blob format version is tied to it.
+pub const NATIVE_ABI_VERSION: u16 = 1;
+
+/// Most machine-stack bytes any runtime routine of this ABI version needs
+/// (helper dispatch included), to be added to a code section's own need.
+pub const ROUTINE_STACK_BYTES: u32 = 256;
+
+/// Return values of compiled code and of [`RoutineTable::helper_call`].
+pub mod status {
+    /// `exit` from the entry function; also "helper returned, continue".
+    pub const EXIT: u32 = 0;
+    /// The helper returned normally (same value as [`EXIT`]).
+    pub const CONTINUE: u32 = 0;
+    /// An access was refused; see the fault fields.
+    pub const MEMORY_FAULT: u32 = 1;
+    /// The budget was exhausted at `exit_pc`.
+    pub const BUDGET: u32 = 2;
+    /// The helper failed with `helper_code`.
+    pub const HELPER_FAILED: u32 = 3;
+    /// The helper asked the run to stop with result `r0`.
+    pub const HELPER_STOP: u32 = 4;
+}
+
+/// One entry of the region table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NativeRegion {
+    /// First address.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// [`REGION_READ`] and/or [`REGION_WRITE`].
+    pub flags: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// [`NativeRegion::flags`]: loads allowed.
+pub const REGION_READ: u32 = 1;
+/// [`NativeRegion::flags`]: stores and atomics allowed.
+pub const REGION_WRITE: u32 = 2;
+
+/// Runtime routines compiled code may call, as code addresses in `u64`s.
+///
+/// Signatures (C ABI of the target):
+/// - `helper_call`: `uint32_t (struct NativeContext *ctx)`
+/// - `access_check`: `uint32_t (struct NativeContext *ctx, uint64_t addr, uint32_t size, uint32_t write)`:
+///   0 if allowed, else non-zero with `fault_addr`/`fault_size`/`fault_write` filled.
+/// - `udiv64`, `sdiv64`, `umod64`, `smod64`: `uint64_t (uint64_t a, uint64_t b)` with eBPF
+///   results (divide by zero gives 0, modulo by zero gives `a`, `MIN / -1` gives `MIN`,
+///   `MIN % -1` gives 0).
+/// - `atomic64`: `uint64_t (struct NativeContext *ctx, uint32_t op, uint64_t addr, uint64_t value, uint64_t expected)`
+///   performs [`atomic_op`] `op` on the 8 aligned, checked bytes at `addr` with interrupts masked
+///   and returns the old value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoutineTable {
+    /// Helper dispatch.
+    pub helper_call: u64,
+    /// Full region-table check (the slow path of inline checks).
+    pub access_check: u64,
+    /// 64-bit unsigned division.
+    pub udiv64: u64,
+    /// 64-bit signed division.
+    pub sdiv64: u64,
+    /// 64-bit unsigned modulo.
+    pub umod64: u64,
+    /// 64-bit signed modulo.
+    pub smod64: u64,
+    /// 64-bit atomic read-modify-write.
+    pub atomic64: u64,
+}
+
+/// Operation codes of [`RoutineTable::atomic64`] (the eBPF `imm` values
+/// without the fetch bit, which only decides whether the code uses the result).
+pub mod atomic_op {
+    /// `*p += v`
+    pub const ADD: u32 = 0x00;
+    /// `*p |= v`
+    pub const OR: u32 = 0x40;
+    /// `*p &= v`
+    pub const AND: u32 = 0x50;
+    /// `*p ^= v`
+    pub const XOR: u32 = 0xa0;
+    /// `*p = v`
+    pub const XCHG: u32 = 0xe0;
+    /// `if *p == expected { *p = v }`
+    pub const CMPXCHG: u32 = 0xf0;
+}
+
+/// The runtime context every native entry receives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NativeContext {
+    /// [`NATIVE_ABI_VERSION`] (code may ignore it; debuggers should not).
+    pub abi_version: u32,
+    /// Entries in the region table.
+    pub region_count: u32,
+    /// `*const NativeRegion`: the container's regions.
+    pub regions: u64,
+    /// `*const u64`: base address of the program's data region `i`
+    /// (the value of a src-6 `lddw` with offset 0).
+    pub data_bases: u64,
+    /// `*const RoutineTable`.
+    pub routines: u64,
+    /// Initial r10: the top of the entry function's eBPF frame.
+    pub stack_top: u64,
+    /// Initial r1: context address (0 without a context).
+    pub r1: u64,
+    /// Initial r2: context length (0 without a context).
+    pub r2: u64,
+    /// Events still allowed; `u64::MAX` for no budget.
+    pub budget_left: u64,
+    /// Result of the run, and the result of a helper call.
+    pub r0: u64,
+    /// eBPF pc of the stop (fault, budget, helper).
+    pub exit_pc: u32,
+    /// Size in bytes of the refused access.
+    pub fault_size: u32,
+    /// Address of the refused access.
+    pub fault_addr: u64,
+    /// 1 for a store or atomic, 0 for a load.
+    pub fault_write: u32,
+    /// Helper being called, or that failed.
+    pub helper_id: u32,
+    /// r1..r5 of a helper call.
+    pub helper_args: [u64; 5],
+    /// Error code of a failed helper.
+    pub helper_code: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// Opaque to compiled code: the runtime's own state for routines.
+    pub host: u64,
+}
+
+macro_rules! offsets {
+    ($($name:ident = $field:ident : $value:expr;)*) => {
+        $(
+            #[doc = concat!("Byte offset of `NativeContext::", stringify!($field), "`.")]
+            pub const $name: u32 = $value;
+            const _: () = assert!(core::mem::offset_of!(NativeContext, $field) == $value as usize);
+        )*
+    };
+}
+
+offsets! {
+    OFF_ABI_VERSION = abi_version: 0;
+    OFF_REGION_COUNT = region_count: 4;
+    OFF_REGIONS = regions: 8;
+    OFF_DATA_BASES = data_bases: 16;
+    OFF_ROUTINES = routines: 24;
+    OFF_STACK_TOP = stack_top: 32;
+    OFF_R1 = r1: 40;
+    OFF_R2 = r2: 48;
+    OFF_BUDGET_LEFT = budget_left: 56;
+    OFF_R0 = r0: 64;
+    OFF_EXIT_PC = exit_pc: 72;
+    OFF_FAULT_SIZE = fault_size: 76;
+    OFF_FAULT_ADDR = fault_addr: 80;
+    OFF_FAULT_WRITE = fault_write: 88;
+    OFF_HELPER_ID = helper_id: 92;
+    OFF_HELPER_ARGS = helper_args: 96;
+    OFF_HELPER_CODE = helper_code: 136;
+    OFF_HOST = host: 144;
+}
+
+/// Size of [`NativeContext`] in bytes.
+pub const CONTEXT_SIZE: u32 = 152;
+const _: () = assert!(core::mem::size_of::<NativeContext>() == CONTEXT_SIZE as usize);
+const _: () = assert!(core::mem::size_of::<NativeRegion>() == 24);
+
+/// Byte offsets inside [`RoutineTable`].
+pub mod routine_offset {
+    /// `helper_call`
+    pub const HELPER_CALL: u32 = 0;
+    /// `access_check`
+    pub const ACCESS_CHECK: u32 = 8;
+    /// `udiv64`
+    pub const UDIV64: u32 = 16;
+    /// `sdiv64`
+    pub const SDIV64: u32 = 24;
+    /// `umod64`
+    pub const UMOD64: u32 = 32;
+    /// `smod64`
+    pub const SMOD64: u32 = 40;
+    /// `atomic64`
+    pub const ATOMIC64: u32 = 48;
+}
+const _: () = assert!(core::mem::offset_of!(RoutineTable, atomic64) == 48);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# femtoc's test command: installs what the tests need, then runs every check
+# CI runs. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+export FEMTOC_SHARED="${FEMTOC_SHARED:-$(cd .. && pwd)/shared}"
+if [ ! -d "$FEMTOC_SHARED/conformance" ]; then
+  echo "test: the conformance vectors are missing at $FEMTOC_SHARED/conformance" >&2
+  echo "test: set FEMTOC_SHARED to the folder that holds conformance/ and bench/" >&2
+  exit 1
+fi
+
+echo "== format"
+cargo fmt --all -- --check
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== device builds (no_std runtime and ISA crate)"
+for target in thumbv7em-none-eabihf thumbv7m-none-eabi riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf; do
+  cargo build --locked -p femtoc-runtime -p femtoc-isa --no-default-features --target "$target"
+done
+
+echo "== tests"
+cargo test --workspace --locked
+
+echo "== conformance"
+cargo run --locked -q -p femtoc -- conformance --engine interp "$FEMTOC_SHARED/conformance"
