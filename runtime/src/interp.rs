@@ -6,6 +6,7 @@
 //! memory outside the regions on unverified input (such code stops with
 //! `InvalidProgram`). The run path does not allocate.
 
+use crate::abi::arith;
 use femtoc_isa::VerifiedRef;
 
 use crate::atomic::{cas32, cas64, rmw32, rmw64, Rmw};
@@ -44,42 +45,36 @@ fn fault(pc: usize, addr: u64, size: u32, write: bool) -> RunError {
     stop(pc, RunErrorKind::MemoryFault { addr, size, write })
 }
 
+// One definition of eBPF division for every engine: the routines 32-bit
+// native code calls are the same functions.
 #[inline(always)]
 fn div64(a: u64, b: u64, signed: bool) -> u64 {
-    match (b, signed) {
-        (0, _) => 0,
-        (_, false) => a / b,
-        (_, true) => (a as i64).wrapping_div(b as i64) as u64,
+    if signed {
+        arith::sdiv64(a, b)
+    } else {
+        arith::udiv64(a, b)
     }
 }
 
 #[inline(always)]
 fn mod64(a: u64, b: u64, signed: bool) -> u64 {
-    match (b, signed) {
-        (0, _) => a,
-        (_, false) => a % b,
-        (_, true) => (a as i64).wrapping_rem(b as i64) as u64,
+    if signed {
+        arith::smod64(a, b)
+    } else {
+        arith::umod64(a, b)
     }
 }
 
 #[inline(always)]
 fn div32(a: u64, b: u32, signed: bool) -> u64 {
     let a = a as u32;
-    u64::from(match (b, signed) {
-        (0, _) => 0,
-        (_, false) => a / b,
-        (_, true) => (a as i32).wrapping_div(b as i32) as u32,
-    })
+    u64::from(if signed { arith::sdiv32(a, b) } else { arith::udiv32(a, b) })
 }
 
 #[inline(always)]
 fn mod32(a: u64, b: u32, signed: bool) -> u64 {
     let a = a as u32;
-    u64::from(match (b, signed) {
-        (0, _) => a,
-        (_, false) => a % b,
-        (_, true) => (a as i32).wrapping_rem(b as i32) as u32,
-    })
+    u64::from(if signed { arith::smod32(a, b) } else { arith::umod32(a, b) })
 }
 
 #[inline(always)]

@@ -4,10 +4,9 @@
 
 /// Unsigned division; by zero gives 0.
 pub const fn udiv64(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        0
-    } else {
-        a / b
+    match a.checked_div(b) {
+        Some(q) => q,
+        None => 0,
     }
 }
 
@@ -40,10 +39,9 @@ pub const fn smod64(a: u64, b: u64) -> u64 {
 
 /// 32-bit unsigned division; by zero gives 0.
 pub const fn udiv32(a: u32, b: u32) -> u32 {
-    if b == 0 {
-        0
-    } else {
-        a / b
+    match a.checked_div(b) {
+        Some(q) => q,
+        None => 0,
     }
 }
 
