@@ -145,7 +145,7 @@ fn code_only_and_bytecode_only_blobs_round_trip() {
 
 #[test]
 fn signed_blob_round_trips_and_verifies() {
-    let key = SigningKey::from_seed([0x42; 32]);
+    let key = SigningKey::from_seed([0x42; 32]).unwrap();
     let data = [region(DataKind::ReadWrite, &[1, 2, 3], 4)];
     let code = code_specs();
     let spec = BlobSpec { data: &data, code: &code, bytecode: Some(&SLOTS), ..BlobSpec::default() };
@@ -165,7 +165,7 @@ fn signed_blob_round_trips_and_verifies() {
 
 #[test]
 fn writing_is_deterministic() {
-    let key = SigningKey::from_seed([1; 32]);
+    let key = SigningKey::from_seed([1; 32]).unwrap();
     let code = code_specs();
     let spec = BlobSpec { code: &code, bytecode: Some(&SLOTS), ..BlobSpec::default() };
     assert_eq!(write_blob(&spec, Some(&key)).unwrap(), write_blob(&spec, Some(&key)).unwrap());
@@ -342,7 +342,7 @@ proptest! {
             code: &code,
             bytecode: slots.as_deref(),
         };
-        let key = SigningKey::from_seed([stacks.2 as u8; 32]);
+        let key = SigningKey::from_seed([stacks.2 as u8 | 1; 32]).unwrap();
         let bytes = write_blob(&spec, sign.then_some(&key)).unwrap();
         assert_round_trip(&spec, &bytes, sign);
     }

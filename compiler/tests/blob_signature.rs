@@ -13,14 +13,14 @@ fn blob(key: Option<&SigningKey>) -> Vec<u8> {
 
 #[test]
 fn good_signature_verifies() {
-    let key = SigningKey::from_seed([3; 32]);
+    let key = SigningKey::from_seed([3; 32]).unwrap();
     let bytes = blob(Some(&key));
     assert_eq!(Blob::parse(&bytes).unwrap().verify_signature(&key.public_key()), Ok(()));
 }
 
 #[test]
 fn missing_signature() {
-    let key = SigningKey::from_seed([3; 32]);
+    let key = SigningKey::from_seed([3; 32]).unwrap();
     let bytes = blob(None);
     let parsed = Blob::parse(&bytes).unwrap();
     assert_eq!(parsed.verify_signature(&key.public_key()), Err(BlobError::MissingSignature));
@@ -32,8 +32,8 @@ fn missing_signature() {
 
 #[test]
 fn signature_by_another_key() {
-    let signer = SigningKey::from_seed([3; 32]);
-    let other = SigningKey::from_seed([4; 32]);
+    let signer = SigningKey::from_seed([3; 32]).unwrap();
+    let other = SigningKey::from_seed([4; 32]).unwrap();
     assert_ne!(signer.public_key(), other.public_key());
     let bytes = blob(Some(&signer));
     assert_eq!(
@@ -44,7 +44,7 @@ fn signature_by_another_key() {
 
 #[test]
 fn weak_public_key() {
-    let key = SigningKey::from_seed([3; 32]);
+    let key = SigningKey::from_seed([3; 32]).unwrap();
     let bytes = blob(Some(&key));
     // The identity point (y = 1) has small order: no honest key is it.
     let mut weak = [0u8; 32];
@@ -74,4 +74,9 @@ fn hex<const N: usize>(s: &str) -> [u8; N] {
         *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
     }
     out
+}
+
+#[test]
+fn an_all_zero_seed_is_refused_not_a_panic() {
+    assert_eq!(SigningKey::from_seed([0; 32]).err(), Some(femtoc_compiler::blob::WeakSeed));
 }

@@ -5,10 +5,9 @@
 //! `core::sync::atomic` on the checked pointer, so containers and threads
 //! sharing a region see indivisible updates. Where it has none
 //! (riscv32imc has no A extension; ARMv7-M and RV32A lack 64-bit ones) the
-//! operation is a plain read-modify-write: indivisible only as long as no
-//! interrupt handler or other context touches the same word meanwhile. The
-//! integrator wires interrupt masking (a critical section) around it on
-//! such devices; until then this is the documented gap.
+//! operation is a plain read-modify-write with interrupts masked
+//! ([`crate::critical`]): indivisible on the single-core devices femtoc
+//! targets.
 
 /// The read-modify-write operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,39 +57,43 @@ macro_rules! atomic_impl {
             }
         }
 
-        /// Non-atomic fallback: see the module documentation.
+        /// Fallback with interrupts masked: see the module documentation.
         ///
         /// # Safety
         /// `p` must be valid for reads and writes of this type and aligned.
         #[cfg(not(target_has_atomic = $cfg))]
         pub(crate) unsafe fn $rmw(p: *mut $ty, op: Rmw, v: $ty) -> $ty {
-            // SAFETY: the caller guarantees `p` is valid and aligned.
-            let old = unsafe { p.read_volatile() };
-            let new = match op {
-                Rmw::Add => old.wrapping_add(v),
-                Rmw::Or => old | v,
-                Rmw::And => old & v,
-                Rmw::Xor => old ^ v,
-                Rmw::Xchg => v,
-            };
-            // SAFETY: as above.
-            unsafe { p.write_volatile(new) };
-            old
+            crate::critical::with_interrupts_masked(|| {
+                // SAFETY: the caller guarantees `p` is valid and aligned.
+                let old = unsafe { p.read_volatile() };
+                let new = match op {
+                    Rmw::Add => old.wrapping_add(v),
+                    Rmw::Or => old | v,
+                    Rmw::And => old & v,
+                    Rmw::Xor => old ^ v,
+                    Rmw::Xchg => v,
+                };
+                // SAFETY: as above.
+                unsafe { p.write_volatile(new) };
+                old
+            })
         }
 
-        /// Non-atomic fallback: see the module documentation.
+        /// Fallback with interrupts masked: see the module documentation.
         ///
         /// # Safety
         /// `p` must be valid for reads and writes of this type and aligned.
         #[cfg(not(target_has_atomic = $cfg))]
         pub(crate) unsafe fn $cas(p: *mut $ty, expected: $ty, new: $ty) -> $ty {
-            // SAFETY: the caller guarantees `p` is valid and aligned.
-            let old = unsafe { p.read_volatile() };
-            if old == expected {
-                // SAFETY: as above.
-                unsafe { p.write_volatile(new) };
-            }
-            old
+            crate::critical::with_interrupts_masked(|| {
+                // SAFETY: the caller guarantees `p` is valid and aligned.
+                let old = unsafe { p.read_volatile() };
+                if old == expected {
+                    // SAFETY: as above.
+                    unsafe { p.write_volatile(new) };
+                }
+                old
+            })
         }
     };
 }

@@ -88,7 +88,7 @@ fn movsx(v: u64, bits: i16) -> u64 {
 }
 
 /// Zeroes the `stack_usage` bytes below the stack top.
-fn zero_stack(regions: &Regions<'_>, stack_usage: u32) {
+pub(crate) fn zero_stack(regions: &Regions<'_>, stack_usage: u32) {
     let stack = regions.stack();
     // A stack smaller than the program's usage is not an error here: the
     // accesses beyond it fault like any other out-of-bounds access.

@@ -22,14 +22,17 @@ mod atomic;
 pub mod blob;
 #[cfg(feature = "alloc")]
 pub mod container;
+mod critical;
 pub mod engine;
 pub mod error;
 pub mod helpers;
 #[cfg(feature = "alloc")]
 pub mod hook;
+pub mod install;
 pub mod interp;
 #[cfg(feature = "std")]
 pub mod layout;
+pub mod native;
 pub mod region;
 
 #[cfg(feature = "alloc")]

@@ -6,7 +6,7 @@
 
 mod sign;
 
-pub use sign::SigningKey;
+pub use sign::{SigningKey, WeakSeed};
 
 use femtoc_isa::program::{DataKind, DataRegion};
 use femtoc_runtime::blob::{

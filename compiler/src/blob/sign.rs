@@ -13,10 +13,17 @@ impl core::fmt::Debug for SigningKey {
     }
 }
 
+/// A signing seed that must not be used (all zeros).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the signing seed is all zeros; use a random 32-byte secret")]
+pub struct WeakSeed;
+
 impl SigningKey {
-    /// The key derived from `seed` (RFC 8032 secret key).
-    pub fn from_seed(seed: [u8; 32]) -> SigningKey {
-        SigningKey(KeyPair::from_seed(Seed::new(seed)))
+    /// The key derived from `seed` (RFC 8032 secret key). An all-zero
+    /// seed is refused: it is what an unset key file reads as, never a
+    /// real secret.
+    pub fn from_seed(seed: [u8; 32]) -> Result<SigningKey, WeakSeed> {
+        KeyPair::try_from_seed(Seed::new(seed)).map(SigningKey).map_err(|_| WeakSeed)
     }
 
     /// The public key a device needs to verify this key's signatures.
