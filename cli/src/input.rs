@@ -16,6 +16,8 @@ pub enum InputKind {
     Bytecode,
     /// Assembler text in the conformance syntax (`.s`, `.asm`).
     Assembly,
+    /// A femtoc blob (`.fcb`).
+    Blob,
 }
 
 /// How to choose the entry function of an ELF object.
@@ -46,6 +48,9 @@ pub fn detect_kind(path: &Path, bytes: &[u8]) -> CliResult<InputKind> {
     if bytes.starts_with(ELF_MAGIC) {
         return Ok(InputKind::Elf);
     }
+    if bytes.starts_with(&femtoc_runtime::blob::MAGIC) {
+        return Ok(InputKind::Blob);
+    }
     match path.extension().and_then(|e| e.to_str()) {
         Some("s" | "S" | "asm") => Ok(InputKind::Assembly),
         Some("bin" | "bpf" | "raw") => Ok(InputKind::Bytecode),
@@ -54,7 +59,7 @@ pub fn detect_kind(path: &Path, bytes: &[u8]) -> CliResult<InputKind> {
             .note("femtoc reads relocatable BPF objects from `clang -target bpf -c`")),
         _ => Err(Diagnostic::new("cannot tell what kind of program this file holds")
             .in_file(path)
-            .note("use a BPF ELF object, raw bytecode ending in .bin, or assembler text ending in .s or .asm")),
+            .note("use a BPF ELF object, raw bytecode ending in .bin, assembler text ending in .s or .asm, or a femtoc blob")),
     }
 }
 
@@ -83,6 +88,16 @@ pub fn load_program(path: &Path, entry: &EntryArgs) -> CliResult<LoadedProgram> 
                 .map_err(|e| Diagnostic::new(e.to_string()).in_file(path))?;
             Program::from_code(code)
         }
+        InputKind::Blob => {
+            let aligned = AlignedBytes::new(&bytes);
+            let blob = femtoc_runtime::blob::Blob::parse(aligned.bytes())
+                .map_err(|e| Diagnostic::new(format!("bad blob: {e}")).in_file(path))?;
+            program_from_blob(&blob).ok_or_else(|| {
+                Diagnostic::new("the blob carries no bytecode")
+                    .in_file(path)
+                    .note("compile with --embed-bytecode to keep the bytecode in the blob")
+            })?
+        }
         InputKind::Assembly => {
             let text = String::from_utf8(bytes)
                 .map_err(|_| Diagnostic::new("assembler text is not valid UTF-8").in_file(path))?;
@@ -99,4 +114,59 @@ pub fn insn_text(program: &Program, pc: usize) -> Option<String> {
         return None;
     }
     femtoc_isa::decode_at(&program.code, pc).ok().map(|insn| insn.to_string())
+}
+
+/// File bytes at an 8-aligned address, as the device runtime reads a blob's
+/// bytecode in place.
+pub struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    /// Copies `bytes` into aligned storage.
+    pub fn new(bytes: &[u8]) -> Self {
+        let words = bytes
+            .chunks(8)
+            .map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(w)
+            })
+            .collect();
+        AlignedBytes { words, len: bytes.len() }
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `words` holds at least `len` initialised bytes (little-endian
+        // hosts only, as femtoc's runtime requires), and u8 has no alignment
+        // or validity requirement.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+/// The program a blob carries as bytecode, with its data regions.
+pub fn program_from_blob(blob: &femtoc_runtime::blob::Blob<'_>) -> Option<Program> {
+    use femtoc_isa::program::{DataKind, DataRegion};
+    use femtoc_runtime::blob::RegionKind;
+    let code = code_from_bytes(blob.bytecode()?).ok()?;
+    let data = blob
+        .data_regions()
+        .enumerate()
+        .map(|(i, r)| {
+            let (kind, name) = match r.kind {
+                RegionKind::ReadOnly => (DataKind::ReadOnly, "rodata"),
+                RegionKind::ReadWrite => (DataKind::ReadWrite, "data"),
+                RegionKind::Zeroed => (DataKind::Zeroed, "bss"),
+            };
+            DataRegion {
+                name: format!(".{name}[{i}]"),
+                kind,
+                image: r.image.to_vec(),
+                size: r.size,
+            }
+        })
+        .collect();
+    Some(Program { code, data, symbols: vec![] })
 }

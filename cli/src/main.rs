@@ -50,6 +50,17 @@ enum Command {
         #[command(flatten)]
         verify: commands::verify::VerifyArgs,
     },
+    /// Verify a program and write a blob (.fcb) for devices.
+    Compile {
+        /// The program.
+        file: PathBuf,
+        #[command(flatten)]
+        entry: EntryArgs,
+        #[command(flatten)]
+        verify: commands::verify::VerifyArgs,
+        #[command(flatten)]
+        compile: commands::compile::CompileArgs,
+    },
     /// Run a program with its input at the fixed test layout; prints r0 first.
     Run {
         /// The program.
@@ -85,6 +96,9 @@ fn main() -> ExitCode {
         Command::Asm { file, output } => commands::asm::run(file, output.as_deref()),
         Command::Disasm { file, entry } => commands::disasm::run(file, entry),
         Command::Verify { file, entry, verify } => commands::verify::run(file, entry, verify),
+        Command::Compile { file, entry, verify, compile } => {
+            commands::compile::run(file, entry, verify, compile)
+        }
         Command::Run { file, entry, verify, run } => commands::run::run(file, entry, verify, run),
         Command::Conformance { engine, paths } => commands::conformance::run(engine, paths),
         Command::Plugin { engine, memory } => commands::plugin::run(engine, memory.as_deref()),

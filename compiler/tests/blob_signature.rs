@@ -56,7 +56,7 @@ fn weak_public_key() {
 fn signatures_are_rfc8032_ed25519() {
     // RFC 8032 section 7.1, test 1: the empty message.
     let seed: [u8; 32] = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
-    let key = SigningKey::from_seed(seed);
+    let key = SigningKey::from_seed(seed).unwrap();
     assert_eq!(
         key.public_key().to_vec(),
         hex::<32>("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").to_vec()

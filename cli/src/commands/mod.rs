@@ -1,6 +1,7 @@
 //! One module per `femtoc` subcommand.
 
 pub mod asm;
+pub mod compile;
 pub mod conformance;
 pub mod disasm;
 pub mod plugin;

@@ -1,14 +1,27 @@
 //! `femtoc run FILE`: run a program at the fixed test layout and print r0.
+//!
+//! A blob goes through the device install path (`femtoc_runtime::install`)
+//! with the host as the device: native code for the host's engine would run
+//! natively; otherwise the bytecode is verified by the device verifier and
+//! interpreted. The chosen mode is printed with `--stats`.
 
 use std::path::{Path, PathBuf};
 
 use femtoc_conformance::memory::TestMemory;
+use femtoc_isa::program::Program;
+use femtoc_isa::verifier::{scratch_len, SlotScratch};
+use femtoc_isa::{FunctionInfo, VerifiedRef};
+use femtoc_runtime::engine::{Engine, Features};
+use femtoc_runtime::install::{install, DeviceProfile, RunPlan};
 use femtoc_runtime::{interp, RunArgs};
 
 use crate::commands::verify::{verify_loaded, VerifyArgs};
 use crate::diag::{CliResult, Diagnostic};
-use crate::host::HostServices;
-use crate::input::{insn_text, load_program, read_file, EntryArgs};
+use crate::host::{helper_ids, HostServices};
+use crate::input::{
+    detect_kind, insn_text, load_program, program_from_blob, read_file, AlignedBytes, EntryArgs,
+    InputKind,
+};
 
 /// Options of `femtoc run`.
 #[derive(Clone, Debug, clap::Args)]
@@ -25,7 +38,7 @@ pub struct RunArgsCli {
     /// Budget: backward jumps and local calls allowed (default: none).
     #[arg(long, value_name = "N")]
     pub budget: Option<u64>,
-    /// Also print instructions executed and budget used.
+    /// Also print the engine, instructions executed and budget used.
     #[arg(long)]
     pub stats: bool,
 }
@@ -39,31 +52,90 @@ fn context_bytes(args: &RunArgsCli) -> CliResult<Option<Vec<u8>>> {
     args.mem_file.as_deref().map(read_file).transpose()
 }
 
-/// Loads, verifies and runs `input`.
+/// The engine name of the machine this command runs on.
+fn host_engine() -> Engine {
+    if cfg!(target_arch = "aarch64") {
+        Engine::Aarch64
+    } else if cfg!(target_arch = "riscv64") {
+        Engine::Riscv64gc
+    } else {
+        Engine::X86_64
+    }
+}
+
+fn check_engine(args: &RunArgsCli) -> CliResult {
+    match args.engine.as_deref() {
+        None | Some("interp") => Ok(()),
+        Some(other) => {
+            Err(Diagnostic::new(format!("engine `{other}` is not available in this build"))
+                .note("available engines: interp"))
+        }
+    }
+}
+
+/// Loads and runs `input`.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
-    let engine = args.engine.as_deref().unwrap_or("interp");
-    if engine != "interp" {
-        return Err(Diagnostic::new(format!("engine `{engine}` is not available in this build"))
-            .note("available engines: interp"));
+    check_engine(args)?;
+    let bytes = read_file(input)?;
+    if detect_kind(input, &bytes)? == InputKind::Blob {
+        return run_blob(input, &bytes, verify, args);
     }
     let loaded = load_program(input, entry)?;
     let verified = verify_loaded(&loaded, verify)?;
+    interpret(input, verified.as_ref(), &verified.program, verify.stack_size, args, "interp")
+}
+
+fn run_blob(input: &Path, bytes: &[u8], verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
+    let aligned = AlignedBytes::new(bytes);
+    let slots = femtoc_runtime::blob::Blob::parse(aligned.bytes())
+        .ok()
+        .and_then(|b| b.bytecode())
+        .map_or(0, |code| code.len() / 8);
+    let helpers = helper_ids();
+    let device = DeviceProfile {
+        engine: host_engine(),
+        features: Features::default(),
+        helpers: &helpers,
+        stack_size: verify.stack_size,
+        public_key: None,
+    };
+    let mut scratch = vec![SlotScratch::EMPTY; scratch_len(slots)];
+    let mut functions = vec![FunctionInfo::default(); slots.max(1)];
+    let installed = install(aligned.bytes(), &device, &mut scratch, &mut functions)
+        .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
+    match installed.plan {
+        RunPlan::Native { code, .. } => Err(Diagnostic::new(format!(
+            "the blob has native code for {}, and this build cannot run native code on the host yet",
+            code.engine
+        ))
+        .in_file(input)),
+        RunPlan::Interpret(verified) => {
+            let program = program_from_blob(&installed.blob)
+                .ok_or_else(|| Diagnostic::new("the blob carries no bytecode").in_file(input))?;
+            let mode = format!("interp (blob has no code for {})", host_engine());
+            interpret(input, verified, &program, verify.stack_size, args, &mode)
+        }
+    }
+}
+
+fn interpret(
+    input: &Path,
+    verified: VerifiedRef<'_>,
+    program: &Program,
+    stack_size: u32,
+    args: &RunArgsCli,
+    engine: &str,
+) -> CliResult {
     let context = context_bytes(args)?;
-    let mut memory =
-        TestMemory::new(&verified.program, context.as_deref(), verify.stack_size as usize)
-            .map_err(|e| Diagnostic::new(e.to_string()))?;
+    let mut memory = TestMemory::new(program, context.as_deref(), stack_size as usize)
+        .map_err(|e| Diagnostic::new(e.to_string()))?;
     let (r1, r2) = memory.entry_args();
     let services = HostServices::new();
     let mut helpers = services.helpers();
     let result = {
         let regions =
             memory.regions().map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
-        interp::run(
-            &verified.as_ref(),
-            &regions,
-            RunArgs { r1, r2, budget: args.budget },
-            &mut helpers,
-        )
+        interp::run(&verified, &regions, RunArgs { r1, r2, budget: args.budget }, &mut helpers)
     };
     match result {
         Ok(outcome) => {
@@ -86,7 +158,7 @@ pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &RunArgsC
             let pc = e.pc as usize;
             Err(Diagnostic::new(format!("the run stopped: {}", e.kind))
                 .in_file(input)
-                .at_pc(pc, insn_text(&verified.program, pc)))
+                .at_pc(pc, insn_text(program, pc)))
         }
     }
 }
