@@ -29,7 +29,7 @@ pub struct CompileArgs {
 
 /// Compiles `input` into a blob.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &CompileArgs) -> CliResult {
-    for name in &args.targets {
+    if let Some(name) = args.targets.first() {
         let engine: Engine = name.parse().map_err(|e| Diagnostic::new(format!("--target: {e}")))?;
         return Err(Diagnostic::new(format!("femtoc cannot compile for `{engine}` yet"))
             .note("this build writes blobs with bytecode only; devices interpret them"));
