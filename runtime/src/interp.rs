@@ -28,6 +28,11 @@ pub struct RunArgs {
     pub budget: Option<u64>,
 }
 
+/// Bytes of native stack a run's register file and call-frame stack take:
+/// the interpreter's per-run state besides the caller's [`Regions`] table.
+pub const RUN_STATE_BYTES: usize =
+    core::mem::size_of::<[u64; 16]>() + core::mem::size_of::<[Frame; MAX_CALL_DEPTH]>();
+
 #[derive(Clone, Copy, Default)]
 struct Frame {
     ret: usize,
