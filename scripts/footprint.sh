@@ -59,19 +59,31 @@ measure() {
   "$size_tool" -B "$elf" | awk 'NR == 2 { print $1 + $2, $2 + $3 }'
 }
 
+# Flash of the compiler's runtime library in an image: memcpy/memset and
+# 64-bit division, which a C firmware gets from libc/libgcc anyway.
+builtins() {
+  local nm_tool=$1 elf=$2
+  "$nm_tool" -S -C "$elf" |
+    awk 'NF >= 4 && $4 ~ /^(compiler_builtins::|__aeabi_|__u?(div|mod)(mod)?di[34]$|mem(cpy|set|move|cmp)$)/ { print $2 }' |
+    while read -r hex; do echo $((16#$hex)); done |
+    awk '{ s += $1 } END { print s + 0 }'
+}
+
 echo "### Flash and static RAM minus the baseline skeleton (bytes)"
 echo
-echo "| variant | target | flash (text + rodata + data) | static RAM (data + bss) |"
-echo "|---|---|---:|---:|"
+echo "| variant | target | flash (text + rodata + data) | of which compiler builtins | static RAM (data + bss) |"
+echo "|---|---|---:|---:|---:|"
 for t in "${targets[@]}"; do
   p=$(binutils_prefix "$t")
   size_tool=$(pick "$p-size" llvm-size-19 llvm-size)
+  nm_tool=$(pick "$p-nm" llvm-nm-19 llvm-nm)
   dir="$target_dir/$t/release"
   read -r base_flash base_ram < <(measure "$size_tool" "$dir/baseline")
   for v in "${variants[@]}"; do
     [ "$v" = baseline ] && continue
     read -r flash ram < <(measure "$size_tool" "$dir/$v")
-    echo "| $v | $t | $((flash - base_flash)) | $((ram - base_ram)) |"
+    lib=$(($(builtins "$nm_tool" "$dir/$v") - $(builtins "$nm_tool" "$dir/baseline")))
+    echo "| $v | $t | $((flash - base_flash)) | $lib | $((ram - base_ram)) |"
   done
 done
 echo
