@@ -24,6 +24,9 @@ for target in thumbv7em-none-eabihf thumbv7m-none-eabi riscv32imc-unknown-none-e
   cargo build --locked -p femtoc-runtime -p femtoc-isa --no-default-features --target "$target"
 done
 
+echo "== footprint images (built and reported; no size is asserted)"
+scripts/footprint.sh
+
 echo "== tests"
 cargo test --workspace --locked
 
