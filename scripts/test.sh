@@ -15,6 +15,7 @@ fi
 
 echo "== format"
 cargo fmt --all -- --check
+cargo fmt --manifest-path boards/footprint/Cargo.toml -- --check
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
