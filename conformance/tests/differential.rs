@@ -20,6 +20,8 @@ const SEED: u64 = 0x0fe7_70c0;
 const GENERATED: u64 = 2_000;
 /// Cases per native engine (the blob path runs the same number).
 const DIFFERENTIAL: u64 = 3_000;
+/// Cases each simulated miscompilation must be caught within.
+const MUTATION_CASES: u64 = 1_000;
 
 fn cases() -> &'static [GeneratedCase] {
     static CASES: OnceLock<Vec<GeneratedCase>> = OnceLock::new();
@@ -325,4 +327,54 @@ fn a_rejected_program_is_reported_not_run() {
     case.verified = femtoc_conformance::runner::verify_for_harness(&case.program);
     let err = compare(&mut Interpreter, &mut Interpreter, &case).expect_err("must not pass");
     assert!(matches!(*err.difference, Difference::NotVerified(_)), "{err}");
+}
+
+/// The interpreter running a deliberately miscompiled program: every slot
+/// with opcode `from` gets opcode `to` (and `off` cleared if `clear_off`),
+/// standing in for a backend bug.
+struct Miscompiled {
+    from: u8,
+    to: u8,
+    clear_off: bool,
+}
+
+impl Engine for Miscompiled {
+    fn name(&self) -> &'static str {
+        "miscompiled"
+    }
+    fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError> {
+        let mut program = case.program.clone();
+        for slot in program.program.code.iter_mut() {
+            // lddw's second slot has opcode 0, never a mutated one.
+            if *slot as u8 == self.from {
+                *slot = (*slot & !0xff) | u64::from(self.to);
+                if self.clear_off {
+                    *slot &= !(0xffff << 16);
+                }
+            }
+        }
+        Interpreter.execute(&Case { program: &program, ..*case })
+    }
+}
+
+#[test]
+fn generated_cases_catch_miscompilations() {
+    let bugs = [
+        ("arsh32 as rsh32", 0xc4, 0x74, false),
+        ("arsh64 reg as rsh64", 0xcf, 0x7f, false),
+        ("sdiv64 as div64", 0x3f, 0x3f, true),
+        ("smod32 imm as mod32", 0x94, 0x94, true),
+        ("jsgt as jgt", 0x65, 0x25, false),
+        ("jslt32 reg as jlt32", 0xce, 0xae, false),
+        ("ldxsb as ldxb", 0x91, 0x71, false),
+        ("movsx as mov", 0xbf, 0xbf, true),
+        ("be as le", 0xdc, 0xd4, false),
+        ("xadd32 as stxw", 0xc3, 0x63, false),
+    ];
+    for (what, from, to, clear_off) in bugs {
+        let mut engine = Miscompiled { from, to, clear_off };
+        let summary = run_cases(&mut engine, &mut Interpreter, SEED, MUTATION_CASES, |_| {});
+        println!("{what}: {}", summary.line());
+        assert!(!summary.mismatches.is_empty(), "{what} went unnoticed in {MUTATION_CASES} cases");
+    }
 }

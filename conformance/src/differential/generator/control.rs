@@ -65,7 +65,7 @@ impl FnGen<'_> {
         }
         let id = self.rng.pick(&[UNWIND, UNWIND, MIX, PEEK], UNWIND);
         match id {
-            UNWIND if self.rng.chance(20) => {
+            UNWIND if self.rng.chance(8) => {
                 self.feature(Feature::HelperStop);
                 self.emit(Insn::Alu {
                     width: Width::W64,
@@ -84,8 +84,9 @@ impl FnGen<'_> {
             }
             _ => {
                 self.feature(Feature::HelperPeek);
-                match self.rng.below(3) {
-                    0 => {
+                // Mostly valid pointers: a failing peek ends the run.
+                match self.rng.below(8) {
+                    0..=3 => {
                         let lo = self.rng.range(-self.frame, -8);
                         self.emit(Insn::Alu {
                             width: Width::W64,
@@ -100,7 +101,7 @@ impl FnGen<'_> {
                             src: Source::Imm(lo as i32),
                         });
                     }
-                    1 => {
+                    4..=6 => {
                         let len = self.env.ctx_len();
                         let aim = self.aim();
                         let start = self.aim_offset(aim, len, 8);

@@ -97,7 +97,7 @@ impl FnGen<'_> {
         let mut lo = self.rng.range(lowest, highest);
         if let Access::Atomic { .. } = access {
             lo = lo.div_euclid(size) * size;
-            if self.rng.chance(10) {
+            if self.rng.chance(5) {
                 lo += self.rng.range(1, size - 1);
                 self.feature(Feature::MisalignedAtomic);
             } else {
@@ -137,7 +137,7 @@ impl FnGen<'_> {
     }
 
     pub(super) fn aim(&mut self) -> Aim {
-        if self.rng.chance(90) {
+        if self.rng.chance(95) {
             Aim::Inside
         } else {
             self.rng.pick(&MISSES, Aim::OnePast)
@@ -192,7 +192,7 @@ impl FnGen<'_> {
         let aim = self.aim();
         let mut start = self.aim_offset(aim, len, size);
         if let Access::Atomic { .. } = access {
-            if self.rng.chance(90) {
+            if self.rng.chance(95) {
                 start = start.div_euclid(size) * size;
             }
             if start.rem_euclid(size) == 0 {
@@ -242,7 +242,11 @@ impl FnGen<'_> {
     pub(super) fn data_access(&mut self) {
         let Some(region) = &self.env.data else { return self.ctx_access() };
         let (len, writable) = (i64::from(region.size), region.kind.writable());
-        let access = self.access_kind();
+        let mut access = self.access_kind();
+        if access.writes() && !writable && !self.rng.chance(25) {
+            // Writes to read-only data always fault: keep them rare.
+            access = Access::Load(access.size());
+        }
         let size = i64::from(access.size().bytes());
         let aim = self.aim();
         let start = self.aim_offset(aim, len, size);

@@ -103,8 +103,9 @@ struct Env {
 
 impl Env {
     fn random(rng: &mut Rng) -> Env {
-        let context = (!rng.chance(12)).then(|| {
-            let len = rng.below(65) as usize;
+        let context = (!rng.chance(6)).then(|| {
+            // Mostly long enough for every access size.
+            let len = if rng.chance(80) { rng.range(8, 64) } else { rng.range(0, 7) } as usize;
             (0..len).map(|_| rng.next_u64() as u8).collect()
         });
         let budget = rng.chance(50).then(|| rng.below(24));
@@ -148,7 +149,7 @@ fn generate_program(rng: &mut Rng, env: &Env, features: &mut FeatureSet) -> Prog
             callees: (f + 1..=callees).collect(),
             is_entry,
             calls: Vec::new(),
-            items_left: if is_entry { 40 } else { 12 },
+            items_left: if is_entry { 48 } else { 14 },
             loop_depth: 0,
             loop_weight: 1,
         };
@@ -349,9 +350,9 @@ impl FnGen<'_> {
     fn snippet(&mut self, depth: u32) {
         let nested = depth < 3;
         match self.rng.below(100) {
-            0..=21 => self.alu(),
-            22..=25 => self.div_edge(),
-            26..=31 => self.unary(),
+            0..=23 => self.alu(),
+            24..=27 => self.div_edge(),
+            28..=31 => self.unary(),
             32..=35 => {
                 let d = self.dst();
                 self.set(d)
@@ -363,7 +364,7 @@ impl FnGen<'_> {
             70..=74 if !self.callees.is_empty() => self.local_call(),
             75..=84 if nested => self.forward_if(depth),
             85..=92 if nested => self.loop_(depth),
-            93..=95 => self.early_exit(),
+            93 => self.early_exit(),
             _ => self.alu(),
         }
     }
