@@ -69,6 +69,11 @@ enum Command {
         /// Vector files or folders (default: ../shared/conformance, or $FEMTOC_SHARED/conformance).
         paths: Vec<PathBuf>,
     },
+    /// Show what a blob (.fcb) holds, after the checks a device makes.
+    Inspect {
+        /// The blob.
+        file: PathBuf,
+    },
     /// Serve the original conformance suite's plugin protocol.
     Plugin {
         /// Engine to run on.
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Verify { file, entry, verify } => commands::verify::run(file, entry, verify),
         Command::Run { file, entry, verify, run } => commands::run::run(file, entry, verify, run),
         Command::Conformance { engine, paths } => commands::conformance::run(engine, paths),
+        Command::Inspect { file } => commands::inspect::run(file),
         Command::Plugin { engine, memory } => commands::plugin::run(engine, memory.as_deref()),
     };
     match result {

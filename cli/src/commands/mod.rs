@@ -3,6 +3,7 @@
 pub mod asm;
 pub mod conformance;
 pub mod disasm;
+pub mod inspect;
 pub mod plugin;
 pub mod run;
 pub mod verify;
