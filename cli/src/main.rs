@@ -85,6 +85,11 @@ enum Command {
         #[command(flatten)]
         args: commands::differential::DifferentialArgs,
     },
+    /// Show what a blob (.fcb) holds, after the checks a device makes.
+    Inspect {
+        /// The blob.
+        file: PathBuf,
+    },
     /// Serve the original conformance suite's plugin protocol.
     Plugin {
         /// Engine to run on.
@@ -107,6 +112,7 @@ fn main() -> ExitCode {
         Command::Run { file, entry, verify, run } => commands::run::run(file, entry, verify, run),
         Command::Conformance { engine, paths } => commands::conformance::run(engine, paths),
         Command::Differential { args } => commands::differential::run(args),
+        Command::Inspect { file } => commands::inspect::run(file),
         Command::Plugin { engine, memory } => commands::plugin::run(engine, memory.as_deref()),
     };
     match result {

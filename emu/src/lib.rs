@@ -27,6 +27,7 @@ mod core;
 pub mod cycles;
 mod error;
 mod machine;
+pub mod native;
 mod trap;
 
 pub use crate::core::Core;
@@ -34,4 +35,5 @@ pub use classify::{Forbidden, InsnClass};
 pub use cycles::CycleTable;
 pub use error::{EmuError, TrapError};
 pub use machine::{CallResult, ClassCounts, Machine, MachineConfig, Perms};
+pub use native::{run_blob, EmuRunError, EmuStats, NativeInput, NativeRun};
 pub use trap::TrapContext;

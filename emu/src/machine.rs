@@ -355,6 +355,41 @@ impl Machine {
         write_mem(&mut self.uc, addr.into(), init)
     }
 
+    /// Maps `size` bytes of host memory at `host` to emulated address `addr`, so that host
+    /// code (trap callbacks, the runtime's routines) and emulated code share them without
+    /// copies. Address, size and `host` must be multiples of the engine's page size.
+    ///
+    /// # Safety
+    /// `host` must be valid for reads and writes of `size` bytes until the machine is dropped,
+    /// and host code must not hold references into them while emulated code runs other than
+    /// the ones it reads and writes through deliberately, as with memory shared with a device.
+    pub unsafe fn map_host(
+        &mut self,
+        addr: u32,
+        size: u32,
+        perms: Perms,
+        host: *mut u8,
+    ) -> Result<(), EmuError> {
+        let fail = |reason: String| EmuError::Map { addr: addr.into(), size: size.into(), reason };
+        let page = self.page_size;
+        if size == 0
+            || !addr.is_multiple_of(page)
+            || !size.is_multiple_of(page)
+            || !(host as usize).is_multiple_of(page as usize)
+        {
+            return Err(fail(format!(
+                "address, size and host pointer must be non-zero multiples of the {page}-byte page"
+            )));
+        }
+        if u64::from(addr) + u64::from(size) > 1 << 32 {
+            return Err(fail("the region passes the end of the 32-bit address space".into()));
+        }
+        // SAFETY: the caller guarantees `host` stays valid for `size` bytes while the engine
+        // (and so the mapping) lives.
+        unsafe { self.uc.mem_map_ptr(addr.into(), size.into(), perms.prot(), host.cast()) }
+            .map_err(|e| fail(format!("Unicorn refused ({e:?}); does it overlap a region?")))
+    }
+
     /// Copies code (or data) to `addr`, which must be mapped.
     pub fn load(&mut self, addr: u32, bytes: &[u8]) -> Result<(), EmuError> {
         self.write(addr, bytes)

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod conformance;
 pub mod differential;
 pub mod disasm;
+pub mod inspect;
 pub mod plugin;
 pub mod run;
 pub mod verify;
