@@ -2,6 +2,7 @@
 //! engine (the interpreter) behind it.
 
 use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_runtime::engine::Engine as EngineId;
 use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording};
 use femtoc_runtime::layout::ArenaError;
 use femtoc_runtime::region::RegionError;
@@ -45,6 +46,9 @@ pub enum EngineError {
     /// The program needs more regions than a run can hold.
     #[error("{0}")]
     Regions(#[from] RegionError),
+    /// Native code could not be compiled or run at all.
+    #[error("native engine: {0}")]
+    Native(String),
     /// No engine of that name exists in this build.
     #[error("unknown engine `{0}` (this build has: {known})", known = ENGINE_NAMES.join(", "))]
     Unknown(String),
@@ -60,7 +64,7 @@ pub trait Engine {
 }
 
 /// Engines this build can run.
-pub const ENGINE_NAMES: &[&str] = &["interp"];
+pub const ENGINE_NAMES: &[&str] = &["interp", "thumbv7m", "thumbv7em"];
 
 /// Helper ids the harness provides to programs.
 pub const HARNESS_HELPERS: &[u32] = &[femtoc_runtime::helpers::testing::UNWIND];
@@ -69,6 +73,8 @@ pub const HARNESS_HELPERS: &[u32] = &[femtoc_runtime::helpers::testing::UNWIND];
 pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
     match name {
         "interp" => Ok(Box::new(Interpreter)),
+        "thumbv7m" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7m))),
+        "thumbv7em" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7em))),
         other => Err(EngineError::Unknown(other.to_string())),
     }
 }

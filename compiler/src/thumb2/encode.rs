@@ -138,6 +138,14 @@ pub fn encode(insn: &Thumb2Insn) -> Result<Enc, EncodeError> {
             if amount > 31 {
                 return fail("shift amount over 31");
             }
+            // ADD rdn, sp (the only data processing with sp this backend uses).
+            if op == DpOp::Add && amount == 0 && s != SetFlags::Set && rd == rn && rm == Reg::SP {
+                if !no_pc_sp(&[rd]) {
+                    return fail("sp or pc operand");
+                }
+                let d = r(rd);
+                return Ok(Enc::Narrow(0x4468 | (d >> 3) << 7 | (d & 7)));
+            }
             if !no_pc_sp(&[rd, rn, rm]) {
                 return fail("sp or pc operand");
             }
@@ -394,7 +402,9 @@ pub fn encode(insn: &Thumb2Insn) -> Result<Enc, EncodeError> {
         I::Push { regs } | I::Pop { regs } => {
             let pop = matches!(insn, I::Pop { .. });
             let extra = if pop { 1 << 15 } else { 1 << 14 };
-            if regs & !(0x1fff | extra) != 0 || regs == 0 {
+            // POP may also name lr (32-bit form only), but not with pc.
+            let allowed = if pop { 0x1fff | 0xc000 } else { 0x1fff | extra };
+            if regs & !allowed != 0 || regs == 0 || regs & 0xc000 == 0xc000 {
                 return fail("register list");
             }
             if regs & !(0xff | extra) == 0 {

@@ -82,6 +82,8 @@ fn data_processing_register() {
     check(dp(DpOp::Add, Any, R::R0, R::R1, R::R2), "adds r0, r1, r2", 2);
     check(dp(DpOp::Add, Keep, R::R0, R::R1, R::R2), "add r0, r1, r2", 4);
     check(dp(DpOp::Add, Any, R::R8, R::R8, R::R3), "add r8, r3", 2);
+    check(dp(DpOp::Add, Keep, R::R12, R::R12, R::SP), "add r12, sp, r12", 2);
+    check(dp(DpOp::Add, Keep, R::R1, R::R1, R::SP), "add r1, sp, r1", 2);
     check(dp(DpOp::Add, Set, R::R8, R::R9, R::R3), "adds r8, r9, r3", 4);
     check(dp(DpOp::Sub, Set, R::R7, R::R6, R::R5), "subs r7, r6, r5", 2);
     check(dp(DpOp::Sub, Keep, R::R11, R::R12, R::LR), "sub r11, r12, lr", 4);
@@ -325,6 +327,8 @@ fn stack_and_calls() {
         4,
     );
     check(Thumb2Insn::Pop { regs: 0x000f | R::PC.bit() }, "pop {r0, r1, r2, r3, pc}", 2);
+    check(Thumb2Insn::Pop { regs: 0x100f | R::LR.bit() }, "pop {r0, r1, r2, r3, r12, lr}", 4);
+    assert!(encode(&Thumb2Insn::Pop { regs: R::LR.bit() | R::PC.bit() }).is_err());
     check(Thumb2Insn::SpAdjust { sub: true, imm: 508 }, "sub sp, #508", 2);
     check(Thumb2Insn::SpAdjust { sub: false, imm: 8 }, "add sp, #8", 2);
     check(Thumb2Insn::SpAdjust { sub: true, imm: 512 }, "subw sp, sp, #512", 4);
