@@ -2,6 +2,7 @@
 //! engine (the interpreter) behind it.
 
 use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_runtime::engine::Engine as EngineId;
 use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording, UNWIND};
 use femtoc_runtime::helpers::{fail, HelperResult, Helpers, MemoryAccess};
 use femtoc_runtime::layout::ArenaError;
@@ -49,6 +50,9 @@ pub enum EngineError {
     /// The engine could not prepare the run (compile, pack or install).
     #[error("cannot prepare the run: {0}")]
     Prepare(String),
+    /// Native code could not be run at all (the emulator stopped it).
+    #[error("native engine: {0}")]
+    Native(String),
     /// No engine of that name exists in this build.
     #[error("unknown engine `{0}` (this build has: {known})", known = ENGINE_NAMES.join(", "))]
     Unknown(String),
@@ -64,7 +68,7 @@ pub trait Engine {
 }
 
 /// Engines this build can run.
-pub const ENGINE_NAMES: &[&str] = &["interp"];
+pub const ENGINE_NAMES: &[&str] = &["interp", "thumbv7m", "thumbv7em"];
 
 /// Harness helper 6, "mix": returns a hash of r1..r5; fails with
 /// `BAD_ARGUMENT` when r1 is `u64::MAX`, so that helper failures are tested.
@@ -116,6 +120,8 @@ impl Helpers for HarnessHelpers {
 pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
     match name {
         "interp" => Ok(Box::new(Interpreter)),
+        "thumbv7m" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7m))),
+        "thumbv7em" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7em))),
         other => Err(EngineError::Unknown(other.to_string())),
     }
 }

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod memory;
 pub mod plugin;
 pub mod runner;
+pub mod thumb;
 pub mod vector;
 
 use std::path::PathBuf;

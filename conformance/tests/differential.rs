@@ -19,7 +19,7 @@ use femtoc_runtime::RunErrorKind;
 const SEED: u64 = 0x0fe7_70c0;
 const GENERATED: u64 = 2_000;
 /// Cases per native engine (the blob path runs the same number).
-const DIFFERENTIAL: u64 = 3_000;
+const DIFFERENTIAL: u64 = 2_000;
 /// Cases each simulated miscompilation must be caught within.
 const MUTATION_CASES: u64 = 1_000;
 

@@ -92,7 +92,8 @@ pub mod cost {
 /// What a run gets besides the blob and the helpers.
 #[derive(Clone, Debug)]
 pub struct NativeInput<'a> {
-    /// Context bytes, copied to `layout::CONTEXT_BASE` (`None` or empty: no context, r1 = r2 = 0).
+    /// Context bytes, copied to `layout::CONTEXT_BASE` (`None`: no context, r1 = r2 = 0;
+    /// an empty slice is a context of length 0, so r1 = `CONTEXT_BASE`, as in every harness).
     pub context: Option<&'a [u8]>,
     /// Whether the container may write its context.
     pub context_writable: bool,
@@ -517,7 +518,8 @@ pub fn run_blob(
     let installed = install(bytes, &device, &mut scratch, &mut functions)
         .map_err(|source| EmuRunError::Install { core, source })?;
 
-    let context = input.context.filter(|c| !c.is_empty()).unwrap_or(&[]);
+    let has_context = input.context.is_some();
+    let context = input.context.unwrap_or(&[]);
     let data: Vec<_> = installed.blob.data_regions().collect();
     let native = matches!(installed.plan, RunPlan::Native { .. });
     let spec = ArenaSpec {
@@ -528,7 +530,7 @@ pub fn run_blob(
     };
     let mut arena = FixedArena::new(&spec)?;
     let args = RunArgs {
-        r1: if context.is_empty() { 0 } else { layout::CONTEXT_BASE },
+        r1: if has_context { layout::CONTEXT_BASE } else { 0 },
         r2: context.len() as u64,
         budget: input.budget,
     };
@@ -538,7 +540,7 @@ pub fn run_blob(
         slices.context.copy_from_slice(context);
         let mut regions = Regions::new(slices.stack);
         let mut maps = vec![(layout::STACK_BASE, input.stack_size as usize, Perms::RW)];
-        if !context.is_empty() {
+        if has_context {
             let region = if input.context_writable {
                 MemRegion::read_write(RegionKind::Context, slices.context)
             } else {
@@ -546,7 +548,9 @@ pub fn run_blob(
             };
             push(&mut regions, region, false)?;
             let perms = if input.context_writable { Perms::RW } else { Perms::R };
-            maps.push((layout::CONTEXT_BASE, context.len(), perms));
+            if !context.is_empty() {
+                maps.push((layout::CONTEXT_BASE, context.len(), perms));
+            }
         }
         for (i, (region, slice)) in data.iter().zip(slices.data).enumerate() {
             let addr = layout::data_addr(i);

@@ -32,6 +32,13 @@
 //!
 //! ## Registers and stack
 //!
+//! At entry the code sets eBPF r1 and r2 from the context, r10 to
+//! `stack_top`, and every other eBPF register to 0. The verifier forbids
+//! reading a register before it is written, except as an argument of a
+//! helper call (a helper's arity is unknown), where its value shows in the
+//! helper's arguments; starting at 0 keeps those identical to the
+//! interpreter's.
+//!
 //! The code preserves what the target's C ABI calls callee-saved
 //! (AAPCS: r4-r11, sp; ILP32/LP64: s0-s11, sp, and returns through ra;
 //! SysV: rbx, rbp, r12-r15; AAPCS64: x19-x28, x29, sp). The machine stack is

@@ -1,0 +1,1379 @@
+//! eBPF instructions to Thumb-2 sequences. Every operand goes through the
+//! [`RegMap`]; temporaries (r0..r3, r12, lr) never live across an eBPF
+//! instruction, so each lowering starts from a clean slate.
+//!
+//! Memory: r10-relative accesses with a constant offset inside the
+//! function's tracked frame go straight to `[r11, #off]`; every other access
+//! computes the 64-bit address into r3:r2, checks it inline against the
+//! likeliest region (the stack for r10-derived bases, else the context,
+//! table entry 1) and otherwise calls the shared slow path, which asks
+//! `routines.access_check` and on refusal leaves through the fault exit.
+//! Word and halfword accesses use LDR/STR/LDRH/STRH, which need
+//! CCR.UNALIGN_TRP clear: the section then needs `UNALIGNED_ACCESS`.
+
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_isa::{
+    AluOp, AtomicOp, ByteOrder, Decoded, FunctionInfo, Insn, JmpCond, MemSize, Reg as EReg, Source,
+    Width,
+};
+use femtoc_runtime::abi::{self, routine_offset, status};
+use femtoc_runtime::engine::Features;
+
+use super::assembler::Thumb2Assembler;
+use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
+use super::regmap::{Loc, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
+use super::CompileError;
+
+use Reg as R;
+use SetFlags::{Any, Keep, Set};
+
+/// Code emitted out of line, after the body.
+enum Cold {
+    /// Taken backward branch: budget check, then the jump.
+    BackEdge { entry: Label, pc: u32, target: Label },
+    /// Inline bounds check failed: ask the slow path, then resume.
+    Check { entry: Label, pc: u32, size: u32, write: bool, resume: Label },
+    /// Misaligned atomic.
+    Misaligned { entry: Label, pc: u32, size: u32 },
+    /// Budget counter's low word ran out: borrow from the high word.
+    Budget { entry: Label, pc: u32, resume: Label },
+}
+
+/// Labels of the shared tails.
+struct Shared {
+    epilogue: Label,
+    check_slow: Label,
+    fault_exit: Label,
+    misaligned_exit: Label,
+    budget_exit: Label,
+}
+
+/// The lowering state of one program.
+pub struct Lowerer<'p> {
+    prog: &'p VerifiedProgram,
+    map: RegMap,
+    /// The assembler everything is emitted into.
+    pub asm: Thumb2Assembler,
+    pc_labels: Vec<Label>,
+    /// Where local calls enter each function (before its prologue).
+    fn_labels: Vec<(u32, Label)>,
+    cold: Vec<Cold>,
+    shared: Shared,
+    /// Features the code needs.
+    pub features: Features,
+    /// Extra machine stack below the frame the code pushes at most.
+    pub extra_stack: u32,
+}
+
+fn mem_error(pc: usize, why: &'static str) -> CompileError {
+    CompileError::Unsupported { pc: pc as u32, why }
+}
+
+impl<'p> Lowerer<'p> {
+    /// A lowerer for `prog`.
+    pub fn new(prog: &'p VerifiedProgram) -> Self {
+        let mut asm = Thumb2Assembler::new();
+        let n = prog.program.code.len();
+        let pc_labels = (0..n).map(|_| asm.label()).collect();
+        let fn_labels = prog.functions.iter().map(|f| (f.start, asm.label())).collect();
+        let shared = Shared {
+            epilogue: asm.label(),
+            check_slow: asm.label(),
+            fault_exit: asm.label(),
+            misaligned_exit: asm.label(),
+            budget_exit: asm.label(),
+        };
+        Lowerer {
+            prog,
+            map: RegMap::new(prog),
+            asm,
+            pc_labels,
+            fn_labels,
+            cold: Vec::new(),
+            shared,
+            features: Features::NONE,
+            extra_stack: 32,
+        }
+    }
+
+    /// Bytes of machine stack below the pushed registers.
+    pub fn frame(&self) -> u32 {
+        self.map.frame
+    }
+
+    fn e(&mut self, insn: I) {
+        self.asm.emit(insn);
+    }
+
+    fn label_at(&self, pc: usize) -> Result<Label, CompileError> {
+        self.pc_labels.get(pc).copied().ok_or(mem_error(pc, "jump outside the program"))
+    }
+
+    fn fn_label(&self, pc: usize) -> Result<Label, CompileError> {
+        self.fn_labels
+            .iter()
+            .find(|&&(start, _)| start as usize == pc)
+            .map(|&(_, l)| l)
+            .ok_or(mem_error(pc, "call target is not a function start"))
+    }
+
+    // ----- constants and operands -----
+
+    /// `rd = v` without touching the flags unless `flags_dead`.
+    fn imm(&mut self, rd: Reg, v: u32, flags_dead: bool) {
+        let s = if flags_dead { Any } else { Keep };
+        if rd.is_low() && v < 256 && flags_dead {
+            self.e(I::MovImm { s, rd, imm: v });
+        } else if super::encode::modified_imm(v).is_some() {
+            self.e(I::MovImm { s: Keep, rd, imm: v });
+        } else if super::encode::modified_imm(!v).is_some() {
+            self.e(I::MvnImm { rd, imm: !v });
+        } else {
+            self.e(I::Movw { rd, imm: v as u16 });
+            if v >> 16 != 0 {
+                self.e(I::Movt { rd, imm: (v >> 16) as u16 });
+            }
+        }
+    }
+
+    fn ldr(&mut self, rt: Reg, rn: Reg, off: u32) {
+        self.e(I::Mem { op: MemOp::Ldr, rt, rn, off: off as i32 });
+    }
+
+    fn str(&mut self, rt: Reg, rn: Reg, off: u32) {
+        self.e(I::Mem { op: MemOp::Str, rt, rn, off: off as i32 });
+    }
+
+    fn mov(&mut self, rd: Reg, rm: Reg) {
+        if rd != rm {
+            self.e(I::Mov { rd, rm });
+        }
+    }
+
+    /// The low half of `r`, in its own register or loaded into `tmp`.
+    fn lo(&mut self, r: EReg, tmp: Reg) -> Reg {
+        match self.map.loc(r) {
+            Loc::Pair(lo, _) | Loc::Frame(lo) => lo,
+            Loc::Slot(off) => {
+                self.ldr(tmp, R::SP, off);
+                tmp
+            }
+        }
+    }
+
+    /// The high half of `r`; keeps the flags.
+    fn hi(&mut self, r: EReg, tmp: Reg) -> Reg {
+        match self.map.loc(r) {
+            Loc::Pair(_, hi) => hi,
+            Loc::Slot(off) => {
+                self.ldr(tmp, R::SP, off + 4);
+                tmp
+            }
+            Loc::Frame(_) => {
+                self.e(I::MovImm { s: Keep, rd: tmp, imm: 0 });
+                tmp
+            }
+        }
+    }
+
+    /// The register to compute the low half of `r` in.
+    fn dlo(&self, r: EReg, tmp: Reg) -> Reg {
+        match self.map.loc(r) {
+            Loc::Pair(lo, _) => lo,
+            _ => tmp,
+        }
+    }
+
+    fn dhi(&self, r: EReg, tmp: Reg) -> Reg {
+        match self.map.loc(r) {
+            Loc::Pair(_, hi) => hi,
+            _ => tmp,
+        }
+    }
+
+    /// Stores a computed low half (a no-op for register pairs).
+    fn put_lo(&mut self, r: EReg, v: Reg) {
+        match self.map.loc(r) {
+            Loc::Pair(lo, _) => self.mov(lo, v),
+            Loc::Slot(off) => self.str(v, R::SP, off),
+            Loc::Frame(_) => {}
+        }
+    }
+
+    fn put_hi(&mut self, r: EReg, v: Reg) {
+        match self.map.loc(r) {
+            Loc::Pair(_, hi) => self.mov(hi, v),
+            Loc::Slot(off) => self.str(v, R::SP, off + 4),
+            Loc::Frame(_) => {}
+        }
+    }
+
+    /// Zeroes the high half of `r` (after a 32-bit operation).
+    fn zero_hi(&mut self, r: EReg) {
+        match self.map.loc(r) {
+            Loc::Pair(_, hi) => self.imm(hi, 0, true),
+            Loc::Slot(off) => {
+                self.imm(R::R3, 0, true);
+                self.str(R::R3, R::SP, off + 4);
+            }
+            Loc::Frame(_) => {}
+        }
+    }
+
+    /// Loads all of `r` into (lo, hi) temporaries.
+    fn load64(&mut self, r: EReg, lo: Reg, hi: Reg) {
+        let l = self.lo(r, lo);
+        self.mov(lo, l);
+        let h = self.hi(r, hi);
+        self.mov(hi, h);
+    }
+
+    fn load_src64(&mut self, src: Source, lo: Reg, hi: Reg) {
+        match src {
+            Source::Reg(r) => self.load64(r, lo, hi),
+            Source::Imm(k) => {
+                self.imm(lo, k as u32, true);
+                self.imm(hi, (k >> 31) as u32, true);
+            }
+        }
+    }
+
+    fn store64(&mut self, r: EReg, lo: Reg, hi: Reg) {
+        self.put_lo(r, lo);
+        self.put_hi(r, hi);
+    }
+
+    fn ctx(&mut self, rt: Reg) {
+        self.ldr(rt, R::SP, CTX);
+    }
+
+    /// `rd = rn + k`, setting the carry when `flags`.
+    fn add_imm(&mut self, rd: Reg, rn: Reg, k: i32, s: SetFlags) {
+        let (op, v) = if k < 0 { (DpOp::Sub, k.unsigned_abs()) } else { (DpOp::Add, k as u32) };
+        if super::encode::modified_imm(v).is_some() || (rd.is_low() && rn.is_low() && v < 8) {
+            self.e(I::DpImm { op, s, rd, rn, imm: v });
+        } else {
+            let tmp = if rd == R::R12 || rn == R::R12 { R::LR } else { R::R12 };
+            self.imm(tmp, v, true);
+            self.e(I::DpReg { op, s, rd, rn, rm: tmp, shift: Shift::Lsl, amount: 0 });
+        }
+    }
+
+    // ----- the program -----
+
+    /// Lowers the whole program: entry prologue, every instruction, the
+    /// cold stubs and the shared tails.
+    pub fn lower(&mut self) -> Result<(), CompileError> {
+        self.prologue();
+        let code = &self.prog.program.code;
+        let insns: Vec<Decoded> = femtoc_isa::decode_all(code)
+            .collect::<Result<_, _>>()
+            .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
+        for d in insns {
+            self.asm.set_tag(d.pc as u32);
+            let func = *self
+                .prog
+                .as_ref()
+                .function_at(d.pc as u32)
+                .ok_or(mem_error(d.pc, "instruction outside any function"))?;
+            if func.start as usize == d.pc && d.pc != 0 {
+                let entry = self.fn_label(d.pc)?;
+                self.asm.bind(entry);
+                self.callee_prologue();
+            }
+            let label = self.label_at(d.pc)?;
+            self.asm.bind(label);
+            self.insn(d.pc, d.insn, &func)?;
+        }
+        self.emit_cold();
+        Ok(())
+    }
+
+    fn prologue(&mut self) {
+        self.asm.set_tag(0);
+        self.e(I::Push { regs: SAVED | R::LR.bit() });
+        self.e(I::SpAdjust { sub: true, imm: self.map.frame });
+        self.str(R::R0, R::SP, CTX);
+        self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
+        for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
+            self.ldr(R::R1, R::R0, off);
+            self.ldr(R::R2, R::R0, off + 4);
+            self.store64(r, R::R1, R::R2);
+        }
+        self.imm(R::R1, 0, true);
+        self.str(R::R1, R::SP, DEPTH);
+        // Registers the program never wrote still reach helpers as
+        // arguments (the verifier cannot know a helper's arity), so every
+        // engine starts them at zero, as the interpreter does.
+        self.imm(R::R2, 0, true);
+        for r in [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9] {
+            self.store64(r, R::R1, R::R2);
+        }
+    }
+
+    /// `r12 = sp + SAVES + depth`: the save entry of the current call.
+    fn save_entry(&mut self) {
+        self.ldr(R::R12, R::SP, DEPTH);
+        self.e(I::DpReg {
+            op: DpOp::Add,
+            s: Keep,
+            rd: R::R12,
+            rn: R::R12,
+            rm: R::SP,
+            shift: Shift::Lsl,
+            amount: 0,
+        });
+    }
+
+    fn callee_prologue(&mut self) {
+        // The caller already advanced DEPTH: its entry is the one before.
+        self.save_entry();
+        self.str(R::LR, R::R12, SAVES - 4);
+    }
+
+    fn insn(&mut self, pc: usize, insn: Insn, func: &FunctionInfo) -> Result<(), CompileError> {
+        match insn {
+            Insn::Alu { width: Width::W64, op, dst, src } => self.alu64(pc, op, dst, src),
+            Insn::Alu { width: Width::W32, op, dst, src } => self.alu32(pc, op, dst, src),
+            Insn::Neg { width, dst } => {
+                let lo = self.lo(dst, R::R0);
+                let d = self.dlo(dst, R::R0);
+                if width == Width::W32 {
+                    self.e(I::DpImm { op: DpOp::Rsb, s: Any, rd: d, rn: lo, imm: 0 });
+                    self.put_lo(dst, d);
+                    self.zero_hi(dst);
+                } else {
+                    self.e(I::DpImm { op: DpOp::Rsb, s: Set, rd: d, rn: lo, imm: 0 });
+                    self.put_lo(dst, d);
+                    let hi = self.hi(dst, R::R1);
+                    let dh = self.dhi(dst, R::R1);
+                    self.e(I::MvnReg { s: Keep, rd: dh, rm: hi });
+                    self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: dh, rn: dh, imm: 0 });
+                    self.put_hi(dst, dh);
+                }
+                Ok(())
+            }
+            Insn::Endian { order, bits, dst } => {
+                self.endian(order, bits, dst);
+                Ok(())
+            }
+            Insn::LoadImm64 { dst, imm } => {
+                let (l, h) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
+                self.imm(l, imm as u32, true);
+                self.imm(h, (imm >> 32) as u32, true);
+                self.store64(dst, l, h);
+                Ok(())
+            }
+            Insn::LoadDataAddr { dst, region, offset } => {
+                let slot = region.checked_mul(8).filter(|&o| o < 4088);
+                let slot = slot.ok_or(mem_error(pc, "data region index too large"))?;
+                self.ctx(R::R12);
+                self.ldr(R::R12, R::R12, abi::OFF_DATA_BASES);
+                self.ldr(R::R0, R::R12, slot);
+                self.ldr(R::R1, R::R12, slot + 4);
+                if offset != 0 {
+                    self.imm(R::R2, offset, true);
+                    self.e(dp(DpOp::Add, Set, R::R0, R::R0, R::R2));
+                    self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R1, rn: R::R1, imm: 0 });
+                }
+                self.store64(dst, R::R0, R::R1);
+                Ok(())
+            }
+            Insn::Load { size, dst, src, off } => self.load(pc, size, false, dst, src, off, func),
+            Insn::LoadSx { size, dst, src, off } => self.load(pc, size, true, dst, src, off, func),
+            Insn::Store { size, dst, off, src } => self.store(pc, size, dst, off, src, func),
+            Insn::Atomic { size, op, fetch, dst, src, off } => {
+                self.atomic(pc, size, op, fetch, dst, src, off)
+            }
+            Insn::Ja { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
+            Insn::JaLong { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
+            Insn::Jmp { width, cond, dst, src, off } => {
+                let t = pc as i64 + 1 + i64::from(off);
+                self.cond_jump(pc, width, cond, dst, src, t)
+            }
+            Insn::Call { id } => {
+                self.helper(pc, id);
+                Ok(())
+            }
+            Insn::CallLocal { off } => {
+                let t = pc as i64 + 1 + i64::from(off);
+                self.local_call(pc, t, func)
+            }
+            Insn::CallReg { .. } => Err(mem_error(pc, "callx is not supported")),
+            Insn::Exit => {
+                if func.start == 0 {
+                    self.ctx(R::R12);
+                    let lo = self.lo(EReg::R0, R::R0);
+                    self.str(lo, R::R12, abi::OFF_R0);
+                    let hi = self.hi(EReg::R0, R::R1);
+                    self.str(hi, R::R12, abi::OFF_R0 + 4);
+                    self.imm(R::R0, status::EXIT, true);
+                    self.e(I::B { cond: None, target: self.shared.epilogue });
+                } else {
+                    self.save_entry();
+                    self.ldr(R::LR, R::R12, SAVES - 4);
+                    self.e(I::Bx { rm: R::LR });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    // ----- ALU -----
+
+    fn alu64(&mut self, pc: usize, op: AluOp, dst: EReg, src: Source) -> Result<(), CompileError> {
+        let simple = match op {
+            AluOp::Add => Some((DpOp::Add, DpOp::Adc)),
+            AluOp::Sub => Some((DpOp::Sub, DpOp::Sbc)),
+            AluOp::And => Some((DpOp::And, DpOp::And)),
+            AluOp::Or => Some((DpOp::Orr, DpOp::Orr)),
+            AluOp::Xor => Some((DpOp::Eor, DpOp::Eor)),
+            _ => None,
+        };
+        if let Some((op_lo, op_hi)) = simple {
+            let carry = matches!(op, AluOp::Add | AluOp::Sub);
+            let s_lo = if carry { Set } else { Any };
+            let s_hi = if carry { Keep } else { Any };
+            let a = self.lo(dst, R::R0);
+            let d = self.dlo(dst, R::R0);
+            match src {
+                Source::Reg(s) => {
+                    let b = self.lo(s, R::R2);
+                    self.e(dp(op_lo, s_lo, d, a, b));
+                }
+                Source::Imm(k) => self.dp_imm(op_lo, s_lo, d, a, k as u32, carry),
+            }
+            self.put_lo(dst, d);
+            let a = self.hi(dst, R::R1);
+            let d = self.dhi(dst, R::R1);
+            match src {
+                Source::Reg(s) => {
+                    let b = self.hi(s, R::R3);
+                    self.e(dp(op_hi, s_hi, d, a, b));
+                }
+                Source::Imm(k) => {
+                    let v = (k >> 31) as u32;
+                    match (op, v) {
+                        (AluOp::Or | AluOp::Xor, 0) | (AluOp::And, u32::MAX) => {
+                            self.mov(d, a);
+                        }
+                        _ => self.dp_imm(op_hi, s_hi, d, a, v, carry),
+                    }
+                }
+            }
+            self.put_hi(dst, d);
+            return Ok(());
+        }
+        match op {
+            AluOp::Mov => {
+                match src {
+                    Source::Reg(s) => {
+                        let d = self.dlo(dst, R::R0);
+                        let l = self.lo(s, d);
+                        self.mov(d, l);
+                        self.put_lo(dst, d);
+                        let d = self.dhi(dst, R::R1);
+                        let h = self.hi(s, d);
+                        self.mov(d, h);
+                        self.put_hi(dst, d);
+                    }
+                    Source::Imm(k) => {
+                        let (l, h) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
+                        self.imm(l, k as u32, true);
+                        self.imm(h, (k >> 31) as u32, true);
+                        self.store64(dst, l, h);
+                    }
+                }
+                Ok(())
+            }
+            AluOp::MovSx(bits) => {
+                let Source::Reg(s) = src else { return Err(mem_error(pc, "movsx immediate")) };
+                let d = self.dlo(dst, R::R0);
+                let l = self.lo(s, R::R0);
+                match bits {
+                    8 => self.e(I::Unary { op: UnOp::Sxtb, rd: d, rm: l }),
+                    16 => self.e(I::Unary { op: UnOp::Sxth, rd: d, rm: l }),
+                    _ => self.mov(d, l),
+                }
+                self.put_lo(dst, d);
+                let h = self.dhi(dst, R::R1);
+                self.e(I::ShiftImm { kind: Shift::Asr, s: Any, rd: h, rm: d, amount: 31 });
+                self.put_hi(dst, h);
+                Ok(())
+            }
+            AluOp::Mul => {
+                self.load64(dst, R::R0, R::R1);
+                self.load_src64(src, R::R2, R::R3);
+                self.e(I::Umull { rdlo: R::R12, rdhi: R::LR, rn: R::R0, rm: R::R2 });
+                self.e(I::Mla { sub: false, rd: R::LR, rn: R::R0, rm: R::R3, ra: R::LR });
+                self.e(I::Mla { sub: false, rd: R::LR, rn: R::R1, rm: R::R2, ra: R::LR });
+                self.store64(dst, R::R12, R::LR);
+                Ok(())
+            }
+            AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod => {
+                let routine = match op {
+                    AluOp::Div => routine_offset::UDIV64,
+                    AluOp::SDiv => routine_offset::SDIV64,
+                    AluOp::Mod => routine_offset::UMOD64,
+                    _ => routine_offset::SMOD64,
+                };
+                self.load64(dst, R::R0, R::R1);
+                self.load_src64(src, R::R2, R::R3);
+                self.call_routine(routine);
+                self.store64(dst, R::R0, R::R1);
+                Ok(())
+            }
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => {
+                self.load64(dst, R::R0, R::R1);
+                match src {
+                    Source::Imm(k) => self.shift64_imm(op, (k & 63) as u8),
+                    Source::Reg(s) => {
+                        let n = self.lo(s, R::R2);
+                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
+                        self.shift64_reg(op);
+                    }
+                }
+                self.store64(dst, R::R0, R::R1);
+                Ok(())
+            }
+            _ => Err(mem_error(pc, "ALU operation")),
+        }
+    }
+
+    /// `d = a op k`, materialising `k` when no immediate form takes it.
+    fn dp_imm(&mut self, op: DpOp, s: SetFlags, d: Reg, a: Reg, k: u32, flags_live: bool) {
+        let alt = match op {
+            DpOp::Add => Some((DpOp::Sub, k.wrapping_neg())),
+            DpOp::Sub => Some((DpOp::Add, k.wrapping_neg())),
+            DpOp::And => Some((DpOp::Bic, !k)),
+            DpOp::Orr => Some((DpOp::Orn, !k)),
+            DpOp::Adc => Some((DpOp::Sbc, !k)),
+            DpOp::Sbc => Some((DpOp::Adc, !k)),
+            _ => None,
+        };
+        let fits = |v: u32| {
+            super::encode::modified_imm(v).is_some() || (d.is_low() && a.is_low() && v < 8)
+        };
+        if fits(k) {
+            self.e(I::DpImm { op, s, rd: d, rn: a, imm: k });
+        } else if let Some((op2, k2)) =
+            alt.filter(|&(o, v)| fits(v) && !(matches!(o, DpOp::Add | DpOp::Sub) && k == 0))
+        {
+            self.e(I::DpImm { op: op2, s, rd: d, rn: a, imm: k2 });
+        } else {
+            let tmp = if a == R::R12 || d == R::R12 { R::LR } else { R::R12 };
+            self.imm(tmp, k, !flags_live);
+            self.e(dp(op, s, d, a, tmp));
+        }
+    }
+
+    fn shift64_imm(&mut self, op: AluOp, k: u8) {
+        if k == 0 {
+            return;
+        }
+        let (lo, hi) = (R::R0, R::R1);
+        let sh = |kind, rd, rm, amount| I::ShiftImm { kind, s: Any, rd, rm, amount };
+        let orr = |rd, rn, rm, shift, amount| I::DpReg {
+            op: DpOp::Orr,
+            s: Any,
+            rd,
+            rn,
+            rm,
+            shift,
+            amount,
+        };
+        match (op, k) {
+            (AluOp::Lsh, 1..=31) => {
+                self.e(sh(Shift::Lsl, hi, hi, k));
+                self.e(orr(hi, hi, lo, Shift::Lsr, 32 - k));
+                self.e(sh(Shift::Lsl, lo, lo, k));
+            }
+            (AluOp::Lsh, _) => {
+                if k == 32 {
+                    self.mov(hi, lo);
+                } else {
+                    self.e(sh(Shift::Lsl, hi, lo, k - 32));
+                }
+                self.imm(lo, 0, true);
+            }
+            (_, 1..=31) => {
+                self.e(sh(Shift::Lsr, lo, lo, k));
+                self.e(orr(lo, lo, hi, Shift::Lsl, 32 - k));
+                let kind = if op == AluOp::Arsh { Shift::Asr } else { Shift::Lsr };
+                self.e(sh(kind, hi, hi, k));
+            }
+            (AluOp::Rsh, _) => {
+                if k == 32 {
+                    self.mov(lo, hi);
+                } else {
+                    self.e(sh(Shift::Lsr, lo, hi, k - 32));
+                }
+                self.imm(hi, 0, true);
+            }
+            _ => {
+                if k == 32 {
+                    self.mov(lo, hi);
+                } else {
+                    self.e(sh(Shift::Asr, lo, hi, k - 32));
+                }
+                self.e(sh(Shift::Asr, hi, hi, 31));
+            }
+        }
+    }
+
+    /// r1:r0 shifted by r2 (0..=63); r3 is scratch.
+    fn shift64_reg(&mut self, op: AluOp) {
+        let big = self.asm.label();
+        let done = self.asm.label();
+        let (lo, hi, n, t) = (R::R0, R::R1, R::R2, R::R3);
+        let shr = |kind, rd, rn, rm| I::ShiftReg { kind, s: Any, rd, rn, rm };
+        self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: t, rn: n, imm: 32 });
+        self.e(I::B { cond: Some(Cond::Pl), target: big });
+        self.e(I::DpImm { op: DpOp::Rsb, s: Any, rd: t, rn: n, imm: 32 });
+        let orr = |rd, rm| dp(DpOp::Orr, Any, rd, rd, rm);
+        match op {
+            AluOp::Lsh => {
+                self.e(shr(Shift::Lsr, t, lo, t));
+                self.e(shr(Shift::Lsl, hi, hi, n));
+                self.e(orr(hi, t));
+                self.e(shr(Shift::Lsl, lo, lo, n));
+            }
+            _ => {
+                self.e(shr(Shift::Lsl, t, hi, t));
+                self.e(shr(Shift::Lsr, lo, lo, n));
+                self.e(orr(lo, t));
+                let kind = if op == AluOp::Arsh { Shift::Asr } else { Shift::Lsr };
+                self.e(shr(kind, hi, hi, n));
+            }
+        }
+        self.e(I::B { cond: None, target: done });
+        self.asm.bind(big);
+        match op {
+            AluOp::Lsh => {
+                self.e(shr(Shift::Lsl, hi, lo, t));
+                self.imm(lo, 0, true);
+            }
+            AluOp::Rsh => {
+                self.e(shr(Shift::Lsr, lo, hi, t));
+                self.imm(hi, 0, true);
+            }
+            _ => {
+                self.e(shr(Shift::Asr, lo, hi, t));
+                self.e(I::ShiftImm { kind: Shift::Asr, s: Any, rd: hi, rm: hi, amount: 31 });
+            }
+        }
+        self.asm.bind(done);
+    }
+
+    fn alu32(&mut self, pc: usize, op: AluOp, dst: EReg, src: Source) -> Result<(), CompileError> {
+        let d = self.dlo(dst, R::R0);
+        let simple = match op {
+            AluOp::Add => Some(DpOp::Add),
+            AluOp::Sub => Some(DpOp::Sub),
+            AluOp::And => Some(DpOp::And),
+            AluOp::Or => Some(DpOp::Orr),
+            AluOp::Xor => Some(DpOp::Eor),
+            _ => None,
+        };
+        match (op, src) {
+            (_, _) if simple.is_some() => {
+                let o = simple.unwrap_or(DpOp::Add);
+                let a = self.lo(dst, R::R0);
+                match src {
+                    Source::Reg(s) => {
+                        let b = self.lo(s, R::R2);
+                        self.e(dp(o, Any, d, a, b));
+                    }
+                    Source::Imm(k) => self.dp_imm(o, Any, d, a, k as u32, false),
+                }
+            }
+            (AluOp::Mov, Source::Reg(s)) => {
+                let l = self.lo(s, d);
+                self.mov(d, l);
+            }
+            (AluOp::Mov, Source::Imm(k)) => self.imm(d, k as u32, true),
+            (AluOp::MovSx(bits), Source::Reg(s)) => {
+                let l = self.lo(s, R::R0);
+                let u = if bits == 8 { UnOp::Sxtb } else { UnOp::Sxth };
+                self.e(I::Unary { op: u, rd: d, rm: l });
+            }
+            (AluOp::Mul, _) => {
+                let a = self.lo(dst, R::R0);
+                let b = self.src_lo(src, R::R2);
+                self.e(I::Mul { s: Any, rd: d, rn: a, rm: b });
+            }
+            (AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod, _) => {
+                let a = self.lo(dst, R::R0);
+                let b = self.src_lo(src, R::R2);
+                self.features |= Features::HW_DIVIDE;
+                let signed = matches!(op, AluOp::SDiv | AluOp::SMod);
+                let is_mod = matches!(op, AluOp::Mod | AluOp::SMod);
+                let zero = self.asm.label();
+                let done = self.asm.label();
+                let known_nonzero = matches!(src, Source::Imm(k) if k != 0);
+                if matches!(src, Source::Imm(0)) {
+                    if is_mod {
+                        self.mov(d, a);
+                    } else {
+                        self.imm(d, 0, true);
+                    }
+                } else {
+                    if !known_nonzero {
+                        self.e(I::CmpImm { kind: Compare::Cmp, rn: b, imm: 0 });
+                        self.e(I::B { cond: Some(Cond::Eq), target: zero });
+                    }
+                    if is_mod {
+                        self.e(I::Div { signed, rd: R::R3, rn: a, rm: b });
+                        self.e(I::Mla { sub: true, rd: d, rn: R::R3, rm: b, ra: a });
+                    } else {
+                        self.e(I::Div { signed, rd: d, rn: a, rm: b });
+                    }
+                    if !known_nonzero {
+                        self.e(I::B { cond: None, target: done });
+                        self.asm.bind(zero);
+                        if is_mod {
+                            self.mov(d, a);
+                        } else {
+                            self.imm(d, 0, true);
+                        }
+                        self.asm.bind(done);
+                    }
+                }
+            }
+            (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, _) => {
+                let kind = match op {
+                    AluOp::Lsh => Shift::Lsl,
+                    AluOp::Rsh => Shift::Lsr,
+                    _ => Shift::Asr,
+                };
+                let a = self.lo(dst, R::R0);
+                match src {
+                    Source::Imm(k) => {
+                        let k = (k & 31) as u8;
+                        if k == 0 {
+                            self.mov(d, a);
+                        } else {
+                            self.e(I::ShiftImm { kind, s: Any, rd: d, rm: a, amount: k });
+                        }
+                    }
+                    Source::Reg(s) => {
+                        let n = self.lo(s, R::R2);
+                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 31 });
+                        self.e(I::ShiftReg { kind, s: Any, rd: d, rn: a, rm: R::R2 });
+                    }
+                }
+            }
+            _ => return Err(mem_error(pc, "ALU32 operation")),
+        }
+        self.put_lo(dst, d);
+        self.zero_hi(dst);
+        Ok(())
+    }
+
+    fn src_lo(&mut self, src: Source, tmp: Reg) -> Reg {
+        match src {
+            Source::Reg(s) => self.lo(s, tmp),
+            Source::Imm(k) => {
+                self.imm(tmp, k as u32, true);
+                tmp
+            }
+        }
+    }
+
+    fn endian(&mut self, order: ByteOrder, bits: u8, dst: EReg) {
+        let d = self.dlo(dst, R::R0);
+        match (order, bits) {
+            (ByteOrder::ToLe, 64) => {}
+            (ByteOrder::ToLe, _) => {
+                let a = self.lo(dst, R::R0);
+                if bits == 16 {
+                    self.e(I::Unary { op: UnOp::Uxth, rd: d, rm: a });
+                } else {
+                    self.mov(d, a);
+                }
+                self.put_lo(dst, d);
+                self.zero_hi(dst);
+            }
+            (_, 16) => {
+                let a = self.lo(dst, R::R0);
+                self.e(I::Unary { op: UnOp::Rev16, rd: d, rm: a });
+                self.e(I::Unary { op: UnOp::Uxth, rd: d, rm: d });
+                self.put_lo(dst, d);
+                self.zero_hi(dst);
+            }
+            (_, 32) => {
+                let a = self.lo(dst, R::R0);
+                self.e(I::Unary { op: UnOp::Rev, rd: d, rm: a });
+                self.put_lo(dst, d);
+                self.zero_hi(dst);
+            }
+            _ => {
+                self.load64(dst, R::R0, R::R1);
+                self.e(I::Unary { op: UnOp::Rev, rd: R::R2, rm: R::R1 });
+                self.e(I::Unary { op: UnOp::Rev, rd: R::R3, rm: R::R0 });
+                self.store64(dst, R::R2, R::R3);
+            }
+        }
+    }
+
+    // ----- calls into the runtime -----
+
+    /// Calls routine table entry `off` with the argument registers as set.
+    fn call_routine(&mut self, off: u32) {
+        self.ctx(R::R12);
+        self.ldr(R::R12, R::R12, abi::OFF_ROUTINES);
+        self.ldr(R::R12, R::R12, off);
+        self.e(I::Blx { rm: R::R12 });
+    }
+
+    fn helper(&mut self, pc: usize, id: u32) {
+        self.ctx(R::R12);
+        for i in 1..=5u8 {
+            let r = EReg::new(i).unwrap_or(EReg::R1);
+            let off = abi::OFF_HELPER_ARGS + 8 * u32::from(i - 1);
+            let l = self.lo(r, R::R0);
+            self.str(l, R::R12, off);
+            let h = self.hi(r, R::R1);
+            self.str(h, R::R12, off + 4);
+        }
+        self.imm(R::R0, id, true);
+        self.str(R::R0, R::R12, abi::OFF_HELPER_ID);
+        self.imm(R::R0, pc as u32, true);
+        self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+        self.mov(R::R0, R::R12);
+        self.ldr(R::R12, R::R12, abi::OFF_ROUTINES);
+        self.ldr(R::R12, R::R12, routine_offset::HELPER_CALL);
+        self.e(I::Blx { rm: R::R12 });
+        // CONTINUE is 0; anything else is the run's status.
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R0, imm: 0 });
+        self.e(I::B { cond: Some(Cond::Ne), target: self.shared.epilogue });
+        self.ctx(R::R12);
+        let (l, h) = (self.dlo(EReg::R0, R::R0), self.dhi(EReg::R0, R::R1));
+        self.ldr(l, R::R12, abi::OFF_R0);
+        self.ldr(h, R::R12, abi::OFF_R0 + 4);
+        self.store64(EReg::R0, l, h);
+    }
+
+    fn local_call(
+        &mut self,
+        pc: usize,
+        target: i64,
+        func: &FunctionInfo,
+    ) -> Result<(), CompileError> {
+        let t = usize::try_from(target).map_err(|_| mem_error(pc, "call target"))?;
+        let label = self.fn_label(t)?;
+        self.budget(pc as u32);
+        self.save_entry();
+        for (i, r) in [EReg::R6, EReg::R7, EReg::R8, EReg::R9].into_iter().enumerate() {
+            let base = SAVES + 8 * i as u32;
+            let l = self.lo(r, R::R0);
+            self.str(l, R::R12, base);
+            let h = self.hi(r, R::R1);
+            self.str(h, R::R12, base + 4);
+        }
+        self.str(R::R11, R::R12, SAVES + 32);
+        self.ldr(R::R0, R::SP, DEPTH);
+        self.add_imm(R::R0, R::R0, SAVE_ENTRY as i32, Any);
+        self.str(R::R0, R::SP, DEPTH);
+        self.add_imm(R::R11, R::R11, -(func.frame_size as i32), Keep);
+        self.e(I::Bl { target: label });
+        // Back: pop the save entry and restore the caller's r6..r10.
+        self.ldr(R::R0, R::SP, DEPTH);
+        self.add_imm(R::R0, R::R0, -(SAVE_ENTRY as i32), Any);
+        self.str(R::R0, R::SP, DEPTH);
+        self.save_entry();
+        for (i, r) in [EReg::R6, EReg::R7, EReg::R8, EReg::R9].into_iter().enumerate() {
+            let base = SAVES + 8 * i as u32;
+            let (l, h) = (self.dlo(r, R::R0), self.dhi(r, R::R1));
+            self.ldr(l, R::R12, base);
+            self.ldr(h, R::R12, base + 4);
+            self.store64(r, l, h);
+        }
+        self.ldr(R::R11, R::R12, SAVES + 32);
+        Ok(())
+    }
+
+    /// One budget event at `pc`.
+    fn budget(&mut self, pc: u32) {
+        let entry = self.asm.label();
+        let resume = self.asm.label();
+        self.ctx(R::R12);
+        self.ldr(R::R0, R::R12, abi::OFF_BUDGET_LEFT);
+        self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R0, rn: R::R0, imm: 1 });
+        self.str(R::R0, R::R12, abi::OFF_BUDGET_LEFT);
+        self.e(I::B { cond: Some(Cond::Lo), target: entry });
+        self.asm.bind(resume);
+        self.cold.push(Cold::Budget { entry, pc, resume });
+    }
+
+    // ----- jumps -----
+
+    fn jump(&mut self, pc: usize, target: i64) -> Result<(), CompileError> {
+        let t = usize::try_from(target).map_err(|_| mem_error(pc, "jump target"))?;
+        let label = self.label_at(t)?;
+        if t <= pc {
+            self.budget(pc as u32);
+        }
+        self.e(I::B { cond: None, target: label });
+        Ok(())
+    }
+
+    fn cond_jump(
+        &mut self,
+        pc: usize,
+        width: Width,
+        cond: JmpCond,
+        dst: EReg,
+        src: Source,
+        target: i64,
+    ) -> Result<(), CompileError> {
+        let t = usize::try_from(target).map_err(|_| mem_error(pc, "jump target"))?;
+        let mut label = self.label_at(t)?;
+        if t <= pc {
+            let entry = self.asm.label();
+            self.cold.push(Cold::BackEdge { entry, pc: pc as u32, target: label });
+            label = entry;
+        }
+        let c = |c: Cond| I::B { cond: Some(c), target: label };
+        if width == Width::W32 {
+            let a = self.lo(dst, R::R0);
+            match (cond, src) {
+                (JmpCond::Set, _) => {
+                    let b = self.src_lo(src, R::R2);
+                    self.e(I::CmpReg { kind: Compare::Tst, rn: a, rm: b });
+                }
+                (_, Source::Imm(k)) => self.cmp_imm(a, k as u32),
+                (_, Source::Reg(s)) => {
+                    let b = self.lo(s, R::R2);
+                    self.e(I::CmpReg { kind: Compare::Cmp, rn: a, rm: b });
+                }
+            }
+            let cc = match cond {
+                JmpCond::Eq => Cond::Eq,
+                JmpCond::Ne | JmpCond::Set => Cond::Ne,
+                JmpCond::Gt => Cond::Hi,
+                JmpCond::Ge => Cond::Hs,
+                JmpCond::Lt => Cond::Lo,
+                JmpCond::Le => Cond::Ls,
+                JmpCond::Sgt => Cond::Gt,
+                JmpCond::Sge => Cond::Ge,
+                JmpCond::Slt => Cond::Lt,
+                JmpCond::Sle => Cond::Le,
+            };
+            self.e(c(cc));
+            return Ok(());
+        }
+        // 64-bit: operands in r1:r0 (dst) and r3:r2 (src).
+        let al = self.lo(dst, R::R0);
+        let ah = self.hi(dst, R::R1);
+        let (bl, bh) = match src {
+            Source::Reg(s) => {
+                let l = self.lo(s, R::R2);
+                (l, self.hi(s, R::R3))
+            }
+            Source::Imm(k) => {
+                self.imm(R::R2, k as u32, true);
+                self.imm(R::R3, (k >> 31) as u32, true);
+                (R::R2, R::R3)
+            }
+        };
+        let cmp = |rn, rm| I::CmpReg { kind: Compare::Cmp, rn, rm };
+        match cond {
+            JmpCond::Eq => {
+                let skip = self.asm.label();
+                self.e(cmp(al, bl));
+                self.e(I::B { cond: Some(Cond::Ne), target: skip });
+                self.e(cmp(ah, bh));
+                self.e(c(Cond::Eq));
+                self.asm.bind(skip);
+            }
+            JmpCond::Ne => {
+                self.e(cmp(al, bl));
+                self.e(c(Cond::Ne));
+                self.e(cmp(ah, bh));
+                self.e(c(Cond::Ne));
+            }
+            JmpCond::Set => {
+                self.e(I::CmpReg { kind: Compare::Tst, rn: al, rm: bl });
+                self.e(c(Cond::Ne));
+                self.e(I::CmpReg { kind: Compare::Tst, rn: ah, rm: bh });
+                self.e(c(Cond::Ne));
+            }
+            _ => {
+                // A full 64-bit compare: CMP low, SBCS high (into r12).
+                let (swap, cc) = match cond {
+                    JmpCond::Lt => (false, Cond::Lo),
+                    JmpCond::Ge => (false, Cond::Hs),
+                    JmpCond::Gt => (true, Cond::Lo),
+                    JmpCond::Le => (true, Cond::Hs),
+                    JmpCond::Slt => (false, Cond::Lt),
+                    JmpCond::Sge => (false, Cond::Ge),
+                    JmpCond::Sgt => (true, Cond::Lt),
+                    _ => (true, Cond::Ge),
+                };
+                let (xl, xh, yl, yh) = if swap { (bl, bh, al, ah) } else { (al, ah, bl, bh) };
+                self.e(cmp(xl, yl));
+                self.e(dp(DpOp::Sbc, Set, R::R12, xh, yh));
+                self.e(c(cc));
+            }
+        }
+        Ok(())
+    }
+
+    fn cmp_imm(&mut self, a: Reg, k: u32) {
+        if super::encode::modified_imm(k).is_some() {
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: a, imm: k });
+        } else if super::encode::modified_imm(k.wrapping_neg()).is_some() {
+            self.e(I::CmpImm { kind: Compare::Cmn, rn: a, imm: k.wrapping_neg() });
+        } else {
+            self.imm(R::R2, k, true);
+            self.e(I::CmpReg { kind: Compare::Cmp, rn: a, rm: R::R2 });
+        }
+    }
+
+    // ----- memory -----
+
+    /// True if `[r10 + off, +size)` lies in the function's verified frame.
+    fn in_frame(func: &FunctionInfo, base: EReg, off: i16, size: MemSize) -> bool {
+        base == EReg::R10
+            && func.frame_tracked
+            && i32::from(off) >= -(func.frame_size as i32)
+            && i32::from(off) + size.bytes() as i32 <= 0
+    }
+
+    /// Computes and checks the address `base + off` for an access of
+    /// `size` bytes; on return r2 holds it (r3 its zero upper half) and it
+    /// is allowed. Returns the register and displacement to use.
+    #[allow(clippy::too_many_arguments)]
+    fn address(
+        &mut self,
+        pc: usize,
+        func: &FunctionInfo,
+        base: EReg,
+        off: i16,
+        size: MemSize,
+        write: bool,
+    ) -> (Reg, i32) {
+        if Self::in_frame(func, base, off, size) {
+            if off >= -255 {
+                return (R::R11, i32::from(off));
+            }
+            self.add_imm(R::R2, R::R11, i32::from(off), Any);
+            return (R::R2, 0);
+        }
+        let lo = self.lo(base, R::R2);
+        self.add_imm(R::R2, lo, i32::from(off), Set);
+        let hi = self.hi(base, R::R3);
+        let ext = if off < 0 { u32::MAX } else { 0 };
+        self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+        self.check(pc as u32, size.bytes(), write, base == EReg::R10 || self.stackish(base));
+        (R::R2, 0)
+    }
+
+    fn stackish(&self, _base: EReg) -> bool {
+        false
+    }
+
+    /// Inline check of r3:r2 against one region, cold slow path otherwise.
+    fn check(&mut self, pc: u32, size: u32, write: bool, stack: bool) {
+        let slow = self.asm.label();
+        let resume = self.asm.label();
+        self.cold.push(Cold::Check { entry: slow, pc, size, write, resume });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 0 });
+        self.e(I::B { cond: Some(Cond::Ne), target: slow });
+        self.ctx(R::R12);
+        let entry = if stack { 0 } else { 1 };
+        if !stack {
+            self.ldr(R::R0, R::R12, abi::OFF_REGION_COUNT);
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R0, imm: 2 });
+            self.e(I::B { cond: Some(Cond::Lo), target: slow });
+        }
+        self.ldr(R::R12, R::R12, abi::OFF_REGIONS);
+        let at = 24 * entry;
+        self.ldr(R::R0, R::R12, at);
+        self.e(dp(DpOp::Sub, Set, R::R0, R::R2, R::R0));
+        self.e(I::B { cond: Some(Cond::Lo), target: slow });
+        self.ldr(R::R1, R::R12, at + 8);
+        self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R0, rn: R::R0, imm: size });
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R1 });
+        self.e(I::B { cond: Some(Cond::Hi), target: slow });
+        if write && !stack {
+            self.ldr(R::R1, R::R12, at + 16);
+            self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: abi::REGION_WRITE });
+            self.e(I::B { cond: Some(Cond::Eq), target: slow });
+        }
+        self.asm.bind(resume);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn load(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        signed: bool,
+        dst: EReg,
+        src: EReg,
+        off: i16,
+        func: &FunctionInfo,
+    ) -> Result<(), CompileError> {
+        let (base, disp) = self.address(pc, func, src, off, size, false);
+        if size != MemSize::B {
+            self.features |= Features::UNALIGNED_ACCESS;
+        }
+        let l = self.dlo(dst, R::R0);
+        let h = self.dhi(dst, R::R1);
+        let op = match (size, signed) {
+            (MemSize::B, false) => MemOp::Ldrb,
+            (MemSize::B, true) => MemOp::Ldrsb,
+            (MemSize::H, false) => MemOp::Ldrh,
+            (MemSize::H, true) => MemOp::Ldrsh,
+            _ => MemOp::Ldr,
+        };
+        self.e(I::Mem { op, rt: l, rn: base, off: disp });
+        match (size, signed) {
+            (MemSize::DW, _) => self.e(I::Mem { op: MemOp::Ldr, rt: h, rn: base, off: disp + 4 }),
+            (_, true) => self.e(I::ShiftImm { kind: Shift::Asr, s: Any, rd: h, rm: l, amount: 31 }),
+            _ => self.imm(h, 0, true),
+        }
+        self.store64(dst, l, h);
+        Ok(())
+    }
+
+    fn store(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: EReg,
+        off: i16,
+        src: Source,
+        func: &FunctionInfo,
+    ) -> Result<(), CompileError> {
+        let (base, disp) = self.address(pc, func, dst, off, size, true);
+        if size != MemSize::B {
+            self.features |= Features::UNALIGNED_ACCESS;
+        }
+        let op = match size {
+            MemSize::B => MemOp::Strb,
+            MemSize::H => MemOp::Strh,
+            _ => MemOp::Str,
+        };
+        let l = self.src_lo(src, R::R0);
+        self.e(I::Mem { op, rt: l, rn: base, off: disp });
+        if size == MemSize::DW {
+            let h = match src {
+                Source::Reg(s) => self.hi(s, R::R1),
+                Source::Imm(k) => {
+                    self.imm(R::R1, (k >> 31) as u32, true);
+                    R::R1
+                }
+            };
+            self.e(I::Mem { op: MemOp::Str, rt: h, rn: base, off: disp + 4 });
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn atomic(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        op: AtomicOp,
+        fetch: bool,
+        dst: EReg,
+        src: EReg,
+        off: i16,
+    ) -> Result<(), CompileError> {
+        let bytes = size.bytes();
+        // Address into r3:r2, alignment, then the bounds check.
+        let lo = self.lo(dst, R::R2);
+        self.add_imm(R::R2, lo, i32::from(off), Set);
+        let hi = self.hi(dst, R::R3);
+        let ext = if off < 0 { u32::MAX } else { 0 };
+        self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+        let mis = self.asm.label();
+        self.cold.push(Cold::Misaligned { entry: mis, pc: pc as u32, size: bytes });
+        self.e(I::CmpImm { kind: Compare::Tst, rn: R::R2, imm: bytes - 1 });
+        self.e(I::B { cond: Some(Cond::Ne), target: mis });
+        self.check(pc as u32, bytes, true, dst == EReg::R10);
+        let code = match op {
+            AtomicOp::Add => abi::atomic_op::ADD,
+            AtomicOp::Or => abi::atomic_op::OR,
+            AtomicOp::And => abi::atomic_op::AND,
+            AtomicOp::Xor => abi::atomic_op::XOR,
+            AtomicOp::Xchg => abi::atomic_op::XCHG,
+            AtomicOp::CmpXchg => abi::atomic_op::CMPXCHG,
+        };
+        if size == MemSize::DW {
+            self.load64(src, R::R0, R::R1);
+            self.load64(EReg::R0, R::R12, R::LR);
+            self.e(I::SpAdjust { sub: true, imm: 16 });
+            for (i, r) in [R::R0, R::R1, R::R12, R::LR].into_iter().enumerate() {
+                self.str(r, R::SP, 4 * i as u32);
+            }
+            self.ldr(R::R0, R::SP, 16 + CTX);
+            self.imm(R::R1, code, true);
+            self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
+            self.ldr(R::R12, R::R12, routine_offset::ATOMIC64);
+            self.e(I::Blx { rm: R::R12 });
+            self.e(I::SpAdjust { sub: false, imm: 16 });
+            self.extra_stack = self.extra_stack.max(16);
+            match op {
+                AtomicOp::CmpXchg => self.store64(EReg::R0, R::R0, R::R1),
+                _ if fetch => self.store64(src, R::R0, R::R1),
+                _ => {}
+            }
+            return Ok(());
+        }
+        // 32-bit: an exclusive loop. r0 old, r1 operand, r3 new, r12 status.
+        let v = self.lo(src, R::R1);
+        self.mov(R::R1, v);
+        let retry = self.asm.label();
+        let done = self.asm.label();
+        if op == AtomicOp::CmpXchg {
+            let fail = self.asm.label();
+            let expected = self.lo(EReg::R0, R::R3);
+            self.mov(R::R3, expected);
+            self.asm.bind(retry);
+            self.e(I::Ldrex { rt: R::R0, rn: R::R2 });
+            self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R3 });
+            self.e(I::B { cond: Some(Cond::Ne), target: fail });
+            self.e(I::Strex { rd: R::R12, rt: R::R1, rn: R::R2 });
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R12, imm: 0 });
+            self.e(I::B { cond: Some(Cond::Ne), target: retry });
+            self.e(I::B { cond: None, target: done });
+            self.asm.bind(fail);
+            self.e(I::Clrex);
+            self.asm.bind(done);
+            self.put_lo(EReg::R0, R::R0);
+            self.zero_hi(EReg::R0);
+            return Ok(());
+        }
+        self.asm.bind(retry);
+        self.e(I::Ldrex { rt: R::R0, rn: R::R2 });
+        match op {
+            AtomicOp::Add => self.e(dp(DpOp::Add, Any, R::R3, R::R0, R::R1)),
+            AtomicOp::Or => self.e(dp(DpOp::Orr, Any, R::R3, R::R0, R::R1)),
+            AtomicOp::And => self.e(dp(DpOp::And, Any, R::R3, R::R0, R::R1)),
+            AtomicOp::Xor => self.e(dp(DpOp::Eor, Any, R::R3, R::R0, R::R1)),
+            _ => self.mov(R::R3, R::R1),
+        }
+        self.e(I::Strex { rd: R::R12, rt: R::R3, rn: R::R2 });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R12, imm: 0 });
+        self.e(I::B { cond: Some(Cond::Ne), target: retry });
+        self.asm.bind(done);
+        if fetch || op == AtomicOp::Xchg {
+            self.put_lo(src, R::R0);
+            self.zero_hi(src);
+        }
+        Ok(())
+    }
+
+    // ----- out of line -----
+
+    fn emit_cold(&mut self) {
+        let cold = core::mem::take(&mut self.cold);
+        for stub in cold {
+            match stub {
+                Cold::BackEdge { entry, pc, target } => {
+                    self.asm.set_tag(pc);
+                    self.asm.bind(entry);
+                    self.budget(pc);
+                    self.e(I::B { cond: None, target });
+                }
+                Cold::Check { entry, pc, size, write, resume } => {
+                    self.asm.set_tag(pc);
+                    self.asm.bind(entry);
+                    self.imm(R::R0, pc, true);
+                    self.imm(R::R1, size | u32::from(write) << 8, true);
+                    self.e(I::Bl { target: self.shared.check_slow });
+                    self.e(I::B { cond: None, target: resume });
+                }
+                Cold::Misaligned { entry, pc, size } => {
+                    self.asm.set_tag(pc);
+                    self.asm.bind(entry);
+                    self.imm(R::R0, pc, true);
+                    self.imm(R::R1, size, true);
+                    self.e(I::B { cond: None, target: self.shared.misaligned_exit });
+                }
+                Cold::Budget { entry, pc, resume } => {
+                    // The low word was 0 and now reads all ones: borrow.
+                    let out = self.asm.label();
+                    self.asm.set_tag(pc);
+                    self.asm.bind(entry);
+                    self.ldr(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
+                    self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
+                    self.e(I::B { cond: Some(Cond::Eq), target: out });
+                    self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R1, imm: 1 });
+                    self.str(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
+                    self.e(I::B { cond: None, target: resume });
+                    self.asm.bind(out);
+                    self.imm(R::R0, 0, true);
+                    self.str(R::R0, R::R12, abi::OFF_BUDGET_LEFT);
+                    self.imm(R::R0, pc, true);
+                    self.e(I::B { cond: None, target: self.shared.budget_exit });
+                }
+            }
+        }
+        // Cold stubs may have queued budget stubs of their own.
+        if !self.cold.is_empty() {
+            self.emit_cold();
+            return;
+        }
+        self.shared_tails();
+    }
+
+    fn shared_tails(&mut self) {
+        let sh = &self.shared;
+        let (epilogue, check_slow, fault_exit, misaligned_exit, budget_exit) =
+            (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
+        self.asm.set_tag(u32::MAX);
+        // check_slow: r3:r2 address, r1 = size | write << 8, r0 = pc.
+        // Returns if allowed; otherwise leaves through the fault exit.
+        let refused = self.asm.label();
+        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit() | R::R12.bit();
+        self.asm.bind(check_slow);
+        self.e(I::Push { regs: kept | R::LR.bit() });
+        self.e(I::SpAdjust { sub: true, imm: 8 });
+        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R12, rn: R::R1, imm: 0xff });
+        self.str(R::R12, R::SP, 0);
+        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R12, rm: R::R1, amount: 8 });
+        self.str(R::R12, R::SP, 4);
+        self.ldr(R::R0, R::SP, 32 + CTX);
+        self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
+        self.ldr(R::R12, R::R12, routine_offset::ACCESS_CHECK);
+        self.e(I::Blx { rm: R::R12 });
+        self.e(I::SpAdjust { sub: false, imm: 8 });
+        self.e(I::Cbz { nonzero: true, rn: R::R0, target: refused });
+        self.e(I::Pop { regs: kept | R::PC.bit() });
+        self.asm.bind(refused);
+        self.e(I::Pop { regs: kept | R::LR.bit() });
+        // fault_exit: r0 = pc; the fault fields are filled.
+        self.asm.bind(fault_exit);
+        self.ctx(R::R12);
+        self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+        self.imm(R::R0, status::MEMORY_FAULT, true);
+        self.e(I::B { cond: None, target: epilogue });
+        // misaligned_exit: r0 = pc, r1 = size, r3:r2 = address.
+        self.asm.bind(misaligned_exit);
+        self.ctx(R::R12);
+        self.str(R::R2, R::R12, abi::OFF_FAULT_ADDR);
+        self.str(R::R3, R::R12, abi::OFF_FAULT_ADDR + 4);
+        self.str(R::R1, R::R12, abi::OFF_FAULT_SIZE);
+        self.imm(R::R1, 1, true);
+        self.str(R::R1, R::R12, abi::OFF_FAULT_WRITE);
+        self.e(I::B { cond: None, target: fault_exit });
+        // budget_exit: r0 = pc.
+        self.asm.bind(budget_exit);
+        self.ctx(R::R12);
+        self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+        self.imm(R::R0, status::BUDGET, true);
+        // epilogue: r0 = status.
+        self.asm.bind(epilogue);
+        self.e(I::SpAdjust { sub: false, imm: self.map.frame });
+        self.e(I::Pop { regs: SAVED | R::PC.bit() });
+    }
+}
+
+fn dp(op: DpOp, s: SetFlags, rd: Reg, rn: Reg, rm: Reg) -> I {
+    I::DpReg { op, s, rd, rn, rm, shift: Shift::Lsl, amount: 0 }
+}

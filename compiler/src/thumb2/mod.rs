@@ -1,0 +1,77 @@
+//! The Thumb-2 (ARMv7-M) backend: engines `thumbv7m` and `thumbv7em`.
+//!
+//! [`compile`] turns a verified program into one position-independent
+//! function with the native ABI's entry (`uint32_t entry(NativeContext *)`,
+//! see `femtoc_runtime::abi`). The pieces: [`insn`] (what an instruction
+//! is), [`encode`] (the one encoder), [`assembler`] (labels, fix-ups,
+//! relaxation), [`regmap`] (where eBPF registers live) and [`lower`] (eBPF
+//! to instruction sequences). `thumbv7em` code is currently the same as
+//! `thumbv7m` code: no DSP instruction is used, so it runs on every core.
+
+pub mod assembler;
+pub mod encode;
+pub mod insn;
+pub mod lower;
+pub mod regmap;
+
+#[cfg(test)]
+mod tests;
+
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_runtime::abi::ROUTINE_STACK_BYTES;
+use femtoc_runtime::engine::{Engine, Features};
+
+/// Compiled code for one engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledCode {
+    /// Thumb-2 machine code.
+    pub code: Vec<u8>,
+    /// Byte offset of the entry (a Thumb function: call it with bit 0 set).
+    pub entry: u32,
+    /// Machine stack the code needs at most, runtime routines included.
+    pub machine_stack: u32,
+    /// Features the code relies on.
+    pub features: Features,
+    /// (native byte offset, eBPF pc) at each change of eBPF instruction;
+    /// `u32::MAX` marks the shared tails.
+    pub pc_map: Vec<(u32, u32)>,
+}
+
+/// Why a verified program could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// The engine is not a Thumb-2 engine.
+    #[error("the thumb2 backend does not compile for engine {0}")]
+    Engine(Engine),
+    /// An instruction this backend does not compile.
+    #[error("pc {pc}: cannot compile: {why}")]
+    Unsupported {
+        /// eBPF pc.
+        pc: u32,
+        /// What.
+        why: &'static str,
+    },
+    /// Assembly failed (a branch out of range or an unencodable operand).
+    #[error("assembling the code: {0}")]
+    Assemble(#[from] assembler::AsmError),
+}
+
+/// Compiles `program` for `engine` (`Thumbv7m` or `Thumbv7em`).
+pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode, CompileError> {
+    if !matches!(engine, Engine::Thumbv7m | Engine::Thumbv7em) {
+        return Err(CompileError::Engine(engine));
+    }
+    let mut lowerer = lower::Lowerer::new(program);
+    lowerer.lower()?;
+    let out = lowerer.asm.finish()?;
+    // Pushed registers (8 words), the frame, the deepest extra push, and
+    // what a routine may use.
+    let machine_stack = 32 + lowerer.frame() + lowerer.extra_stack + ROUTINE_STACK_BYTES;
+    Ok(CompiledCode {
+        code: out.code,
+        entry: 0,
+        machine_stack,
+        features: lowerer.features,
+        pc_map: out.tags,
+    })
+}

@@ -1,0 +1,110 @@
+//! Engines `thumbv7m` and `thumbv7em`: compile with the Thumb-2 backend,
+//! pack the code into a blob, and run it through the device install path
+//! and the runtime's own glue in the Unicorn Cortex-M3/M4 model with the
+//! emulator's silicon checks on (`femtoc_emu::native`).
+
+use femtoc_compiler::blob::{write_blob, BlobSpec, CodeSpec};
+use femtoc_compiler::thumb2::{self, CompiledCode};
+use femtoc_emu::native::{run_blob, NativeInput};
+use femtoc_emu::Core;
+use femtoc_runtime::engine::{Engine as EngineId, Features};
+use femtoc_runtime::helpers::testing::Recording;
+
+use crate::engine::{Case, Engine, EngineError, HarnessHelpers, Observation, STACK_SIZE};
+use crate::memory::RegionSnapshot;
+
+/// Executed instructions and estimated cycles of the last run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Native instructions executed.
+    pub insns: u64,
+    /// Estimated cycles.
+    pub cycles: u64,
+}
+
+/// A Thumb-2 engine.
+#[derive(Debug)]
+pub struct Thumb2 {
+    engine: EngineId,
+    /// Code to run instead of compiling (a blob's code section).
+    pub code: Option<CompiledCode>,
+    /// Counts of the last run.
+    pub stats: Stats,
+}
+
+impl Thumb2 {
+    /// The engine for `thumbv7m` or `thumbv7em`.
+    pub fn new(engine: EngineId) -> Self {
+        Thumb2 { engine, code: None, stats: Stats::default() }
+    }
+
+    fn core(&self) -> Core {
+        if self.engine == EngineId::Thumbv7m {
+            Core::CortexM3
+        } else {
+            Core::CortexM4
+        }
+    }
+}
+
+impl Engine for Thumb2 {
+    fn name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError> {
+        let code = match &self.code {
+            Some(c) => c.clone(),
+            None => thumb2::compile(case.program, self.engine)
+                .map_err(|e| EngineError::Prepare(e.to_string()))?,
+        };
+        let program = &case.program.program;
+        let section = CodeSpec {
+            engine: self.engine,
+            features: code.features,
+            entry: code.entry,
+            machine_stack: code.machine_stack,
+            code: &code.code,
+        };
+        let spec = BlobSpec {
+            features: Features::default(),
+            ebpf_stack: case.program.stack_usage,
+            min_ctx_len: case.program.min_ctx_len,
+            helpers: &case.program.helpers_used,
+            data: &program.data,
+            code: std::slice::from_ref(&section),
+            bytecode: None,
+        };
+        let blob = write_blob(&spec, None).map_err(|e| EngineError::Prepare(e.to_string()))?;
+        let input = NativeInput {
+            context: case.context,
+            context_writable: true,
+            budget: case.budget,
+            stack_size: STACK_SIZE as u32,
+            ..NativeInput::default()
+        };
+        let mut helpers = Recording::new(HarnessHelpers);
+        let run = run_blob(self.core(), &blob, &input, &mut helpers)
+            .map_err(|e| EngineError::Native(e.to_string()))?;
+        self.stats =
+            run.stats.map_or_else(Stats::default, |s| Stats { insns: s.insns, cycles: s.cycles });
+
+        // The same snapshot as the interpreter's test memory: stack,
+        // context if any, then the writable data regions by name.
+        let mut regions = vec![RegionSnapshot { name: "stack".into(), bytes: run.stack }];
+        if case.context.is_some() {
+            regions.push(RegionSnapshot { name: "context".into(), bytes: run.context });
+        }
+        for (region, bytes) in program.data.iter().zip(run.data) {
+            if region.kind.writable() {
+                regions.push(RegionSnapshot { name: region.name.clone(), bytes });
+            }
+        }
+        Ok(Observation {
+            result: run.outcome.map(|o| o.r0),
+            budget_used: run.outcome.ok().map(|o| o.budget_used),
+            regions,
+            helper_calls: helpers.calls,
+        })
+    }
+}
