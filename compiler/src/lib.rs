@@ -1,3 +1,4 @@
 //! femtoc's compiler: analyses, backends and the blob writer.
 
 pub mod blob;
+pub mod cranelift;

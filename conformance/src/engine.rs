@@ -2,6 +2,7 @@
 //! engine (the interpreter) behind it.
 
 use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_runtime::engine::Engine as RtEngine;
 use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording};
 use femtoc_runtime::layout::ArenaError;
 use femtoc_runtime::region::RegionError;
@@ -45,6 +46,9 @@ pub enum EngineError {
     /// The program needs more regions than a run can hold.
     #[error("{0}")]
     Regions(#[from] RegionError),
+    /// The engine could not compile or load the program.
+    #[error("cannot prepare the program: {0}")]
+    Compile(String),
     /// No engine of that name exists in this build.
     #[error("unknown engine `{0}` (this build has: {known})", known = ENGINE_NAMES.join(", "))]
     Unknown(String),
@@ -60,7 +64,7 @@ pub trait Engine {
 }
 
 /// Engines this build can run.
-pub const ENGINE_NAMES: &[&str] = &["interp"];
+pub const ENGINE_NAMES: &[&str] = &["interp", "x86_64"];
 
 /// Helper ids the harness provides to programs.
 pub const HARNESS_HELPERS: &[u32] = &[femtoc_runtime::helpers::testing::UNWIND];
@@ -69,6 +73,9 @@ pub const HARNESS_HELPERS: &[u32] = &[femtoc_runtime::helpers::testing::UNWIND];
 pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
     match name {
         "interp" => Ok(Box::new(Interpreter)),
+        "x86_64" if femtoc_runtime::host_exec::HOST_ENGINE == Some(RtEngine::X86_64) => {
+            Ok(Box::new(crate::host::HostNative::new(RtEngine::X86_64)))
+        }
         other => Err(EngineError::Unknown(other.to_string())),
     }
 }

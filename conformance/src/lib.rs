@@ -4,6 +4,7 @@
 //! `femtoc_runtime::layout` so that pointer values agree across engines.
 
 pub mod engine;
+pub mod host;
 pub mod memory;
 pub mod plugin;
 pub mod runner;
