@@ -15,6 +15,7 @@ fi
 
 echo "== format"
 cargo fmt --all -- --check
+cargo fmt --manifest-path boards/footprint/Cargo.toml -- --check
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -23,6 +24,9 @@ echo "== device builds (no_std runtime and ISA crate)"
 for target in thumbv7em-none-eabihf thumbv7m-none-eabi riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf; do
   cargo build --locked -p femtoc-runtime -p femtoc-isa --no-default-features --target "$target"
 done
+
+echo "== footprint images (built and reported; no size is asserted)"
+scripts/footprint.sh
 
 echo "== tests"
 cargo test --workspace --locked

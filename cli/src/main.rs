@@ -80,6 +80,11 @@ enum Command {
         /// Vector files or folders (default: ../shared/conformance, or $FEMTOC_SHARED/conformance).
         paths: Vec<PathBuf>,
     },
+    /// Compare an engine with the interpreter on generated programs.
+    Differential {
+        #[command(flatten)]
+        args: commands::differential::DifferentialArgs,
+    },
     /// Serve the original conformance suite's plugin protocol.
     Plugin {
         /// Engine to run on.
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         }
         Command::Run { file, entry, verify, run } => commands::run::run(file, entry, verify, run),
         Command::Conformance { engine, paths } => commands::conformance::run(engine, paths),
+        Command::Differential { args } => commands::differential::run(args),
         Command::Plugin { engine, memory } => commands::plugin::run(engine, memory.as_deref()),
     };
     match result {

@@ -3,7 +3,8 @@
 
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_runtime::engine::Engine as RtEngine;
-use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording};
+use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording, UNWIND};
+use femtoc_runtime::helpers::{fail, HelperResult, Helpers, MemoryAccess};
 use femtoc_runtime::layout::ArenaError;
 use femtoc_runtime::region::RegionError;
 use femtoc_runtime::{interp, RunArgs, RunError};
@@ -46,9 +47,9 @@ pub enum EngineError {
     /// The program needs more regions than a run can hold.
     #[error("{0}")]
     Regions(#[from] RegionError),
-    /// The engine could not compile or load the program.
-    #[error("cannot prepare the program: {0}")]
-    Compile(String),
+    /// The engine could not prepare the run (compile, pack or install).
+    #[error("cannot prepare the run: {0}")]
+    Prepare(String),
     /// No engine of that name exists in this build.
     #[error("unknown engine `{0}` (this build has: {known})", known = ENGINE_NAMES.join(", "))]
     Unknown(String),
@@ -58,16 +59,59 @@ pub enum EngineError {
 pub trait Engine {
     /// The engine's name (DESIGN.md's table).
     fn name(&self) -> &'static str;
-    /// Runs `case` with the harness's helpers (the conformance suite's
-    /// helper 5) and observes the result.
+    /// Runs `case` with the harness's helpers ([`HarnessHelpers`]) and
+    /// observes the result.
     fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError>;
 }
 
 /// Engines this build can run.
 pub const ENGINE_NAMES: &[&str] = &["interp", "x86_64"];
 
+/// Harness helper 6, "mix": returns a hash of r1..r5; fails with
+/// `BAD_ARGUMENT` when r1 is `u64::MAX`, so that helper failures are tested.
+pub const MIX: u32 = 6;
+
+/// Harness helper 7, "peek": returns the little-endian `u64` at address r1;
+/// fails with `BAD_POINTER` unless those 8 bytes are readable, so that every
+/// engine must give helpers the same view of memory.
+pub const PEEK: u32 = 7;
+
 /// Helper ids the harness provides to programs.
-pub const HARNESS_HELPERS: &[u32] = &[femtoc_runtime::helpers::testing::UNWIND];
+pub const HARNESS_HELPERS: &[u32] = &[UNWIND, MIX, PEEK];
+
+/// The helpers behind [`HARNESS_HELPERS`]. Every engine's harness must use
+/// this set so that helper results and traces are comparable.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HarnessHelpers;
+
+/// The "mix" hash: deterministic and sensitive to every bit of every argument.
+pub fn mix(args: [u64; 5]) -> u64 {
+    args.iter().fold(0x243f_6a88_85a3_08d3, |h: u64, &a| {
+        let x = (h ^ a).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^ (x >> 29)
+    })
+}
+
+impl Helpers for HarnessHelpers {
+    fn call(&mut self, id: u32, args: [u64; 5], mem: &mut MemoryAccess<'_, '_>) -> HelperResult {
+        match id {
+            MIX if args[0] == u64::MAX => HelperResult::Fail(fail::BAD_ARGUMENT),
+            MIX => HelperResult::Return(mix(args)),
+            PEEK => {
+                let mut bytes = [0u8; 8];
+                match mem.read(args[0], &mut bytes) {
+                    Ok(()) => HelperResult::Return(u64::from_le_bytes(bytes)),
+                    Err(_) => HelperResult::Fail(fail::BAD_POINTER),
+                }
+            }
+            _ => ConformanceHelpers.call(id, args, mem),
+        }
+    }
+
+    fn provides(&self, id: u32) -> bool {
+        HARNESS_HELPERS.contains(&id)
+    }
+}
 
 /// The engine called `name`.
 pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
@@ -92,7 +136,7 @@ impl Engine for Interpreter {
     fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError> {
         let mut memory = TestMemory::new(&case.program.program, case.context, STACK_SIZE)?;
         let (r1, r2) = memory.entry_args();
-        let mut helpers = Recording::new(ConformanceHelpers);
+        let mut helpers = Recording::new(HarnessHelpers);
         let outcome = {
             let regions = memory.regions()?;
             let args = RunArgs { r1, r2, budget: case.budget };

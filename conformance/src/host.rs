@@ -4,12 +4,12 @@
 
 use femtoc_compiler::cranelift::compile;
 use femtoc_runtime::engine::Engine as EngineId;
-use femtoc_runtime::helpers::testing::{ConformanceHelpers, Recording};
+use femtoc_runtime::helpers::testing::Recording;
 use femtoc_runtime::host_exec::{run_host, HostCode};
 use femtoc_runtime::native::NativeProgram;
 use femtoc_runtime::RunArgs;
 
-use crate::engine::{Case, Engine, EngineError, Observation, STACK_SIZE};
+use crate::engine::{Case, Engine, EngineError, HarnessHelpers, Observation, STACK_SIZE};
 use crate::memory::TestMemory;
 
 /// Cranelift code for the host's own ISA, run natively.
@@ -32,12 +32,12 @@ impl Engine for HostNative {
 
     fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError> {
         let compiled =
-            compile(case.program, self.engine).map_err(|e| EngineError::Compile(e.to_string()))?;
+            compile(case.program, self.engine).map_err(|e| EngineError::Prepare(e.to_string()))?;
         let code = HostCode::new(self.engine, &compiled.code, compiled.entry)
-            .map_err(|e| EngineError::Compile(e.to_string()))?;
+            .map_err(|e| EngineError::Prepare(e.to_string()))?;
         let mut memory = TestMemory::new(&case.program.program, case.context, STACK_SIZE)?;
         let (r1, r2) = memory.entry_args();
-        let mut helpers = Recording::new(ConformanceHelpers);
+        let mut helpers = Recording::new(HarnessHelpers);
         let program = NativeProgram {
             stack_usage: case.program.stack_usage,
             min_ctx_len: case.program.min_ctx_len,

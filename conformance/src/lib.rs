@@ -3,6 +3,7 @@
 //! interface, with every region at the fixed test addresses of
 //! `femtoc_runtime::layout` so that pointer values agree across engines.
 
+pub mod differential;
 pub mod engine;
 pub mod host;
 pub mod memory;

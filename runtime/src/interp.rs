@@ -28,6 +28,11 @@ pub struct RunArgs {
     pub budget: Option<u64>,
 }
 
+/// Bytes of native stack a run's register file and call-frame stack take:
+/// the interpreter's per-run state besides the caller's [`Regions`] table.
+pub const RUN_STATE_BYTES: usize =
+    core::mem::size_of::<[u64; 16]>() + core::mem::size_of::<[Frame; MAX_CALL_DEPTH]>();
+
 #[derive(Clone, Copy, Default)]
 struct Frame {
     ret: usize,
@@ -205,231 +210,20 @@ pub fn run(
         let s = (w >> 12) as usize & 0xf;
         let off = (w >> 16) as i16;
         let imm = (w >> 32) as i32;
-
-        macro_rules! jump_by {
-            ($delta:expr) => {{
-                let delta = $delta as isize;
-                if delta < 0 {
-                    if used == limit {
-                        return Err(stop(cur, RunErrorKind::BudgetExhausted));
-                    }
-                    used += 1;
-                }
-                pc = pc.wrapping_add_signed(delta);
-            }};
+        if !is_valid(op) {
+            return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode")));
         }
-        macro_rules! cond {
-            ($c:expr) => {
-                if $c {
-                    jump_by!(off)
-                }
-            };
-        }
-        macro_rules! load {
-            ($ty:ty) => {{
-                let addr = reg[s].wrapping_add(off as i64 as u64);
-                const N: usize = core::mem::size_of::<$ty>();
-                match regions.check(addr, N as u64, false) {
-                    // SAFETY: the check proved N bytes at `p` lie in one
-                    // readable region; unaligned reads are allowed.
-                    Some(p) => <$ty>::from_le(unsafe { p.cast::<$ty>().read_unaligned() }),
-                    None => return Err(fault(cur, addr, N as u32, false)),
-                }
-            }};
-        }
-        macro_rules! store {
-            ($ty:ty, $v:expr) => {{
-                let addr = reg[d].wrapping_add(off as i64 as u64);
-                const N: usize = core::mem::size_of::<$ty>();
-                let v = ($v as $ty).to_le();
-                match regions.check(addr, N as u64, true) {
-                    // SAFETY: the check proved N bytes at `p` lie in one
-                    // writable region; unaligned writes are allowed.
-                    Some(p) => unsafe { p.cast::<$ty>().write_unaligned(v) },
-                    None => return Err(fault(cur, addr, N as u32, true)),
-                }
-            }};
-        }
-
         let k64 = imm as i64 as u64;
-        let k32 = imm as u32;
+        // The second operand: the register for the `X` source bit, else the
+        // sign-extended immediate (ALU, JMP and their 32-bit forms).
+        let b = if op & 0x08 != 0 { reg[s] } else { k64 };
+
+        // Decoding by class and operation field rather than by whole opcode
+        // lets the 32- and 64-bit, immediate and register forms share one
+        // body each (and one inlined bounds check per access kind), which
+        // is most of the interpreter's flash; `is_valid` keeps exactly the
+        // opcodes a per-opcode match would.
         match op {
-            // ALU64, immediate (sign-extended) and register operands.
-            0x07 => reg[d] = reg[d].wrapping_add(k64),
-            0x0f => reg[d] = reg[d].wrapping_add(reg[s]),
-            0x17 => reg[d] = reg[d].wrapping_sub(k64),
-            0x1f => reg[d] = reg[d].wrapping_sub(reg[s]),
-            0x27 => reg[d] = reg[d].wrapping_mul(k64),
-            0x2f => reg[d] = reg[d].wrapping_mul(reg[s]),
-            0x37 => reg[d] = div64(reg[d], k64, off != 0),
-            0x3f => reg[d] = div64(reg[d], reg[s], off != 0),
-            0x47 => reg[d] |= k64,
-            0x4f => reg[d] |= reg[s],
-            0x57 => reg[d] &= k64,
-            0x5f => reg[d] &= reg[s],
-            0x67 => reg[d] <<= k64 & 63,
-            0x6f => reg[d] <<= reg[s] & 63,
-            0x77 => reg[d] >>= k64 & 63,
-            0x7f => reg[d] >>= reg[s] & 63,
-            0x87 => reg[d] = reg[d].wrapping_neg(),
-            0x97 => reg[d] = mod64(reg[d], k64, off != 0),
-            0x9f => reg[d] = mod64(reg[d], reg[s], off != 0),
-            0xa7 => reg[d] ^= k64,
-            0xaf => reg[d] ^= reg[s],
-            0xb7 => reg[d] = k64,
-            0xbf => reg[d] = movsx(reg[s], off),
-            0xc7 => reg[d] = ((reg[d] as i64) >> (k64 & 63)) as u64,
-            0xcf => reg[d] = ((reg[d] as i64) >> (reg[s] & 63)) as u64,
-            0xd7 => {
-                reg[d] = match imm {
-                    16 => u64::from((reg[d] as u16).swap_bytes()),
-                    32 => u64::from((reg[d] as u32).swap_bytes()),
-                    _ => reg[d].swap_bytes(),
-                }
-            }
-
-            // ALU32: operate on the low halves, zero-extend the result.
-            0x04 => reg[d] = u64::from((reg[d] as u32).wrapping_add(k32)),
-            0x0c => reg[d] = u64::from((reg[d] as u32).wrapping_add(reg[s] as u32)),
-            0x14 => reg[d] = u64::from((reg[d] as u32).wrapping_sub(k32)),
-            0x1c => reg[d] = u64::from((reg[d] as u32).wrapping_sub(reg[s] as u32)),
-            0x24 => reg[d] = u64::from((reg[d] as u32).wrapping_mul(k32)),
-            0x2c => reg[d] = u64::from((reg[d] as u32).wrapping_mul(reg[s] as u32)),
-            0x34 => reg[d] = div32(reg[d], k32, off != 0),
-            0x3c => reg[d] = div32(reg[d], reg[s] as u32, off != 0),
-            0x44 => reg[d] = u64::from(reg[d] as u32 | k32),
-            0x4c => reg[d] = u64::from((reg[d] | reg[s]) as u32),
-            0x54 => reg[d] = u64::from(reg[d] as u32 & k32),
-            0x5c => reg[d] = u64::from((reg[d] & reg[s]) as u32),
-            0x64 => reg[d] = u64::from((reg[d] as u32) << (k32 & 31)),
-            0x6c => reg[d] = u64::from((reg[d] as u32) << (reg[s] as u32 & 31)),
-            0x74 => reg[d] = u64::from((reg[d] as u32) >> (k32 & 31)),
-            0x7c => reg[d] = u64::from((reg[d] as u32) >> (reg[s] as u32 & 31)),
-            0x84 => reg[d] = u64::from((reg[d] as u32).wrapping_neg()),
-            0x94 => reg[d] = mod32(reg[d], k32, off != 0),
-            0x9c => reg[d] = mod32(reg[d], reg[s] as u32, off != 0),
-            0xa4 => reg[d] = u64::from(reg[d] as u32 ^ k32),
-            0xac => reg[d] = u64::from((reg[d] ^ reg[s]) as u32),
-            0xb4 => reg[d] = u64::from(k32),
-            0xbc => reg[d] = u64::from(movsx(reg[s], off) as u32),
-            0xc4 => reg[d] = u64::from(((reg[d] as i32) >> (k32 & 31)) as u32),
-            0xcc => reg[d] = u64::from(((reg[d] as i32) >> (reg[s] as u32 & 31)) as u32),
-            // eBPF memory is little-endian: `le` truncates, `be` swaps.
-            0xd4 => {
-                reg[d] = match imm {
-                    16 => u64::from(reg[d] as u16),
-                    32 => u64::from(reg[d] as u32),
-                    _ => reg[d],
-                }
-            }
-            0xdc => {
-                reg[d] = match imm {
-                    16 => u64::from((reg[d] as u16).swap_bytes()),
-                    32 => u64::from((reg[d] as u32).swap_bytes()),
-                    _ => reg[d].swap_bytes(),
-                }
-            }
-
-            // lddw: immediate (src 0) or data-region address (src 6).
-            0x18 => {
-                let Some(&hi) = code.get(pc) else {
-                    return Err(stop(
-                        cur,
-                        RunErrorKind::InvalidProgram("lddw without its second slot"),
-                    ));
-                };
-                let lo = u64::from(imm as u32);
-                let hi = hi >> 32;
-                reg[d] = match s {
-                    0 => lo | (hi << 32),
-                    6 => match regions.data_base(lo as u32) {
-                        Some(base) => base.wrapping_add(hi),
-                        None => {
-                            return Err(stop(
-                                cur,
-                                RunErrorKind::InvalidProgram("no such data region"),
-                            ))
-                        }
-                    },
-                    _ => return Err(stop(cur, RunErrorKind::InvalidProgram("lddw source"))),
-                };
-                pc += 1;
-            }
-
-            // Loads, zero- and sign-extending.
-            0x61 => reg[d] = u64::from(load!(u32)),
-            0x69 => reg[d] = u64::from(load!(u16)),
-            0x71 => reg[d] = u64::from(load!(u8)),
-            0x79 => reg[d] = load!(u64),
-            0x81 => reg[d] = load!(i32) as i64 as u64,
-            0x89 => reg[d] = load!(i16) as i64 as u64,
-            0x91 => reg[d] = load!(i8) as i64 as u64,
-
-            // Stores of an immediate and of a register.
-            0x62 => store!(u32, imm as u32),
-            0x6a => store!(u16, imm as u16),
-            0x72 => store!(u8, imm as u8),
-            0x7a => store!(u64, k64),
-            0x63 => store!(u32, reg[s]),
-            0x6b => store!(u16, reg[s]),
-            0x73 => store!(u8, reg[s]),
-            0x7b => store!(u64, reg[s]),
-
-            0xc3 | 0xdb => {
-                let addr = reg[d].wrapping_add(off as i64 as u64);
-                atomic(regions, cur, op == 0xdb, imm, addr, &mut reg, s)?;
-            }
-
-            // JMP: 64-bit compares against the sign-extended immediate.
-            0x05 => jump_by!(off),
-            0x15 => cond!(reg[d] == k64),
-            0x1d => cond!(reg[d] == reg[s]),
-            0x25 => cond!(reg[d] > k64),
-            0x2d => cond!(reg[d] > reg[s]),
-            0x35 => cond!(reg[d] >= k64),
-            0x3d => cond!(reg[d] >= reg[s]),
-            0x45 => cond!(reg[d] & k64 != 0),
-            0x4d => cond!(reg[d] & reg[s] != 0),
-            0x55 => cond!(reg[d] != k64),
-            0x5d => cond!(reg[d] != reg[s]),
-            0x65 => cond!((reg[d] as i64) > (k64 as i64)),
-            0x6d => cond!((reg[d] as i64) > (reg[s] as i64)),
-            0x75 => cond!((reg[d] as i64) >= (k64 as i64)),
-            0x7d => cond!((reg[d] as i64) >= (reg[s] as i64)),
-            0xa5 => cond!(reg[d] < k64),
-            0xad => cond!(reg[d] < reg[s]),
-            0xb5 => cond!(reg[d] <= k64),
-            0xbd => cond!(reg[d] <= reg[s]),
-            0xc5 => cond!((reg[d] as i64) < (k64 as i64)),
-            0xcd => cond!((reg[d] as i64) < (reg[s] as i64)),
-            0xd5 => cond!((reg[d] as i64) <= (k64 as i64)),
-            0xdd => cond!((reg[d] as i64) <= (reg[s] as i64)),
-
-            // JMP32: compare the low halves.
-            0x06 => jump_by!(imm),
-            0x16 => cond!(reg[d] as u32 == k32),
-            0x1e => cond!(reg[d] as u32 == reg[s] as u32),
-            0x26 => cond!(reg[d] as u32 > k32),
-            0x2e => cond!(reg[d] as u32 > reg[s] as u32),
-            0x36 => cond!(reg[d] as u32 >= k32),
-            0x3e => cond!(reg[d] as u32 >= reg[s] as u32),
-            0x46 => cond!(reg[d] as u32 & k32 != 0),
-            0x4e => cond!(reg[d] as u32 & reg[s] as u32 != 0),
-            0x56 => cond!(reg[d] as u32 != k32),
-            0x5e => cond!(reg[d] as u32 != reg[s] as u32),
-            0x66 => cond!((reg[d] as i32) > imm),
-            0x6e => cond!((reg[d] as i32) > (reg[s] as i32)),
-            0x76 => cond!((reg[d] as i32) >= imm),
-            0x7e => cond!((reg[d] as i32) >= (reg[s] as i32)),
-            0xa6 => cond!((reg[d] as u32) < k32),
-            0xae => cond!((reg[d] as u32) < (reg[s] as u32)),
-            0xb6 => cond!(reg[d] as u32 <= k32),
-            0xbe => cond!(reg[d] as u32 <= reg[s] as u32),
-            0xc6 => cond!((reg[d] as i32) < imm),
-            0xce => cond!((reg[d] as i32) < (reg[s] as i32)),
-            0xd6 => cond!((reg[d] as i32) <= imm),
-            0xde => cond!((reg[d] as i32) <= (reg[s] as i32)),
-
             // Calls and exit.
             0x85 if s == 0 => {
                 let id = imm as u32;
@@ -467,6 +261,7 @@ pub fn run(
                 reg[10] = reg[10].wrapping_sub(u64::from(caller.frame_size));
                 pc = pc.wrapping_add_signed(imm as isize);
             }
+            0x85 => return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode"))),
             0x95 => {
                 if depth == 0 {
                     done!(reg[0]);
@@ -477,7 +272,226 @@ pub fn run(
                 reg[10] = f.fp;
                 pc = f.ret;
             }
-            _ => return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode"))),
+
+            // lddw: immediate (src 0) or data-region address (src 6).
+            0x18 => {
+                let Some(&hi) = code.get(pc) else {
+                    return Err(stop(
+                        cur,
+                        RunErrorKind::InvalidProgram("lddw without its second slot"),
+                    ));
+                };
+                let lo = u64::from(imm as u32);
+                let hi = hi >> 32;
+                reg[d] = match s {
+                    0 => lo | (hi << 32),
+                    6 => match regions.data_base(lo as u32) {
+                        Some(base) => base.wrapping_add(hi),
+                        None => {
+                            return Err(stop(
+                                cur,
+                                RunErrorKind::InvalidProgram("no such data region"),
+                            ))
+                        }
+                    },
+                    _ => return Err(stop(cur, RunErrorKind::InvalidProgram("lddw source"))),
+                };
+                pc += 1;
+            }
+
+            0xc3 | 0xdb => {
+                let addr = reg[d].wrapping_add(off as i64 as u64);
+                atomic(regions, cur, op == 0xdb, imm, addr, &mut reg, s)?;
+            }
+
+            _ => match op & 0x07 {
+                // ALU (4) and ALU64 (7).
+                0x04 | 0x07 => {
+                    let wide = op & 0x07 == 0x07;
+                    let a = reg[d];
+                    let mask = if wide { 63 } else { 31 };
+                    let v = match op >> 4 {
+                        0x0 => a.wrapping_add(b),
+                        0x1 => a.wrapping_sub(b),
+                        0x2 => a.wrapping_mul(b),
+                        0x3 if wide => div64(a, b, off != 0),
+                        0x3 => div32(a, b as u32, off != 0),
+                        0x4 => a | b,
+                        0x5 => a & b,
+                        0x6 => a << (b & mask),
+                        0x7 if wide => a >> (b & 63),
+                        0x7 => u64::from((a as u32) >> (b & 31)),
+                        0x8 => a.wrapping_neg(),
+                        0x9 if wide => mod64(a, b, off != 0),
+                        0x9 => mod32(a, b as u32, off != 0),
+                        0xa => a ^ b,
+                        0xb if op & 0x08 != 0 => movsx(b, off),
+                        0xb => b,
+                        0xc if wide => ((a as i64) >> (b & 63)) as u64,
+                        0xc => ((a as i32) >> (b & 31)) as u64,
+                        // Byte order: never truncated to 32 bits. eBPF
+                        // memory is little-endian: `le` (0xd4) truncates,
+                        // `be` (0xdc) and `bswap` (0xd7) swap.
+                        _ => {
+                            reg[d] = match (op == 0xd4, imm) {
+                                (true, 16) => u64::from(a as u16),
+                                (true, 32) => u64::from(a as u32),
+                                (true, _) => a,
+                                (false, 16) => u64::from((a as u16).swap_bytes()),
+                                (false, 32) => u64::from((a as u32).swap_bytes()),
+                                (false, _) => a.swap_bytes(),
+                            };
+                            continue;
+                        }
+                    };
+                    reg[d] = if wide { v } else { u64::from(v as u32) };
+                }
+
+                // JMP (5) and JMP32 (6); `ja` jumps by `off`, `ja32` by `imm`.
+                0x05 | 0x06 => {
+                    let (ua, ub, sa, sb) = if op & 0x07 == 0x06 {
+                        let (a, b) = (reg[d] as u32, b as u32);
+                        (u64::from(a), u64::from(b), i64::from(a as i32), i64::from(b as i32))
+                    } else {
+                        (reg[d], b, reg[d] as i64, b as i64)
+                    };
+                    let taken = match op >> 4 {
+                        0x0 => true,
+                        0x1 => ua == ub,
+                        0x2 => ua > ub,
+                        0x3 => ua >= ub,
+                        0x4 => ua & ub != 0,
+                        0x5 => ua != ub,
+                        0x6 => sa > sb,
+                        0x7 => sa >= sb,
+                        0xa => ua < ub,
+                        0xb => ua <= ub,
+                        0xc => sa < sb,
+                        _ => sa <= sb,
+                    };
+                    if taken {
+                        let delta = if op == 0x06 { imm as isize } else { off as isize };
+                        if delta < 0 {
+                            if used == limit {
+                                return Err(stop(cur, RunErrorKind::BudgetExhausted));
+                            }
+                            used += 1;
+                        }
+                        pc = pc.wrapping_add_signed(delta);
+                    }
+                }
+
+                // Loads (1): zero-extending (mode 0x60) or sign-extending
+                // (0x80); the size field gives 4, 2, 1 or 8 bytes.
+                0x01 => {
+                    let addr = reg[s].wrapping_add(off as i64 as u64);
+                    let n = access_size(op);
+                    let Some(p) = regions.check(addr, n as u64, false) else {
+                        return Err(fault(cur, addr, n, false));
+                    };
+                    // SAFETY: the check proved `n` bytes at `p` lie in one
+                    // readable region; unaligned reads are allowed.
+                    let v = unsafe { read_le(p, n) };
+                    reg[d] = if op & 0x80 != 0 {
+                        let shift = 64 - 8 * n;
+                        (((v << shift) as i64) >> shift) as u64
+                    } else {
+                        v
+                    };
+                }
+
+                // Stores of an immediate (2) or a register (3).
+                _ => {
+                    let addr = reg[d].wrapping_add(off as i64 as u64);
+                    let n = access_size(op);
+                    let v = if op & 0x07 == 0x02 { k64 } else { reg[s] };
+                    let Some(p) = regions.check(addr, n as u64, true) else {
+                        return Err(fault(cur, addr, n, true));
+                    };
+                    // SAFETY: the check proved `n` bytes at `p` lie in one
+                    // writable region; unaligned writes are allowed.
+                    unsafe { write_le(p, n, v) };
+                }
+            },
         }
     }
+}
+
+/// Bytes a load or store accesses: the size field (bits 3..4) names 4, 2,
+/// 1 or 8 bytes.
+#[inline(always)]
+fn access_size(op: u8) -> u32 {
+    match (op >> 3) & 3 {
+        0 => 4,
+        1 => 2,
+        2 => 1,
+        _ => 8,
+    }
+}
+
+/// Reads `n` (1, 2, 4 or 8) little-endian bytes at `p`, zero-extended.
+///
+/// # Safety
+/// `n` bytes at `p` must be valid for reads; `p` need not be aligned.
+#[inline(always)]
+unsafe fn read_le(p: *mut u8, n: u32) -> u64 {
+    // SAFETY: the caller guarantees `n` readable bytes at `p`.
+    unsafe {
+        match n {
+            1 => u64::from(p.read()),
+            2 => u64::from(u16::from_le(p.cast::<u16>().read_unaligned())),
+            4 => u64::from(u32::from_le(p.cast::<u32>().read_unaligned())),
+            _ => u64::from_le(p.cast::<u64>().read_unaligned()),
+        }
+    }
+}
+
+/// Writes the low `n` (1, 2, 4 or 8) bytes of `v` little-endian at `p`.
+///
+/// # Safety
+/// `n` bytes at `p` must be valid for writes; `p` need not be aligned.
+#[inline(always)]
+unsafe fn write_le(p: *mut u8, n: u32, v: u64) {
+    // SAFETY: the caller guarantees `n` writable bytes at `p`.
+    unsafe {
+        match n {
+            1 => p.write(v as u8),
+            2 => p.cast::<u16>().write_unaligned((v as u16).to_le()),
+            4 => p.cast::<u32>().write_unaligned((v as u32).to_le()),
+            _ => p.cast::<u64>().write_unaligned(v.to_le()),
+        }
+    }
+}
+
+/// The opcodes the interpreter runs, one bit each (the verifier accepts
+/// no others); everything else stops with "unknown opcode".
+const VALID: [u32; 8] = valid_opcodes(&[
+    // ALU64, immediate and register forms.
+    0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77, 0x7f,
+    0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf, 0xc7, 0xcf, 0xd7, // ALU32.
+    0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x6c, 0x74, 0x7c,
+    0x84, 0x94, 0x9c, 0xa4, 0xac, 0xb4, 0xbc, 0xc4, 0xcc, 0xd4, 0xdc,
+    // lddw, loads, stores, atomics.
+    0x18, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b,
+    0xc3, 0xdb, // JMP.
+    0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5,
+    0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5, 0xdd, 0x85, 0x95, // JMP32.
+    0x06, 0x16, 0x1e, 0x26, 0x2e, 0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e, 0xa6,
+    0xae, 0xb6, 0xbe, 0xc6, 0xce, 0xd6, 0xde,
+]);
+
+const fn valid_opcodes(ops: &[u8]) -> [u32; 8] {
+    let mut bits = [0u32; 8];
+    let mut i = 0;
+    while i < ops.len() {
+        let op = ops[i] as usize;
+        bits[op >> 5] |= 1 << (op & 31);
+        i += 1;
+    }
+    bits
+}
+
+#[inline(always)]
+fn is_valid(op: u8) -> bool {
+    VALID[usize::from(op >> 5)] >> (op & 31) & 1 != 0
 }

@@ -43,5 +43,5 @@ pub use error::{RunError, RunErrorKind, RunOutcome};
 pub use helpers::{HelperResult, HelperTable, Helpers, MemoryAccess};
 #[cfg(feature = "alloc")]
 pub use hook::{ContainerId, HookRegistry, HookRun};
-pub use interp::{run, RunArgs, MAX_CALL_DEPTH};
+pub use interp::{run, RunArgs, MAX_CALL_DEPTH, RUN_STATE_BYTES};
 pub use region::{Access, MemRegion, RegionKind, Regions};

@@ -3,6 +3,7 @@
 pub mod asm;
 pub mod compile;
 pub mod conformance;
+pub mod differential;
 pub mod disasm;
 pub mod plugin;
 pub mod run;

@@ -1,0 +1,118 @@
+//! Host benchmarks: femtoc's interpreter against the `rbpf` crate's
+//! interpreter, one criterion group per program and one function per
+//! engine, on the same linked bytecode and the same 360-byte input.
+//!
+//! Before timing, every engine's r0 is checked against femtoc's and against
+//! a plain Rust reference (and Fletcher-32 over the shared input against
+//! the published 0x5bac8c3d). Setup (loading, verification, memory) stays
+//! outside the timed closure, which is exactly one run.
+//!
+//! rbpf sets r1 to the context but leaves r2 at 0, so it runs the same code
+//! behind one `mov64 r2, 360` (one extra instruction per run). rbpf has no
+//! data regions, so it skips programs whose `lddw`s name `.rodata` & co.
+
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use femtoc_benches::input::{load_input, BenchInput, InputSource, SHARED_FLETCHER32};
+use femtoc_benches::programs::with_len_prologue;
+use femtoc_benches::{BenchProgram, HostMemory, PROGRAMS};
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_runtime::helpers::NoHelpers;
+use femtoc_runtime::interp;
+
+/// One program over one input, with the result every engine must give.
+struct Case<'a> {
+    program: &'a BenchProgram,
+    verified: &'a VerifiedProgram,
+    input: &'a [u8],
+    expected_r0: u64,
+}
+
+/// Benches one engine on a case, or says why the engine cannot run it.
+type EngineBench = fn(&mut BenchmarkGroup<'_, WallTime>, &Case<'_>) -> Result<(), String>;
+
+/// The table's columns; a later native or JIT engine is one more entry.
+const ENGINES: &[(&str, EngineBench)] =
+    &[("femtoc-interp", femtoc_interp), ("rbpf-interp", rbpf_interp)];
+
+fn femtoc_interp(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
+    let mut memory = HostMemory::new(&case.verified.program, case.input);
+    let args = memory.run_args();
+    let regions = memory.regions().map_err(|e| e.to_string())?;
+    let prog = case.verified.as_ref();
+    let run = || interp::run(&prog, &regions, args, &mut NoHelpers).map(|o| o.r0);
+    assert_eq!(run(), Ok(case.expected_r0), "femtoc-interp on {}", case.program.name);
+    group.bench_function("femtoc-interp", |b| b.iter(run));
+    Ok(())
+}
+
+fn rbpf_interp(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
+    if BenchProgram::needs_data_regions(case.verified) {
+        return Err("the program reads data regions (.rodata), which rbpf cannot map".into());
+    }
+    let len = i32::try_from(case.input.len()).map_err(|e| e.to_string())?;
+    let code = with_len_prologue(&case.verified.program.code, len);
+    let vm = rbpf::EbpfVmMbuff::new(Some(&code)).map_err(|e| format!("rbpf rejects it: {e}"))?;
+    let memory = case.input.to_vec();
+    // An empty metadata buffer makes rbpf pass the memory's address in r1.
+    let run = || vm.execute_program(&memory, &[]).map_err(|e| e.to_string());
+    assert_eq!(run(), Ok(case.expected_r0), "rbpf-interp on {}", case.program.name);
+    group.bench_function("rbpf-interp", |b| b.iter(run));
+    Ok(())
+}
+
+/// The case for `program`: verified, and femtoc's result checked against
+/// the reference (and the published value where there is one).
+fn prepare<'a>(
+    program: &'a BenchProgram,
+    verified: &'a VerifiedProgram,
+    input: &'a BenchInput,
+) -> Case<'a> {
+    let mut memory = HostMemory::new(&verified.program, &input.bytes);
+    let args = memory.run_args();
+    let regions = memory.regions().expect("region table");
+    let r0 = interp::run(&verified.as_ref(), &regions, args, &mut NoHelpers)
+        .unwrap_or_else(|e| panic!("{}: {e}", program.name))
+        .r0;
+    assert!(program.matches_reference(r0, &input.bytes), "{}: r0 = {r0:#x}", program.name);
+    if program.name == "fletcher32" && matches!(input.source, InputSource::Shared(_)) {
+        assert_eq!(r0 as u32, SHARED_FLETCHER32, "fletcher32 over the shared input");
+    }
+    Case { program, verified, input: &input.bytes, expected_r0: r0 }
+}
+
+fn benches(c: &mut Criterion) {
+    let input = load_input().unwrap_or_else(|e| panic!("{e}"));
+    match &input.source {
+        InputSource::Shared(path) => eprintln!("input: {}", path.display()),
+        InputSource::Own => eprintln!("input: benches/data/input-360.txt (no shared input)"),
+    }
+    for program in PROGRAMS {
+        let verified = program.verified().unwrap_or_else(|e| panic!("{e}"));
+        let case = prepare(program, &verified, &input);
+        let mut group = c.benchmark_group(program.name);
+        group.throughput(Throughput::Bytes(input.bytes.len() as u64));
+        for (name, bench) in ENGINES {
+            if let Err(why) = bench(&mut group, &case) {
+                eprintln!("{}: {name} skipped: {why}", program.name);
+            }
+        }
+        group.finish();
+    }
+}
+
+fn config() -> Criterion {
+    // Short defaults: the machine is shared; the command line overrides them.
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = interp_benches;
+    config = config();
+    targets = benches
+}
+criterion_main!(interp_benches);
