@@ -32,12 +32,8 @@ pub struct CompileArgs {
 
 /// Compiles `input` into a blob.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &CompileArgs) -> CliResult {
-<<<<<<< HEAD
     let mut engines = Vec::new();
     for name in &args.targets {
-=======
-    if let Some(name) = args.targets.first() {
->>>>>>> main
         let engine: Engine = name.parse().map_err(|e| Diagnostic::new(format!("--target: {e}")))?;
         if !matches!(engine, Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc) {
             return Err(Diagnostic::new(format!("femtoc cannot compile for `{engine}` yet"))
