@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 pub const BASELINE_ENGINE: &str = "femtoc-interp";
 
 /// Engines in column order; others follow alphabetically.
-pub const ENGINE_ORDER: &[&str] = &[BASELINE_ENGINE, "rbpf-interp"];
+pub const ENGINE_ORDER: &[&str] = &[BASELINE_ENGINE, "femtoc-native", "rbpf-interp", "rbpf-jit"];
 
 /// Why the report could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -148,9 +148,15 @@ impl AlignedBytes {
 
 /// The program a blob carries as bytecode, with its data regions.
 pub fn program_from_blob(blob: &femtoc_runtime::blob::Blob<'_>) -> Option<Program> {
+    let code = code_from_bytes(blob.bytecode()?).ok()?;
+    Some(Program { code, ..data_from_blob(blob) })
+}
+
+/// The blob's data regions as a program without code (for blobs that
+/// carry native code only).
+pub fn data_from_blob(blob: &femtoc_runtime::blob::Blob<'_>) -> Program {
     use femtoc_isa::program::{DataKind, DataRegion};
     use femtoc_runtime::blob::RegionKind;
-    let code = code_from_bytes(blob.bytecode()?).ok()?;
     let data = blob
         .data_regions()
         .enumerate()
@@ -168,5 +174,5 @@ pub fn program_from_blob(blob: &femtoc_runtime::blob::Blob<'_>) -> Option<Progra
             }
         })
         .collect();
-    Some(Program { code, data, symbols: vec![] })
+    Program { code: vec![], data, symbols: vec![] }
 }

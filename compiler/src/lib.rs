@@ -1,4 +1,5 @@
 //! femtoc's compiler: analyses, backends and the blob writer.
 
 pub mod blob;
+pub mod cranelift;
 pub mod thumb2;

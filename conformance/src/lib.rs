@@ -5,6 +5,7 @@
 
 pub mod differential;
 pub mod engine;
+pub mod host;
 pub mod memory;
 pub mod plugin;
 pub mod runner;

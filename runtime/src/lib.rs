@@ -28,6 +28,8 @@ pub mod error;
 pub mod helpers;
 #[cfg(feature = "alloc")]
 pub mod hook;
+#[cfg(feature = "std")]
+pub mod host_exec;
 pub mod install;
 pub mod interp;
 #[cfg(feature = "std")]

@@ -1,12 +1,15 @@
 //! `femtoc compile FILE -o OUT.fcb`: verify a program and write a blob.
 //!
-//! This build has no native backend yet, so a blob carries the verified
-//! bytecode (always embedded here) for the device's interpreter; `--target`
-//! names the native engines to add once their backends exist.
+//! `--target` adds a code section per engine (Cranelift: `x86_64`,
+//! `aarch64`, `riscv64gc`). Without targets the blob carries the verified
+//! bytecode for the device's interpreter; with targets it carries it too
+//! if `--embed-bytecode` is given, so that devices of other engines can
+//! fall back to interpreting it.
 
 use std::path::{Path, PathBuf};
 
-use femtoc_compiler::blob::{write_blob, BlobSpec};
+use femtoc_compiler::blob::{write_blob, BlobSpec, CodeSpec};
+use femtoc_compiler::cranelift::compile;
 use femtoc_runtime::engine::{Engine, Features};
 
 use crate::commands::verify::{verify_loaded, VerifyArgs};
@@ -29,32 +32,61 @@ pub struct CompileArgs {
 
 /// Compiles `input` into a blob.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &CompileArgs) -> CliResult {
-    if let Some(name) = args.targets.first() {
+    let mut engines = Vec::new();
+    for name in &args.targets {
         let engine: Engine = name.parse().map_err(|e| Diagnostic::new(format!("--target: {e}")))?;
-        return Err(Diagnostic::new(format!("femtoc cannot compile for `{engine}` yet"))
-            .note("this build writes blobs with bytecode only; devices interpret them"));
+        if !matches!(engine, Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc) {
+            return Err(Diagnostic::new(format!("femtoc cannot compile for `{engine}` yet"))
+                .note("native targets in this build: x86_64, aarch64, riscv64gc"));
+        }
+        engines.push(engine);
     }
     let loaded = load_program(input, entry)?;
     let verified = verify_loaded(&loaded, verify)?;
+    let mut compiled = Vec::new();
+    for engine in engines {
+        compiled.push(
+            compile(&verified, engine)
+                .map_err(|e| Diagnostic::new(format!("{engine}: {e}")).in_file(input))?,
+        );
+    }
+    let code: Vec<CodeSpec<'_>> = compiled
+        .iter()
+        .map(|c| CodeSpec {
+            engine: c.engine,
+            features: c.features,
+            entry: c.entry,
+            machine_stack: c.machine_stack,
+            code: &c.code,
+        })
+        .collect();
+    let embed = args.embed_bytecode || code.is_empty();
     let spec = BlobSpec {
         features: Features::default(),
         ebpf_stack: verified.stack_usage,
         min_ctx_len: verified.min_ctx_len,
         helpers: &verified.helpers_used,
         data: &verified.program.data,
-        code: &[],
-        bytecode: Some(&verified.program.code),
+        code: &code,
+        bytecode: embed.then_some(&verified.program.code[..]),
     };
     let blob =
         write_blob(&spec, None).map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
     let output = args.output.clone().unwrap_or_else(|| input.with_extension("fcb"));
     std::fs::write(&output, &blob)
         .map_err(|e| Diagnostic::new(format!("cannot write the blob: {e}")).in_file(&output))?;
+    let sections: Vec<String> =
+        compiled.iter().map(|c| format!("{} {} bytes", c.engine, c.code.len())).collect();
     println!(
-        "{}: {} bytes ({} bytecode slots, no native code)",
+        "{}: {} bytes ({}; {})",
         output.display(),
         blob.len(),
-        verified.program.code.len()
+        if embed {
+            format!("{} bytecode slots", verified.program.code.len())
+        } else {
+            "no bytecode".into()
+        },
+        if sections.is_empty() { "no native code".into() } else { sections.join(", ") }
     );
     Ok(())
 }

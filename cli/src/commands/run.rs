@@ -12,15 +12,17 @@ use femtoc_isa::program::Program;
 use femtoc_isa::verifier::{scratch_len, SlotScratch};
 use femtoc_isa::{FunctionInfo, VerifiedRef};
 use femtoc_runtime::engine::{Engine, Features};
+use femtoc_runtime::host_exec::{run_host, HostCode, HOST_ENGINE};
 use femtoc_runtime::install::{install, DeviceProfile, RunPlan};
+use femtoc_runtime::native::NativeProgram;
 use femtoc_runtime::{interp, RunArgs};
 
 use crate::commands::verify::{verify_loaded, VerifyArgs};
 use crate::diag::{CliResult, Diagnostic};
 use crate::host::{helper_ids, HostServices};
 use crate::input::{
-    detect_kind, insn_text, load_program, program_from_blob, read_file, AlignedBytes, EntryArgs,
-    InputKind,
+    data_from_blob, detect_kind, insn_text, load_program, program_from_blob, read_file,
+    AlignedBytes, EntryArgs, InputKind,
 };
 
 /// Options of `femtoc run`.
@@ -63,26 +65,46 @@ fn host_engine() -> Engine {
     }
 }
 
-fn check_engine(args: &RunArgsCli) -> CliResult {
+/// The engine `--engine` names: the interpreter, or native code for the
+/// host's ISA.
+fn check_engine(args: &RunArgsCli) -> CliResult<Option<Engine>> {
     match args.engine.as_deref() {
-        None | Some("interp") => Ok(()),
-        Some(other) => {
-            Err(Diagnostic::new(format!("engine `{other}` is not available in this build"))
-                .note("available engines: interp"))
-        }
+        None | Some("interp") => Ok(None),
+        Some(name) => match name.parse::<Engine>() {
+            Ok(engine) if HOST_ENGINE == Some(engine) => Ok(Some(engine)),
+            _ => Err(Diagnostic::new(format!("engine `{name}` is not available on this host"))
+                .note(format!("available engines: interp, {}", host_engine()))),
+        },
     }
+}
+
+/// How a program runs: interpreted, or native code installed on the host.
+enum Exec<'a> {
+    Interp(VerifiedRef<'a>),
+    Native(HostCode, NativeProgram),
 }
 
 /// Loads and runs `input`.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
-    check_engine(args)?;
+    let native = check_engine(args)?;
     let bytes = read_file(input)?;
     if detect_kind(input, &bytes)? == InputKind::Blob {
         return run_blob(input, &bytes, verify, args);
     }
     let loaded = load_program(input, entry)?;
     let verified = verify_loaded(&loaded, verify)?;
-    interpret(input, verified.as_ref(), &verified.program, verify.stack_size, args, "interp")
+    let Some(engine) = native else {
+        let exec = Exec::Interp(verified.as_ref());
+        return execute(input, exec, &verified.program, verify.stack_size, args, "interp");
+    };
+    let compiled = femtoc_compiler::cranelift::compile(&verified, engine)
+        .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
+    let code = HostCode::new(engine, &compiled.code, compiled.entry)
+        .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
+    let program =
+        NativeProgram { stack_usage: verified.stack_usage, min_ctx_len: verified.min_ctx_len };
+    let exec = Exec::Native(code, program);
+    execute(input, exec, &verified.program, verify.stack_size, args, engine.name())
 }
 
 fn run_blob(input: &Path, bytes: &[u8], verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
@@ -104,23 +126,27 @@ fn run_blob(input: &Path, bytes: &[u8], verify: &VerifyArgs, args: &RunArgsCli) 
     let installed = install(aligned.bytes(), &device, &mut scratch, &mut functions)
         .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
     match installed.plan {
-        RunPlan::Native { code, .. } => Err(Diagnostic::new(format!(
-            "the blob has native code for {}, and this build cannot run native code on the host yet",
-            code.engine
-        ))
-        .in_file(input)),
+        RunPlan::Native { code, program } => {
+            let host = HostCode::new(code.engine, code.code, code.entry)
+                .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
+            // Faults name eBPF pcs; show the instruction when the blob has bytecode.
+            let data = program_from_blob(&installed.blob)
+                .unwrap_or_else(|| data_from_blob(&installed.blob));
+            let mode = format!("{} (native)", code.engine);
+            execute(input, Exec::Native(host, program), &data, verify.stack_size, args, &mode)
+        }
         RunPlan::Interpret(verified) => {
             let program = program_from_blob(&installed.blob)
                 .ok_or_else(|| Diagnostic::new("the blob carries no bytecode").in_file(input))?;
             let mode = format!("interp (blob has no code for {})", host_engine());
-            interpret(input, verified, &program, verify.stack_size, args, &mode)
+            execute(input, Exec::Interp(verified), &program, verify.stack_size, args, &mode)
         }
     }
 }
 
-fn interpret(
+fn execute(
     input: &Path,
-    verified: VerifiedRef<'_>,
+    exec: Exec<'_>,
     program: &Program,
     stack_size: u32,
     args: &RunArgsCli,
@@ -135,7 +161,11 @@ fn interpret(
     let result = {
         let regions =
             memory.regions().map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
-        interp::run(&verified, &regions, RunArgs { r1, r2, budget: args.budget }, &mut helpers)
+        let run_args = RunArgs { r1, r2, budget: args.budget };
+        match &exec {
+            Exec::Interp(verified) => interp::run(verified, &regions, run_args, &mut helpers),
+            Exec::Native(code, native) => run_host(code, *native, &regions, run_args, &mut helpers),
+        }
     };
     match result {
         Ok(outcome) => {
@@ -149,7 +179,9 @@ fn interpret(
             }
             if args.stats {
                 println!("engine: {engine}");
-                println!("ebpf instructions executed: {}", outcome.insns_executed);
+                if let Exec::Interp(_) = exec {
+                    println!("ebpf instructions executed: {}", outcome.insns_executed);
+                }
                 println!("budget used: {}", outcome.budget_used);
             }
             Ok(())

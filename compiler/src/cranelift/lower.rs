@@ -1,0 +1,835 @@
+//! eBPF to CLIF: one Cranelift function for the whole program.
+//!
+//! - eBPF registers are `Variable`s; every jump target, function start and
+//!   instruction after a jump, call or exit starts a block.
+//! - Local calls stay inside the one function, so the code has no call
+//!   relocations: the verifier rejects recursion, so a function is never
+//!   active twice and each callee gets its own variables for the caller's
+//!   r6..r9, r10 and the return site. Its `exit` restores them and switches
+//!   on the return site.
+//! - Memory checks: the last region that allowed a read (and a write) is
+//!   cached in variables; a miss searches the region table inline and a
+//!   failure jumps to the shared fault block with the pc, address, size and
+//!   direction as block arguments.
+//! - Division and modulo branch around zero and `-1` divisors, so the
+//!   trapping machine instructions never see those values.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    types, AbiParam, AtomicRmwOp, Block, BlockArg, Endianness, Function, InstBuilder, MemFlagsData,
+    SigRef, Signature, Type, UserFuncName, Value,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
+use femtoc_isa::decode::decode_all;
+use femtoc_isa::insn::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, Reg, Source, Width};
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_isa::FunctionInfo;
+use femtoc_runtime::abi::{
+    routine_offset, status, OFF_BUDGET_LEFT, OFF_DATA_BASES, OFF_EXIT_PC, OFF_FAULT_ADDR,
+    OFF_FAULT_SIZE, OFF_FAULT_WRITE, OFF_HELPER_ARGS, OFF_HELPER_ID, OFF_R0, OFF_R1, OFF_R2,
+    OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
+};
+
+use super::CompileError;
+
+const I64: Type = types::I64;
+const I32: Type = types::I32;
+
+/// Status returned when control leaves the program's slots, which verified
+/// code never does; `NativeFrame::finish` reports it as an invalid program.
+const STATUS_FELL_OFF: u32 = 0xff;
+
+/// Size of one `NativeRegion` entry.
+const REGION_ENTRY: i64 = 24;
+
+fn flags() -> MemFlagsData {
+    // Program memory: checked before every access, may be misaligned.
+    MemFlagsData::new().with_notrap().with_endianness(Endianness::Little)
+}
+
+fn ctx_flags() -> MemFlagsData {
+    // The context and its tables are the runtime's, aligned and valid.
+    MemFlagsData::trusted()
+}
+
+/// Per local-call target: where the caller's state is kept while it runs.
+struct CalleeSave {
+    regs: [Variable; 5],
+    ret: Variable,
+    /// Call sites returning here, by id, with their continuation blocks.
+    sites: Vec<(u32, Block)>,
+}
+
+/// Values loaded once at entry from the context.
+struct Env {
+    ctx: Value,
+    regions: Value,
+    region_count: Value,
+    data_bases: Value,
+    routines: Value,
+}
+
+struct Cache {
+    start: Variable,
+    len: Variable,
+}
+
+/// The eBPF program translated into `func`.
+pub(crate) fn lower(
+    program: &VerifiedProgram,
+    call_conv: CallConv,
+    frontend: TargetFrontendConfig,
+    func: &mut Function,
+) -> Result<(), CompileError> {
+    let code = &program.program.code;
+    let mut insns = Vec::new();
+    for d in decode_all(code) {
+        let d = d.map_err(|(pc, e)| CompileError::Decode { pc, reason: e.to_string() })?;
+        insns.push((d.pc, d.insn));
+    }
+
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(I64));
+    sig.returns.push(AbiParam::new(I32));
+    func.signature = sig.clone();
+    func.name = UserFuncName::testcase("femtoc_entry");
+
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(func, &mut fctx);
+
+    // Signatures of the routines called through the table.
+    let helper_sig = b.import_signature(sig.clone());
+
+    let mut leaders = BTreeSet::new();
+    leaders.insert(0usize);
+    for f in &program.functions {
+        leaders.insert(f.start as usize);
+    }
+    for &(pc, insn) in &insns {
+        let next = pc + insn.slots();
+        match insn {
+            Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. } | Insn::CallLocal { .. } => {
+                let t = target(&insn, pc)?;
+                leaders.insert(t);
+                leaders.insert(next);
+            }
+            Insn::Exit => {
+                leaders.insert(next);
+            }
+            _ => {}
+        }
+    }
+    let blocks: BTreeMap<usize, Block> =
+        leaders.iter().filter(|&&pc| pc <= code.len()).map(|&pc| (pc, b.create_block())).collect();
+
+    let regs: Vec<Variable> = (0..Reg::COUNT).map(|_| b.declare_var(I64)).collect();
+    let budget = b.declare_var(I64);
+    let rcache = Cache { start: b.declare_var(I64), len: b.declare_var(I64) };
+    let wcache = Cache { start: b.declare_var(I64), len: b.declare_var(I64) };
+
+    // Local calls: one save area per callee function.
+    let mut saves: BTreeMap<u32, CalleeSave> = BTreeMap::new();
+    let mut site_id = 0u32;
+    for &(pc, insn) in &insns {
+        if let Insn::CallLocal { .. } = insn {
+            let t = target(&insn, pc)? as u32;
+            let save = saves.entry(t).or_insert_with(|| CalleeSave {
+                regs: [(); 5].map(|_| b.declare_var(I64)),
+                ret: b.declare_var(I32),
+                sites: Vec::new(),
+            });
+            let cont = *blocks.get(&(pc + 1)).ok_or(CompileError::Internal("call continuation"))?;
+            save.sites.push((site_id, cont));
+            site_id += 1;
+        }
+    }
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let fault = b.create_block();
+    for ty in [I32, I64, I32, I32] {
+        b.append_block_param(fault, ty);
+    }
+    let budget_out = b.create_block();
+    b.append_block_param(budget_out, I32);
+
+    // Entry: registers and context values.
+    b.switch_to_block(entry);
+    let ctx = b.block_params(entry)[0];
+    let load_ctx = |b: &mut FunctionBuilder, ty: Type, off: u32| {
+        b.ins().load(ty, ctx_flags(), ctx, off as i32)
+    };
+    let env = Env {
+        ctx,
+        regions: load_ctx(&mut b, I64, OFF_REGIONS),
+        region_count: load_ctx(&mut b, I32, OFF_REGION_COUNT),
+        data_bases: load_ctx(&mut b, I64, OFF_DATA_BASES),
+        routines: load_ctx(&mut b, I64, OFF_ROUTINES),
+    };
+    let zero = b.ins().iconst(I64, 0);
+    for r in &regs {
+        b.def_var(*r, zero);
+    }
+    for s in saves.values() {
+        for r in s.regs {
+            b.def_var(r, zero);
+        }
+        let z = b.ins().iconst(I32, 0);
+        b.def_var(s.ret, z);
+    }
+    let v = load_ctx(&mut b, I64, OFF_R1);
+    b.def_var(regs[1], v);
+    let v = load_ctx(&mut b, I64, OFF_R2);
+    b.def_var(regs[2], v);
+    let v = load_ctx(&mut b, I64, OFF_STACK_TOP);
+    b.def_var(regs[10], v);
+    let v = load_ctx(&mut b, I64, OFF_BUDGET_LEFT);
+    b.def_var(budget, v);
+    for c in [&rcache, &wcache] {
+        b.def_var(c.start, zero);
+        b.def_var(c.len, zero);
+    }
+    let first = *blocks.get(&0).ok_or(CompileError::Internal("entry block"))?;
+    b.ins().jump(first, &[]);
+
+    let mut lw = Lower {
+        b,
+        env,
+        regs,
+        budget,
+        rcache,
+        wcache,
+        fault,
+        budget_out,
+        blocks,
+        helper_sig,
+        functions: &program.functions,
+        saves,
+        site_of_call: 0,
+    };
+    lw.body(&insns, code.len())?;
+    lw.fault_block();
+    lw.budget_block();
+    lw.b.seal_all_blocks();
+    lw.b.finalize(frontend);
+    Ok(())
+}
+
+fn target(insn: &Insn, pc: usize) -> Result<usize, CompileError> {
+    insn.branch_target(pc)
+        .and_then(|t| usize::try_from(t).ok())
+        .ok_or(CompileError::BadTarget { pc })
+}
+
+struct Lower<'f, 'p> {
+    b: FunctionBuilder<'f>,
+    env: Env,
+    regs: Vec<Variable>,
+    budget: Variable,
+    rcache: Cache,
+    wcache: Cache,
+    fault: Block,
+    budget_out: Block,
+    blocks: BTreeMap<usize, Block>,
+    helper_sig: SigRef,
+    functions: &'p [FunctionInfo],
+    saves: BTreeMap<u32, CalleeSave>,
+    /// Call sites seen so far (their ids follow program order).
+    site_of_call: u32,
+}
+
+fn arg(v: Value) -> BlockArg {
+    BlockArg::Value(v)
+}
+
+impl Lower<'_, '_> {
+    fn block_at(&self, pc: usize) -> Result<Block, CompileError> {
+        self.blocks.get(&pc).copied().ok_or(CompileError::BadTarget { pc })
+    }
+
+    fn get(&mut self, r: Reg) -> Value {
+        self.b.use_var(self.regs[r.index()])
+    }
+
+    fn set(&mut self, r: Reg, v: Value) {
+        self.b.def_var(self.regs[r.index()], v);
+    }
+
+    fn get32(&mut self, r: Reg) -> Value {
+        let v = self.get(r);
+        self.b.ins().ireduce(I32, v)
+    }
+
+    fn operand(&mut self, src: Source, width: Width) -> Value {
+        match (src, width) {
+            (Source::Reg(r), Width::W64) => self.get(r),
+            (Source::Reg(r), Width::W32) => self.get32(r),
+            (Source::Imm(k), Width::W64) => self.b.ins().iconst(I64, i64::from(k)),
+            (Source::Imm(k), Width::W32) => self.b.ins().iconst(I32, i64::from(k as u32)),
+        }
+    }
+
+    fn body(&mut self, insns: &[(usize, Insn)], len: usize) -> Result<(), CompileError> {
+        let mut open = false;
+        for &(pc, insn) in insns {
+            if let Some(&blk) = self.blocks.get(&pc) {
+                if open {
+                    self.b.ins().jump(blk, &[]);
+                }
+                self.b.switch_to_block(blk);
+                open = true;
+            }
+            if !open {
+                continue;
+            }
+            open = self.insn(pc, insn)?;
+        }
+        // Blocks that start at the end of the program (after a final exit
+        // or jump) and any open fall-through: verified code never gets here.
+        if let Some(&blk) = self.blocks.get(&len) {
+            if open {
+                self.b.ins().jump(blk, &[]);
+            }
+            self.b.switch_to_block(blk);
+            open = true;
+        }
+        if open {
+            let s = self.b.ins().iconst(I32, i64::from(STATUS_FELL_OFF));
+            self.b.ins().return_(&[s]);
+        }
+        Ok(())
+    }
+
+    /// Lowers one instruction; false if it ends the block unconditionally.
+    fn insn(&mut self, pc: usize, insn: Insn) -> Result<bool, CompileError> {
+        match insn {
+            Insn::Alu { width, op, dst, src } => self.alu(width, op, dst, src),
+            Insn::Neg { width, dst } => {
+                let v = self.value_w(dst, width);
+                let r = self.b.ins().ineg(v);
+                self.set_w(dst, width, r);
+            }
+            Insn::Endian { order, bits, dst } => self.endian(order, bits, dst),
+            Insn::LoadImm64 { dst, imm } => {
+                let v = self.b.ins().iconst(I64, imm as i64);
+                self.set(dst, v);
+            }
+            Insn::LoadDataAddr { dst, region, offset } => {
+                let base = self.b.ins().load(
+                    I64,
+                    ctx_flags(),
+                    self.env.data_bases,
+                    (region as i32).wrapping_mul(8),
+                );
+                let v = self.b.ins().iadd_imm_s(base, i64::from(offset));
+                self.set(dst, v);
+            }
+            Insn::Load { size, dst, src, off } => {
+                let p = self.checked(pc, src, off, size.bytes(), false);
+                let fl = flags();
+                let v = match size {
+                    MemSize::B => self.b.ins().uload8(I64, fl, p, 0),
+                    MemSize::H => self.b.ins().uload16(I64, fl, p, 0),
+                    MemSize::W => self.b.ins().uload32(fl, p, 0),
+                    MemSize::DW => self.b.ins().load(I64, fl, p, 0),
+                };
+                self.set(dst, v);
+            }
+            Insn::LoadSx { size, dst, src, off } => {
+                let p = self.checked(pc, src, off, size.bytes(), false);
+                let fl = flags();
+                let v = match size {
+                    MemSize::B => self.b.ins().sload8(I64, fl, p, 0),
+                    MemSize::H => self.b.ins().sload16(I64, fl, p, 0),
+                    MemSize::W => self.b.ins().sload32(fl, p, 0),
+                    MemSize::DW => self.b.ins().load(I64, fl, p, 0),
+                };
+                self.set(dst, v);
+            }
+            Insn::Store { size, dst, off, src } => {
+                let v = self.operand(src, Width::W64);
+                let p = self.checked(pc, dst, off, size.bytes(), true);
+                let fl = flags();
+                match size {
+                    MemSize::B => self.b.ins().istore8(fl, v, p, 0),
+                    MemSize::H => self.b.ins().istore16(fl, v, p, 0),
+                    MemSize::W => self.b.ins().istore32(fl, v, p, 0),
+                    MemSize::DW => self.b.ins().store(fl, v, p, 0),
+                };
+            }
+            Insn::Atomic { size, op, fetch, dst, src, off } => {
+                self.atomic(pc, size, op, fetch, dst, src, off)?
+            }
+            Insn::Ja { .. } | Insn::JaLong { .. } => {
+                let t = target(&insn, pc)?;
+                self.jump_to(pc, t)?;
+                return Ok(false);
+            }
+            Insn::Jmp { width, cond, dst, src, off: _ } => {
+                let t = target(&insn, pc)?;
+                let c = self.condition(width, cond, dst, src);
+                let next = self.block_at(pc + 1)?;
+                if t <= pc {
+                    let taken = self.b.create_block();
+                    self.b.ins().brif(c, taken, &[], next, &[]);
+                    self.b.switch_to_block(taken);
+                    self.jump_to(pc, t)?;
+                } else {
+                    let tb = self.block_at(t)?;
+                    self.b.ins().brif(c, tb, &[], next, &[]);
+                }
+                return Ok(false);
+            }
+            Insn::Call { id } => self.helper(pc, id),
+            Insn::CallLocal { .. } => {
+                let t = target(&insn, pc)?;
+                self.local_call(pc, t)?;
+                return Ok(false);
+            }
+            Insn::CallReg { .. } => return Err(CompileError::Unsupported { pc, what: "callx" }),
+            Insn::Exit => {
+                self.exit(pc)?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn value_w(&mut self, r: Reg, width: Width) -> Value {
+        match width {
+            Width::W64 => self.get(r),
+            Width::W32 => self.get32(r),
+        }
+    }
+
+    /// Writes a result of `width` bits, zero-extending 32-bit results.
+    fn set_w(&mut self, r: Reg, width: Width, v: Value) {
+        let v = match width {
+            Width::W64 => v,
+            Width::W32 => self.b.ins().uextend(I64, v),
+        };
+        self.set(r, v);
+    }
+
+    fn alu(&mut self, width: Width, op: AluOp, dst: Reg, src: Source) {
+        let ty = match width {
+            Width::W64 => I64,
+            Width::W32 => I32,
+        };
+        if let AluOp::Mov = op {
+            let v = self.operand(src, width);
+            self.set_w(dst, width, v);
+            return;
+        }
+        if let AluOp::MovSx(bits) = op {
+            let v = self.operand(src, Width::W64);
+            let narrow = match bits {
+                8 => types::I8,
+                16 => types::I16,
+                _ => I32,
+            };
+            let n = self.b.ins().ireduce(narrow, v);
+            let r = if narrow == ty { n } else { self.b.ins().sextend(ty, n) };
+            self.set_w(dst, width, r);
+            return;
+        }
+        let a = self.value_w(dst, width);
+        let x = self.operand(src, width);
+        let r = match op {
+            AluOp::Add => self.b.ins().iadd(a, x),
+            AluOp::Sub => self.b.ins().isub(a, x),
+            AluOp::Mul => self.b.ins().imul(a, x),
+            AluOp::Or => self.b.ins().bor(a, x),
+            AluOp::And => self.b.ins().band(a, x),
+            AluOp::Xor => self.b.ins().bxor(a, x),
+            // Cranelift masks shift amounts to the type's width, as eBPF does.
+            AluOp::Lsh => self.b.ins().ishl(a, x),
+            AluOp::Rsh => self.b.ins().ushr(a, x),
+            AluOp::Arsh => self.b.ins().sshr(a, x),
+            AluOp::Div => self.divide(ty, a, x, src, false, false),
+            AluOp::SDiv => self.divide(ty, a, x, src, true, false),
+            AluOp::Mod => self.divide(ty, a, x, src, false, true),
+            AluOp::SMod => self.divide(ty, a, x, src, true, true),
+            AluOp::Mov | AluOp::MovSx(_) => a,
+        };
+        self.set_w(dst, width, r);
+    }
+
+    /// eBPF division or modulo of `a` by `x` (type `ty`): zero and `-1`
+    /// divisors take their own paths, so the machine instruction never
+    /// sees a divisor that would trap.
+    fn divide(
+        &mut self,
+        ty: Type,
+        a: Value,
+        x: Value,
+        src: Source,
+        signed: bool,
+        rem: bool,
+    ) -> Value {
+        let op = |b: &mut FunctionBuilder, a, x| match (signed, rem) {
+            (false, false) => b.ins().udiv(a, x),
+            (false, true) => b.ins().urem(a, x),
+            (true, false) => b.ins().sdiv(a, x),
+            (true, true) => b.ins().srem(a, x),
+        };
+        if let Source::Imm(k) = src {
+            // A constant divisor decides the path at compile time.
+            let k = i64::from(k);
+            return match (k, signed && k == -1) {
+                (0, _) if rem => a,
+                (0, _) => self.b.ins().iconst(ty, 0),
+                (_, true) if rem => self.b.ins().iconst(ty, 0),
+                (_, true) => self.b.ins().ineg(a),
+                _ => op(&mut self.b, a, x),
+            };
+        }
+        let done = self.b.create_block();
+        self.b.append_block_param(done, ty);
+        let nonzero = self.b.create_block();
+        let zero_result = if rem { a } else { self.b.ins().iconst(ty, 0) };
+        self.b.ins().brif(x, nonzero, &[], done, &[arg(zero_result)]);
+        self.b.switch_to_block(nonzero);
+        if signed {
+            let divide = self.b.create_block();
+            let m1 = self.b.ins().iconst(ty, if ty == I32 { i64::from(u32::MAX) } else { -1 });
+            let is_m1 = self.b.ins().icmp(IntCC::Equal, x, m1);
+            let m1_result = if rem { self.b.ins().iconst(ty, 0) } else { self.b.ins().ineg(a) };
+            self.b.ins().brif(is_m1, done, &[arg(m1_result)], divide, &[]);
+            self.b.switch_to_block(divide);
+        }
+        let r = op(&mut self.b, a, x);
+        self.b.ins().jump(done, &[arg(r)]);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
+    }
+
+    fn endian(&mut self, order: ByteOrder, bits: u8, dst: Reg) {
+        let v = self.get(dst);
+        let narrow = match bits {
+            16 => types::I16,
+            32 => I32,
+            _ => I64,
+        };
+        let n = if narrow == I64 { v } else { self.b.ins().ireduce(narrow, v) };
+        let n = match order {
+            ByteOrder::ToLe => n,
+            ByteOrder::ToBe | ByteOrder::Swap => self.b.ins().bswap(n),
+        };
+        let r = if narrow == I64 { n } else { self.b.ins().uextend(I64, n) };
+        self.set(dst, r);
+    }
+
+    fn condition(&mut self, width: Width, cond: JmpCond, dst: Reg, src: Source) -> Value {
+        let a = self.value_w(dst, width);
+        let x = self.operand(src, width);
+        let cc = match cond {
+            JmpCond::Set => {
+                let m = self.b.ins().band(a, x);
+                return self.b.ins().icmp_imm_u(IntCC::NotEqual, m, 0);
+            }
+            JmpCond::Eq => IntCC::Equal,
+            JmpCond::Ne => IntCC::NotEqual,
+            JmpCond::Gt => IntCC::UnsignedGreaterThan,
+            JmpCond::Ge => IntCC::UnsignedGreaterThanOrEqual,
+            JmpCond::Lt => IntCC::UnsignedLessThan,
+            JmpCond::Le => IntCC::UnsignedLessThanOrEqual,
+            JmpCond::Sgt => IntCC::SignedGreaterThan,
+            JmpCond::Sge => IntCC::SignedGreaterThanOrEqual,
+            JmpCond::Slt => IntCC::SignedLessThan,
+            JmpCond::Sle => IntCC::SignedLessThanOrEqual,
+        };
+        self.b.ins().icmp(cc, a, x)
+    }
+
+    /// A budget event at `pc`: stop if none is left, else count it.
+    fn budget_event(&mut self, pc: usize) {
+        let left = self.b.use_var(self.budget);
+        let ok = self.b.create_block();
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        self.b.ins().brif(left, ok, &[], self.budget_out, &[arg(pcv)]);
+        self.b.switch_to_block(ok);
+        let left = self.b.ins().iadd_imm_s(left, -1);
+        self.b.def_var(self.budget, left);
+    }
+
+    /// Unconditional transfer from the jump at `pc` to `t`, counting a
+    /// backward one.
+    fn jump_to(&mut self, pc: usize, t: usize) -> Result<(), CompileError> {
+        if t <= pc {
+            self.budget_event(pc);
+        }
+        let tb = self.block_at(t)?;
+        self.b.ins().jump(tb, &[]);
+        Ok(())
+    }
+
+    /// The address `base + off` after checking `size` bytes there against
+    /// the regions. Constant r10-relative accesses inside the function's
+    /// frame were proven in bounds by the verifier and go unchecked.
+    fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> Value {
+        let b0 = self.get(base);
+        let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
+        if base == Reg::R10 && self.in_frame(pc, off, size) {
+            return addr;
+        }
+        self.check(pc, addr, size, write, if write { REGION_WRITE } else { REGION_READ });
+        addr
+    }
+
+    fn in_frame(&self, pc: usize, off: i16, size: u32) -> bool {
+        let f = self.functions.iter().rev().find(|f| f.start as usize <= pc);
+        match f {
+            Some(f) if f.frame_tracked && (pc as u32) < f.end => {
+                let off = i64::from(off);
+                off < 0 && -off <= i64::from(f.frame_size) && off + i64::from(size) <= 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Checks `size` bytes at `addr` for `need` (`REGION_READ` or
+    /// `REGION_WRITE`); continues in a new block when allowed.
+    fn check(&mut self, pc: usize, addr: Value, size: u32, write: bool, need: u32) {
+        let cache = if write { &self.wcache } else { &self.rcache };
+        let (cs, cl) = (cache.start, cache.len);
+        let start = self.b.use_var(cs);
+        let len = self.b.use_var(cl);
+        let ok = self.fits(addr, start, len, size);
+        let hit = self.b.create_block();
+        let search = self.b.create_block();
+        self.b.append_block_param(search, I32);
+        let zero = self.b.ins().iconst(I32, 0);
+        self.b.ins().brif(ok, hit, &[], search, &[arg(zero)]);
+
+        // Miss: search the table; refill the cache from the region found.
+        self.b.switch_to_block(search);
+        let i = self.b.block_params(search)[0];
+        let body = self.b.create_block();
+        let done = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, self.env.region_count);
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        let sizev = self.b.ins().iconst(I32, i64::from(size));
+        let wv = self.b.ins().iconst(I32, i64::from(write));
+        self.b.ins().brif(done, self.fault, &[arg(pcv), arg(addr), arg(sizev), arg(wv)], body, &[]);
+        self.b.switch_to_block(body);
+        let i64v = self.b.ins().uextend(I64, i);
+        let offs = self.b.ins().imul_imm_u(i64v, REGION_ENTRY);
+        let ent = self.b.ins().iadd(self.env.regions, offs);
+        let rs = self.b.ins().load(I64, ctx_flags(), ent, 0);
+        let rl = self.b.ins().load(I64, ctx_flags(), ent, 8);
+        let rf = self.b.ins().load(I32, ctx_flags(), ent, 16);
+        let inside = self.fits(addr, rs, rl, size);
+        let perm = self.b.ins().band_imm_u(rf, i64::from(need));
+        let perm = self.b.ins().icmp_imm_u(IntCC::NotEqual, perm, 0);
+        let found = self.b.ins().band(inside, perm);
+        let refill = self.b.create_block();
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(found, refill, &[], search, &[arg(next)]);
+        self.b.switch_to_block(refill);
+        self.b.def_var(cs, rs);
+        self.b.def_var(cl, rl);
+        self.b.ins().jump(hit, &[]);
+        self.b.switch_to_block(hit);
+    }
+
+    /// True iff `size` bytes at `addr` lie in `[start, start + len)`.
+    fn fits(&mut self, addr: Value, start: Value, len: Value, size: u32) -> Value {
+        let off = self.b.ins().isub(addr, start);
+        let a = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, off, len);
+        let room = self.b.ins().isub(len, off);
+        let bfit =
+            self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, room, i64::from(size));
+        self.b.ins().band(a, bfit)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn atomic(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        op: AtomicOp,
+        fetch: bool,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    ) -> Result<(), CompileError> {
+        let (ty, n) = match size {
+            MemSize::W => (I32, 4u32),
+            MemSize::DW => (I64, 8u32),
+            _ => return Err(CompileError::Unsupported { pc, what: "atomic of this size" }),
+        };
+        let b0 = self.get(dst);
+        let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
+        // Misaligned atomics are write faults on every engine.
+        let mis = self.b.ins().band_imm_u(addr, i64::from(n - 1));
+        let aligned = self.b.create_block();
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        let sizev = self.b.ins().iconst(I32, i64::from(n));
+        let one = self.b.ins().iconst(I32, 1);
+        self.b.ins().brif(
+            mis,
+            self.fault,
+            &[arg(pcv), arg(addr), arg(sizev), arg(one)],
+            aligned,
+            &[],
+        );
+        self.b.switch_to_block(aligned);
+        self.check(pc, addr, n, true, REGION_WRITE);
+        let fl =
+            MemFlagsData::new().with_notrap().with_aligned().with_endianness(Endianness::Little);
+        let v = self.value_w(src, if ty == I32 { Width::W32 } else { Width::W64 });
+        let widen = |b: &mut FunctionBuilder, x: Value| {
+            if ty == I32 {
+                b.ins().uextend(I64, x)
+            } else {
+                x
+            }
+        };
+        if let AtomicOp::CmpXchg = op {
+            let expected = self.value_w(Reg::R0, if ty == I32 { Width::W32 } else { Width::W64 });
+            let old = self.b.ins().atomic_cas(fl, addr, expected, v);
+            let old = widen(&mut self.b, old);
+            self.set(Reg::R0, old);
+            return Ok(());
+        }
+        let rmw = match op {
+            AtomicOp::Add => AtomicRmwOp::Add,
+            AtomicOp::Or => AtomicRmwOp::Or,
+            AtomicOp::And => AtomicRmwOp::And,
+            AtomicOp::Xor => AtomicRmwOp::Xor,
+            AtomicOp::Xchg | AtomicOp::CmpXchg => AtomicRmwOp::Xchg,
+        };
+        let old = self.b.ins().atomic_rmw(ty, fl, rmw, addr, v);
+        if fetch {
+            let old = widen(&mut self.b, old);
+            self.set(src, old);
+        }
+        Ok(())
+    }
+
+    fn store_budget(&mut self) {
+        let left = self.b.use_var(self.budget);
+        self.b.ins().store(ctx_flags(), left, self.env.ctx, OFF_BUDGET_LEFT as i32);
+    }
+
+    fn helper(&mut self, pc: usize, id: u32) {
+        let ctx = self.env.ctx;
+        for (i, r) in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5].into_iter().enumerate() {
+            let v = self.get(r);
+            self.b.ins().store(ctx_flags(), v, ctx, (OFF_HELPER_ARGS + 8 * i as u32) as i32);
+        }
+        let idv = self.b.ins().iconst(I32, i64::from(id));
+        self.b.ins().store(ctx_flags(), idv, ctx, OFF_HELPER_ID as i32);
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        self.b.ins().store(ctx_flags(), pcv, ctx, OFF_EXIT_PC as i32);
+        self.store_budget();
+        let f = self.b.ins().load(
+            I64,
+            ctx_flags(),
+            self.env.routines,
+            routine_offset::HELPER_CALL as i32,
+        );
+        let call = self.b.ins().call_indirect(self.helper_sig, f, &[ctx]);
+        let st = self.b.inst_results(call)[0];
+        let stop = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(st, stop, &[], cont, &[]);
+        self.b.switch_to_block(stop);
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(cont);
+        let r0 = self.b.ins().load(I64, ctx_flags(), ctx, OFF_R0 as i32);
+        self.set(Reg::R0, r0);
+    }
+
+    fn local_call(&mut self, pc: usize, t: usize) -> Result<(), CompileError> {
+        self.budget_event(pc);
+        let id = self.site_of_call;
+        self.site_of_call += 1;
+        let frame = self
+            .functions
+            .iter()
+            .rev()
+            .find(|f| f.start as usize <= pc)
+            .map_or(0, |f| f.frame_size);
+        let save = self.saves.get(&(t as u32)).ok_or(CompileError::Internal("call target"))?;
+        let (save_regs, ret) = (save.regs, save.ret);
+        for (k, r) in [Reg::R6, Reg::R7, Reg::R8, Reg::R9, Reg::R10].into_iter().enumerate() {
+            let v = self.get(r);
+            self.b.def_var(save_regs[k], v);
+        }
+        let idv = self.b.ins().iconst(I32, i64::from(id));
+        self.b.def_var(ret, idv);
+        let fp = self.get(Reg::R10);
+        let fp = self.b.ins().iadd_imm_s(fp, -i64::from(frame));
+        self.set(Reg::R10, fp);
+        let tb = self.block_at(t)?;
+        self.b.ins().jump(tb, &[]);
+        Ok(())
+    }
+
+    fn exit(&mut self, pc: usize) -> Result<(), CompileError> {
+        let f = self
+            .functions
+            .iter()
+            .rev()
+            .find(|f| f.start as usize <= pc)
+            .ok_or(CompileError::Internal("exit outside any function"))?;
+        let start = f.start;
+        let Some(save) = self.saves.get(&start) else {
+            // The entry function (or one nobody calls): the run ends.
+            let r0 = self.get(Reg::R0);
+            self.b.ins().store(ctx_flags(), r0, self.env.ctx, OFF_R0 as i32);
+            self.store_budget();
+            let s = self.b.ins().iconst(I32, i64::from(status::EXIT));
+            self.b.ins().return_(&[s]);
+            return Ok(());
+        };
+        let (save_regs, ret) = (save.regs, save.ret);
+        let sites = save.sites.clone();
+        for (k, r) in [Reg::R6, Reg::R7, Reg::R8, Reg::R9, Reg::R10].into_iter().enumerate() {
+            let v = self.b.use_var(save_regs[k]);
+            self.set(r, v);
+        }
+        let which = self.b.use_var(ret);
+        let Some(&(_, fallback)) = sites.first() else {
+            return Err(CompileError::Internal("callee without call sites"));
+        };
+        if sites.len() == 1 {
+            self.b.ins().jump(fallback, &[]);
+            return Ok(());
+        }
+        let mut sw = Switch::new();
+        for &(id, blk) in &sites {
+            sw.set_entry(u128::from(id), blk);
+        }
+        sw.emit(&mut self.b, which, fallback);
+        Ok(())
+    }
+
+    fn fault_block(&mut self) {
+        self.b.switch_to_block(self.fault);
+        let p = self.b.block_params(self.fault).to_vec();
+        let ctx = self.env.ctx;
+        self.b.ins().store(ctx_flags(), p[0], ctx, OFF_EXIT_PC as i32);
+        self.b.ins().store(ctx_flags(), p[1], ctx, OFF_FAULT_ADDR as i32);
+        self.b.ins().store(ctx_flags(), p[2], ctx, OFF_FAULT_SIZE as i32);
+        self.b.ins().store(ctx_flags(), p[3], ctx, OFF_FAULT_WRITE as i32);
+        self.store_budget();
+        let s = self.b.ins().iconst(I32, i64::from(status::MEMORY_FAULT));
+        self.b.ins().return_(&[s]);
+    }
+
+    fn budget_block(&mut self) {
+        self.b.switch_to_block(self.budget_out);
+        let pcv = self.b.block_params(self.budget_out)[0];
+        let ctx = self.env.ctx;
+        self.b.ins().store(ctx_flags(), pcv, ctx, OFF_EXIT_PC as i32);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.b.ins().store(ctx_flags(), zero, ctx, OFF_BUDGET_LEFT as i32);
+        let s = self.b.ins().iconst(I32, i64::from(status::BUDGET));
+        self.b.ins().return_(&[s]);
+    }
+}
