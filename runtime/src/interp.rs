@@ -87,11 +87,11 @@ pub(crate) fn zero_stack(regions: &Regions<'_>, stack_usage: u32) {
     let stack = regions.stack();
     // A stack smaller than the program's usage is not an error here: the
     // accesses beyond it fault like any other out-of-bounds access.
-    let n = u64::from(stack_usage).min(stack.len());
+    let n = stack_usage.min(stack.len().try_into().unwrap_or(u32::MAX));
     if n == 0 {
         return;
     }
-    if let Some(p) = regions.check(stack.end() - n, n, true) {
+    if let Some(p) = access(regions, stack.end() - u64::from(n), n, true) {
         // SAFETY: the check proved `n` bytes at `p` lie in the writable
         // stack region, which nothing else references during the run.
         unsafe { core::ptr::write_bytes(p, 0, n as usize) };
@@ -110,7 +110,7 @@ fn atomic(
     s: usize,
 ) -> Result<(), RunError> {
     let size: u32 = if dw { 8 } else { 4 };
-    let p = match regions.check(addr, u64::from(size), true) {
+    let p = match access(regions, addr, size, true) {
         Some(p) if addr.is_multiple_of(u64::from(size)) => p,
         _ => return Err(fault(pc, addr, size, true)),
     };
@@ -444,8 +444,8 @@ pub fn run(
     }
 }
 
-/// The bounds check of loads and stores: out of line, as one copy per
-/// access opcode would be most of the interpreter's flash.
+/// The bounds check of every access: out of line, as one copy per access
+/// opcode would be most of the interpreter's flash.
 #[inline(never)]
 fn access(regions: &Regions<'_>, addr: u64, size: u32, write: bool) -> Option<*mut u8> {
     regions.check(addr, u64::from(size), write)
