@@ -1,8 +1,8 @@
 //! The reference interpreter: the semantics every engine must reproduce
 //! (DESIGN "One semantics, many engines").
 //!
-//! It runs verified code only, so it dispatches on the raw opcode byte and
-//! reads fields straight from the slot; it still never panics or touches
+//! It runs verified code only, so it dispatches on the opcode byte (through
+//! a table of operations) and reads fields straight from the slot; it still never panics or touches
 //! memory outside the regions on unverified input (such code stops with
 //! `InvalidProgram`). The run path does not allocate.
 
@@ -82,26 +82,16 @@ fn mod32(a: u64, b: u32, signed: bool) -> u64 {
     u64::from(if signed { arith::smod32(a, b) } else { arith::umod32(a, b) })
 }
 
-#[inline(always)]
-fn movsx(v: u64, bits: i16) -> u64 {
-    match bits {
-        8 => v as i8 as i64 as u64,
-        16 => v as i16 as i64 as u64,
-        32 => v as i32 as i64 as u64,
-        _ => v,
-    }
-}
-
 /// Zeroes the `stack_usage` bytes below the stack top.
 pub(crate) fn zero_stack(regions: &Regions<'_>, stack_usage: u32) {
     let stack = regions.stack();
     // A stack smaller than the program's usage is not an error here: the
     // accesses beyond it fault like any other out-of-bounds access.
-    let n = u64::from(stack_usage).min(stack.len());
+    let n = stack_usage.min(stack.len().try_into().unwrap_or(u32::MAX));
     if n == 0 {
         return;
     }
-    if let Some(p) = regions.check(stack.end() - n, n, true) {
+    if let Some(p) = access(regions, stack.end() - u64::from(n), n, true) {
         // SAFETY: the check proved `n` bytes at `p` lie in the writable
         // stack region, which nothing else references during the run.
         unsafe { core::ptr::write_bytes(p, 0, n as usize) };
@@ -120,7 +110,7 @@ fn atomic(
     s: usize,
 ) -> Result<(), RunError> {
     let size: u32 = if dw { 8 } else { 4 };
-    let p = match regions.check(addr, u64::from(size), true) {
+    let p = match access(regions, addr, size, true) {
         Some(p) if addr.is_multiple_of(u64::from(size)) => p,
         _ => return Err(fault(pc, addr, size, true)),
     };
@@ -198,7 +188,7 @@ pub fn run(
         };
     }
 
-    loop {
+    'step: loop {
         let cur = pc;
         let Some(&w) = code.get(cur) else {
             return Err(stop(cur, RunErrorKind::InvalidProgram("pc outside the program")));
@@ -210,288 +200,504 @@ pub fn run(
         let s = (w >> 12) as usize & 0xf;
         let off = (w >> 16) as i16;
         let imm = (w >> 32) as i32;
-        if !is_valid(op) {
-            return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode")));
-        }
         let k64 = imm as i64 as u64;
-        // The second operand: the register for the `X` source bit, else the
-        // sign-extended immediate (ALU, JMP and their 32-bit forms).
+        let k32 = imm as u32;
+        // The second operand of ALU and JMP opcodes: the register for the
+        // `X` source bit, else the sign-extended immediate. Selecting it
+        // once here rather than in every arm saves flash.
         let b = if op & 0x08 != 0 { reg[s] } else { k64 };
 
-        // Decoding by class and operation field rather than by whole opcode
-        // lets the 32- and 64-bit, immediate and register forms share one
-        // body each (and one inlined bounds check per access kind), which
-        // is most of the interpreter's flash; `is_valid` keeps exactly the
-        // opcodes a per-opcode match would.
-        match op {
-            // Calls and exit.
-            0x85 if s == 0 => {
-                let id = imm as u32;
-                if !helpers.provides(id) {
-                    return Err(stop(cur, RunErrorKind::UnknownHelper { id }));
+        macro_rules! alu64 {
+            ($f:expr) => {{
+                let f: fn(u64, u64) -> u64 = $f;
+                reg[d] = f(reg[d], b)
+            }};
+        }
+        macro_rules! alu32 {
+            ($f:expr) => {{
+                let f: fn(u32, u32) -> u32 = $f;
+                reg[d] = u64::from(f(reg[d] as u32, b as u32))
+            }};
+        }
+        macro_rules! load {
+            ($ty:ty) => {{
+                let addr = reg[s].wrapping_add(off as i64 as u64);
+                const N: usize = core::mem::size_of::<$ty>();
+                match access(regions, addr, N as u32, false) {
+                    // SAFETY: the check proved N bytes at `p` lie in one
+                    // readable region; unaligned reads are allowed.
+                    Some(p) => <$ty>::from_le(unsafe { p.cast::<$ty>().read_unaligned() }),
+                    None => return Err(fault(cur, addr, N as u32, false)),
                 }
-                let args = [reg[1], reg[2], reg[3], reg[4], reg[5]];
-                match helpers.call(id, args, &mut MemoryAccess::new(regions)) {
-                    HelperResult::Return(v) => reg[0] = v,
-                    HelperResult::Stop(v) => done!(v),
-                    HelperResult::Fail(code) => {
-                        return Err(stop(cur, RunErrorKind::HelperFailed { id, code }))
-                    }
-                }
-            }
-            0x85 if s == 1 => {
-                if used == limit {
-                    return Err(stop(cur, RunErrorKind::BudgetExhausted));
-                }
-                used += 1;
-                let Some(caller) = prog.function_at(cur as u32) else {
-                    return Err(stop(
-                        cur,
-                        RunErrorKind::InvalidProgram("call outside any function"),
-                    ));
-                };
-                let Some(frame) = frames.get_mut(depth) else {
-                    return Err(stop(
-                        cur,
-                        RunErrorKind::InvalidProgram("call depth over the limit"),
-                    ));
-                };
-                *frame = Frame { ret: pc, saved: [reg[6], reg[7], reg[8], reg[9]], fp: reg[10] };
-                depth += 1;
-                reg[10] = reg[10].wrapping_sub(u64::from(caller.frame_size));
-                pc = pc.wrapping_add_signed(imm as isize);
-            }
-            0x85 => return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode"))),
-            0x95 => {
-                if depth == 0 {
-                    done!(reg[0]);
-                }
-                depth -= 1;
-                let f = frames[depth & (MAX_CALL_DEPTH - 1)];
-                [reg[6], reg[7], reg[8], reg[9]] = f.saved;
-                reg[10] = f.fp;
-                pc = f.ret;
-            }
-
-            // lddw: immediate (src 0) or data-region address (src 6).
-            0x18 => {
-                let Some(&hi) = code.get(pc) else {
-                    return Err(stop(
-                        cur,
-                        RunErrorKind::InvalidProgram("lddw without its second slot"),
-                    ));
-                };
-                let lo = u64::from(imm as u32);
-                let hi = hi >> 32;
-                reg[d] = match s {
-                    0 => lo | (hi << 32),
-                    6 => match regions.data_base(lo as u32) {
-                        Some(base) => base.wrapping_add(hi),
-                        None => {
-                            return Err(stop(
-                                cur,
-                                RunErrorKind::InvalidProgram("no such data region"),
-                            ))
-                        }
-                    },
-                    _ => return Err(stop(cur, RunErrorKind::InvalidProgram("lddw source"))),
-                };
-                pc += 1;
-            }
-
-            0xc3 | 0xdb => {
+            }};
+        }
+        // `st` stores the immediate (class 2), `stx` a register (class 3).
+        macro_rules! store {
+            ($ty:ty) => {{
                 let addr = reg[d].wrapping_add(off as i64 as u64);
-                atomic(regions, cur, op == 0xdb, imm, addr, &mut reg, s)?;
-            }
-
-            _ => match op & 0x07 {
-                // ALU (4) and ALU64 (7).
-                0x04 | 0x07 => {
-                    let wide = op & 0x07 == 0x07;
-                    let a = reg[d];
-                    let mask = if wide { 63 } else { 31 };
-                    let v = match op >> 4 {
-                        0x0 => a.wrapping_add(b),
-                        0x1 => a.wrapping_sub(b),
-                        0x2 => a.wrapping_mul(b),
-                        0x3 if wide => div64(a, b, off != 0),
-                        0x3 => div32(a, b as u32, off != 0),
-                        0x4 => a | b,
-                        0x5 => a & b,
-                        0x6 => a << (b & mask),
-                        0x7 if wide => a >> (b & 63),
-                        0x7 => u64::from((a as u32) >> (b & 31)),
-                        0x8 => a.wrapping_neg(),
-                        0x9 if wide => mod64(a, b, off != 0),
-                        0x9 => mod32(a, b as u32, off != 0),
-                        0xa => a ^ b,
-                        0xb if op & 0x08 != 0 => movsx(b, off),
-                        0xb => b,
-                        0xc if wide => ((a as i64) >> (b & 63)) as u64,
-                        0xc => ((a as i32) >> (b & 31)) as u64,
-                        // Byte order: never truncated to 32 bits. eBPF
-                        // memory is little-endian: `le` (0xd4) truncates,
-                        // `be` (0xdc) and `bswap` (0xd7) swap.
-                        _ => {
-                            reg[d] = match (op == 0xd4, imm) {
-                                (true, 16) => u64::from(a as u16),
-                                (true, 32) => u64::from(a as u32),
-                                (true, _) => a,
-                                (false, 16) => u64::from((a as u16).swap_bytes()),
-                                (false, 32) => u64::from((a as u32).swap_bytes()),
-                                (false, _) => a.swap_bytes(),
-                            };
-                            continue;
-                        }
-                    };
-                    reg[d] = if wide { v } else { u64::from(v as u32) };
+                const N: usize = core::mem::size_of::<$ty>();
+                let v = (if op & 1 != 0 { reg[s] } else { k64 } as $ty).to_le();
+                match access(regions, addr, N as u32, true) {
+                    // SAFETY: the check proved N bytes at `p` lie in one
+                    // writable region; unaligned writes are allowed.
+                    Some(p) => unsafe { p.cast::<$ty>().write_unaligned(v) },
+                    None => return Err(fault(cur, addr, N as u32, true)),
                 }
+            }};
+        }
 
-                // JMP (5) and JMP32 (6); `ja` jumps by `off`, `ja32` by `imm`.
-                0x05 | 0x06 => {
-                    let (ua, ub, sa, sb) = if op & 0x07 == 0x06 {
-                        let (a, b) = (reg[d] as u32, b as u32);
-                        (u64::from(a), u64::from(b), i64::from(a as i32), i64::from(b as i32))
-                    } else {
-                        (reg[d], b, reg[d] as i64, b as i64)
-                    };
-                    let taken = match op >> 4 {
-                        0x0 => true,
-                        0x1 => ua == ub,
-                        0x2 => ua > ub,
-                        0x3 => ua >= ub,
-                        0x4 => ua & ub != 0,
-                        0x5 => ua != ub,
-                        0x6 => sa > sb,
-                        0x7 => sa >= sb,
-                        0xa => ua < ub,
-                        0xb => ua <= ub,
-                        0xc => sa < sb,
-                        _ => sa <= sb,
-                    };
-                    if taken {
-                        let delta = if op == 0x06 { imm as isize } else { off as isize };
-                        if delta < 0 {
-                            if used == limit {
-                                return Err(stop(cur, RunErrorKind::BudgetExhausted));
-                            }
-                            used += 1;
-                        }
-                        pc = pc.wrapping_add_signed(delta);
+        // One arm per operation (an opcode's immediate and register forms
+        // share it) keeps the hot path to a single dispatch, and fixed-width
+        // arms for the frequent loads and stores; the taken branches leave
+        // the match with their offset so that the budget check after it
+        // exists once.
+        let delta: isize = 'taken: {
+            macro_rules! cond64 {
+                ($c:expr) => {{
+                    let c: fn(u64, u64) -> bool = $c;
+                    if c(reg[d], b) {
+                        break 'taken off as isize;
                     }
-                }
+                }};
+            }
+            macro_rules! cond32 {
+                ($c:expr) => {{
+                    let c: fn(u32, u32) -> bool = $c;
+                    if c(reg[d] as u32, b as u32) {
+                        break 'taken off as isize;
+                    }
+                }};
+            }
+            match DISPATCH[usize::from(op)] {
+                Op::Add64 => alu64!(u64::wrapping_add),
+                Op::Sub64 => alu64!(u64::wrapping_sub),
+                Op::Mul64 => alu64!(u64::wrapping_mul),
+                Op::Or64 => alu64!(|a, b| a | b),
+                Op::And64 => alu64!(|a, b| a & b),
+                Op::Lsh64 => alu64!(|a, b| a << (b & 63)),
+                Op::Rsh64 => alu64!(|a, b| a >> (b & 63)),
+                Op::Neg64 => reg[d] = reg[d].wrapping_neg(),
+                Op::Xor64 => alu64!(|a, b| a ^ b),
+                Op::MovImm64 => reg[d] = k64,
+                Op::MovReg64 if off == 0 => reg[d] = reg[s],
+                Op::Arsh64 => alu64!(|a, b| ((a as i64) >> (b & 63)) as u64),
 
-                // Loads (1): zero-extending (mode 0x60) or sign-extending
-                // (0x80); the size field gives 4, 2, 1 or 8 bytes.
-                0x01 => {
+                Op::Add32 => alu32!(u32::wrapping_add),
+                Op::Sub32 => alu32!(u32::wrapping_sub),
+                Op::Mul32 => alu32!(u32::wrapping_mul),
+                Op::Or32 => alu32!(|a, b| a | b),
+                Op::And32 => alu32!(|a, b| a & b),
+                Op::Lsh32 => alu32!(|a, b| a << (b & 31)),
+                Op::Rsh32 => alu32!(|a, b| a >> (b & 31)),
+                Op::Neg32 => reg[d] = u64::from((reg[d] as u32).wrapping_neg()),
+                Op::Xor32 => alu32!(|a, b| a ^ b),
+                Op::MovImm32 => reg[d] = u64::from(k32),
+                Op::MovReg32 if off == 0 => reg[d] = u64::from(reg[s] as u32),
+                Op::Arsh32 => alu32!(|a, b| ((a as i32) >> (b & 31)) as u32),
+
+                // Rare: one arm each (division out of line, as it is large).
+                Op::DivMod => reg[d] = div_mod(op, reg[d], b, off != 0),
+                Op::MovReg32 | Op::MovReg64 => reg[d] = movsx(op, reg[s], off),
+                Op::ByteOrder => reg[d] = byte_order(op, reg[d], imm),
+
+                Op::LdxW => reg[d] = u64::from(load!(u32)),
+                Op::LdxH => reg[d] = u64::from(load!(u16)),
+                Op::LdxB => reg[d] = u64::from(load!(u8)),
+                Op::LdxDw => reg[d] = load!(u64),
+                // Sign-extending loads (rare, v4 only) share one access: the
+                // size field gives 4, 2 or 1 bytes.
+                Op::LdxSx => {
                     let addr = reg[s].wrapping_add(off as i64 as u64);
-                    let n = access_size(op);
-                    let Some(p) = regions.check(addr, n as u64, false) else {
+                    let n = 4 >> ((op >> 3) & 3);
+                    let Some(p) = access(regions, addr, n, false) else {
                         return Err(fault(cur, addr, n, false));
                     };
                     // SAFETY: the check proved `n` bytes at `p` lie in one
                     // readable region; unaligned reads are allowed.
-                    let v = unsafe { read_le(p, n) };
-                    reg[d] = if op & 0x80 != 0 {
-                        let shift = 64 - 8 * n;
-                        (((v << shift) as i64) >> shift) as u64
-                    } else {
-                        v
-                    };
+                    reg[d] = unsafe { read_sx(p, n) };
                 }
 
-                // Stores of an immediate (2) or a register (3).
-                _ => {
+                Op::StW => store!(u32),
+                Op::StH => store!(u16),
+                Op::StB => store!(u8),
+                Op::StDw => store!(u64),
+
+                Op::Ja => break 'taken off as isize,
+                Op::Jeq => cond64!(|a, b| a == b),
+                Op::Jgt => cond64!(|a, b| a > b),
+                Op::Jge => cond64!(|a, b| a >= b),
+                Op::Jset => cond64!(|a, b| a & b != 0),
+                Op::Jne => cond64!(|a, b| a != b),
+                Op::Jsgt => cond64!(|a, b| a as i64 > b as i64),
+                Op::Jsge => cond64!(|a, b| a as i64 >= b as i64),
+                Op::Jlt => cond64!(|a, b| a < b),
+                Op::Jle => cond64!(|a, b| a <= b),
+                Op::Jslt => cond64!(|a, b| (a as i64) < b as i64),
+                Op::Jsle => cond64!(|a, b| a as i64 <= b as i64),
+
+                // `ja32` jumps by `imm`, every other jump by `off`.
+                Op::Ja32 => break 'taken imm as isize,
+                Op::Jeq32 => cond32!(|a, b| a == b),
+                Op::Jgt32 => cond32!(|a, b| a > b),
+                Op::Jge32 => cond32!(|a, b| a >= b),
+                Op::Jset32 => cond32!(|a, b| a & b != 0),
+                Op::Jne32 => cond32!(|a, b| a != b),
+                Op::Jsgt32 => cond32!(|a, b| a as i32 > b as i32),
+                Op::Jsge32 => cond32!(|a, b| a as i32 >= b as i32),
+                Op::Jlt32 => cond32!(|a, b| a < b),
+                Op::Jle32 => cond32!(|a, b| a <= b),
+                Op::Jslt32 => cond32!(|a, b| (a as i32) < b as i32),
+                Op::Jsle32 => cond32!(|a, b| a as i32 <= b as i32),
+
+                // lddw: immediate (src 0) or data-region address (src 6).
+                Op::Lddw => {
+                    let Some(&hi) = code.get(pc) else {
+                        return Err(stop(
+                            cur,
+                            RunErrorKind::InvalidProgram("lddw without its second slot"),
+                        ));
+                    };
+                    let lo = u64::from(k32);
+                    let hi = hi >> 32;
+                    reg[d] = match s {
+                        0 => lo | (hi << 32),
+                        6 => match regions.data_base(lo as u32) {
+                            Some(base) => base.wrapping_add(hi),
+                            None => {
+                                return Err(stop(
+                                    cur,
+                                    RunErrorKind::InvalidProgram("no such data region"),
+                                ))
+                            }
+                        },
+                        _ => return Err(stop(cur, RunErrorKind::InvalidProgram("lddw source"))),
+                    };
+                    pc += 1;
+                }
+
+                Op::Atomic => {
                     let addr = reg[d].wrapping_add(off as i64 as u64);
-                    let n = access_size(op);
-                    let v = if op & 0x07 == 0x02 { k64 } else { reg[s] };
-                    let Some(p) = regions.check(addr, n as u64, true) else {
-                        return Err(fault(cur, addr, n, true));
-                    };
-                    // SAFETY: the check proved `n` bytes at `p` lie in one
-                    // writable region; unaligned writes are allowed.
-                    unsafe { write_le(p, n, v) };
+                    atomic(regions, cur, op == 0xdb, imm, addr, &mut reg, s)?;
                 }
-            },
+
+                // Calls and exit.
+                Op::Call if s == 0 => {
+                    let id = k32;
+                    if !helpers.provides(id) {
+                        return Err(stop(cur, RunErrorKind::UnknownHelper { id }));
+                    }
+                    let args = [reg[1], reg[2], reg[3], reg[4], reg[5]];
+                    match helpers.call(id, args, &mut MemoryAccess::new(regions)) {
+                        HelperResult::Return(v) => reg[0] = v,
+                        HelperResult::Stop(v) => done!(v),
+                        HelperResult::Fail(code) => {
+                            return Err(stop(cur, RunErrorKind::HelperFailed { id, code }))
+                        }
+                    }
+                }
+                Op::Call if s == 1 => {
+                    if used == limit {
+                        return Err(stop(cur, RunErrorKind::BudgetExhausted));
+                    }
+                    used += 1;
+                    let Some(caller) = prog.function_at(cur as u32) else {
+                        return Err(stop(
+                            cur,
+                            RunErrorKind::InvalidProgram("call outside any function"),
+                        ));
+                    };
+                    let Some(frame) = frames.get_mut(depth) else {
+                        return Err(stop(
+                            cur,
+                            RunErrorKind::InvalidProgram("call depth over the limit"),
+                        ));
+                    };
+                    *frame =
+                        Frame { ret: pc, saved: [reg[6], reg[7], reg[8], reg[9]], fp: reg[10] };
+                    depth += 1;
+                    reg[10] = reg[10].wrapping_sub(u64::from(caller.frame_size));
+                    pc = pc.wrapping_add_signed(imm as isize);
+                }
+                Op::Exit => {
+                    if depth == 0 {
+                        done!(reg[0]);
+                    }
+                    depth -= 1;
+                    let f = frames[depth & (MAX_CALL_DEPTH - 1)];
+                    [reg[6], reg[7], reg[8], reg[9]] = f.saved;
+                    reg[10] = f.fp;
+                    pc = f.ret;
+                }
+                Op::Invalid | Op::Call => {
+                    return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode")))
+                }
+            }
+            continue 'step;
+        };
+        if delta < 0 {
+            if used == limit {
+                return Err(stop(cur, RunErrorKind::BudgetExhausted));
+            }
+            used += 1;
         }
+        pc = pc.wrapping_add_signed(delta);
     }
 }
 
-/// Bytes a load or store accesses: the size field (bits 3..4) names 4, 2,
-/// 1 or 8 bytes.
-#[inline(always)]
-fn access_size(op: u8) -> u32 {
-    match (op >> 3) & 3 {
-        0 => 4,
-        1 => 2,
-        2 => 1,
-        _ => 8,
-    }
+/// The bounds check of every access: out of line, as one copy per access
+/// opcode would be most of the interpreter's flash.
+#[inline(never)]
+fn access(regions: &Regions<'_>, addr: u64, size: u32, write: bool) -> Option<*mut u8> {
+    regions.check(addr, u64::from(size), write)
 }
 
-/// Reads `n` (1, 2, 4 or 8) little-endian bytes at `p`, zero-extended.
+/// Reads `n` (1, 2 or 4) little-endian bytes at `p`, sign-extended.
 ///
 /// # Safety
 /// `n` bytes at `p` must be valid for reads; `p` need not be aligned.
 #[inline(always)]
-unsafe fn read_le(p: *mut u8, n: u32) -> u64 {
+unsafe fn read_sx(p: *mut u8, n: u32) -> u64 {
     // SAFETY: the caller guarantees `n` readable bytes at `p`.
-    unsafe {
+    let v = unsafe {
         match n {
-            1 => u64::from(p.read()),
-            2 => u64::from(u16::from_le(p.cast::<u16>().read_unaligned())),
-            4 => u64::from(u32::from_le(p.cast::<u32>().read_unaligned())),
-            _ => u64::from_le(p.cast::<u64>().read_unaligned()),
+            1 => i64::from(p.cast::<i8>().read()),
+            2 => i64::from(i16::from_le(p.cast::<i16>().read_unaligned())),
+            _ => i64::from(i32::from_le(p.cast::<i32>().read_unaligned())),
         }
+    };
+    v as u64
+}
+
+/// Division and modulo (`op` 0x34, 0x3c, 0x37, 0x3f, 0x94, 0x9c, 0x97,
+/// 0x9f); `signed` for the `sdiv`/`smod` forms.
+#[inline(never)]
+fn div_mod(op: u8, a: u64, b: u64, signed: bool) -> u64 {
+    match (op & 0x07 == 0x07, op >> 4 == 0x3) {
+        (true, true) => div64(a, b, signed),
+        (true, false) => mod64(a, b, signed),
+        (false, true) => div32(a, b as u32, signed),
+        (false, false) => mod32(a, b as u32, signed),
     }
 }
 
-/// Writes the low `n` (1, 2, 4 or 8) bytes of `v` little-endian at `p`.
-///
-/// # Safety
-/// `n` bytes at `p` must be valid for writes; `p` need not be aligned.
+/// `mov` with a sign-extension width in `off` (`op` 0xbc or 0xbf).
 #[inline(always)]
-unsafe fn write_le(p: *mut u8, n: u32, v: u64) {
-    // SAFETY: the caller guarantees `n` writable bytes at `p`.
-    unsafe {
-        match n {
-            1 => p.write(v as u8),
-            2 => p.cast::<u16>().write_unaligned((v as u16).to_le()),
-            4 => p.cast::<u32>().write_unaligned((v as u32).to_le()),
-            _ => p.cast::<u64>().write_unaligned(v.to_le()),
-        }
+fn movsx(op: u8, v: u64, off: i16) -> u64 {
+    let v = match off {
+        8 => v as i8 as i64 as u64,
+        16 => v as i16 as i64 as u64,
+        32 => v as i32 as i64 as u64,
+        _ => v,
+    };
+    if op == 0xbf {
+        v
+    } else {
+        u64::from(v as u32)
     }
 }
 
-/// The opcodes the interpreter runs, one bit each (the verifier accepts
-/// no others); everything else stops with "unknown opcode".
-const VALID: [u32; 8] = valid_opcodes(&[
-    // ALU64, immediate and register forms.
-    0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77, 0x7f,
-    0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf, 0xc7, 0xcf, 0xd7, // ALU32.
-    0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x6c, 0x74, 0x7c,
-    0x84, 0x94, 0x9c, 0xa4, 0xac, 0xb4, 0xbc, 0xc4, 0xcc, 0xd4, 0xdc,
-    // lddw, loads, stores, atomics.
-    0x18, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b,
-    0xc3, 0xdb, // JMP.
-    0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5,
-    0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5, 0xdd, 0x85, 0x95, // JMP32.
-    0x06, 0x16, 0x1e, 0x26, 0x2e, 0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e, 0xa6,
-    0xae, 0xb6, 0xbe, 0xc6, 0xce, 0xd6, 0xde,
-]);
+/// Byte order (`op` 0xd4, 0xdc, 0xd7; never truncated to 32 bits). eBPF
+/// memory is little-endian: `le` (0xd4) truncates, `be` (0xdc) and `bswap`
+/// (0xd7) swap.
+#[inline(always)]
+fn byte_order(op: u8, a: u64, imm: i32) -> u64 {
+    match (op == 0xd4, imm) {
+        (true, 16) => u64::from(a as u16),
+        (true, 32) => u64::from(a as u32),
+        (true, _) => a,
+        (false, 16) => u64::from((a as u16).swap_bytes()),
+        (false, 32) => u64::from((a as u32).swap_bytes()),
+        (false, _) => a.swap_bytes(),
+    }
+}
 
-const fn valid_opcodes(ops: &[u8]) -> [u32; 8] {
-    let mut bits = [0u32; 8];
+/// What an opcode does: the index `run` dispatches on. Mapping the sparse
+/// opcode byte to these dense values through [`DISPATCH`] keeps the
+/// dispatch's jump table small (it is most of the flash a per-opcode
+/// `match` on the raw byte would add), and lets unknown opcodes fall into
+/// one arm without a separate validity check.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Op {
+    /// Not an opcode the verifier accepts.
+    Invalid,
+    // ALU64 (the immediate and register forms share an index: the operand is selected before dispatch).
+    Add64,
+    Sub64,
+    Mul64,
+    Or64,
+    And64,
+    Lsh64,
+    Rsh64,
+    Neg64,
+    Xor64,
+    MovImm64,
+    MovReg64,
+    Arsh64,
+    // ALU32.
+    Add32,
+    Sub32,
+    Mul32,
+    Or32,
+    And32,
+    Lsh32,
+    Rsh32,
+    Neg32,
+    Xor32,
+    MovImm32,
+    MovReg32,
+    Arsh32,
+    // Rare ALU opcodes.
+    DivMod,
+    ByteOrder,
+    // Loads and stores, one per size so that each access has a fixed width.
+    LdxW,
+    LdxH,
+    LdxB,
+    LdxDw,
+    LdxSx,
+    StW,
+    StH,
+    StB,
+    StDw,
+    // JMP.
+    Ja,
+    Jeq,
+    Jgt,
+    Jge,
+    Jset,
+    Jne,
+    Jsgt,
+    Jsge,
+    Jlt,
+    Jle,
+    Jslt,
+    Jsle,
+    // JMP32.
+    Ja32,
+    Jeq32,
+    Jgt32,
+    Jge32,
+    Jset32,
+    Jne32,
+    Jsgt32,
+    Jsge32,
+    Jlt32,
+    Jle32,
+    Jslt32,
+    Jsle32,
+    // Everything else.
+    Lddw,
+    Atomic,
+    Call,
+    Exit,
+}
+
+/// [`Op`] of every opcode byte.
+const DISPATCH: [Op; 256] = {
+    let mut t = [Op::Invalid; 256];
+    let ops: &[(Op, &[u8])] = &[
+        (Op::Add64, &[0x07, 0x0f]),
+        (Op::Sub64, &[0x17, 0x1f]),
+        (Op::Mul64, &[0x27, 0x2f]),
+        (Op::Or64, &[0x47, 0x4f]),
+        (Op::And64, &[0x57, 0x5f]),
+        (Op::Lsh64, &[0x67, 0x6f]),
+        (Op::Rsh64, &[0x77, 0x7f]),
+        (Op::Neg64, &[0x87]),
+        (Op::Xor64, &[0xa7, 0xaf]),
+        (Op::MovImm64, &[0xb7]),
+        (Op::MovReg64, &[0xbf]),
+        (Op::Arsh64, &[0xc7, 0xcf]),
+        (Op::Add32, &[0x04, 0x0c]),
+        (Op::Sub32, &[0x14, 0x1c]),
+        (Op::Mul32, &[0x24, 0x2c]),
+        (Op::Or32, &[0x44, 0x4c]),
+        (Op::And32, &[0x54, 0x5c]),
+        (Op::Lsh32, &[0x64, 0x6c]),
+        (Op::Rsh32, &[0x74, 0x7c]),
+        (Op::Neg32, &[0x84]),
+        (Op::Xor32, &[0xa4, 0xac]),
+        (Op::MovImm32, &[0xb4]),
+        (Op::MovReg32, &[0xbc]),
+        (Op::Arsh32, &[0xc4, 0xcc]),
+        (Op::DivMod, &[0x34, 0x3c, 0x37, 0x3f, 0x94, 0x9c, 0x97, 0x9f]),
+        (Op::ByteOrder, &[0xd4, 0xdc, 0xd7]),
+        (Op::LdxW, &[0x61]),
+        (Op::LdxH, &[0x69]),
+        (Op::LdxB, &[0x71]),
+        (Op::LdxDw, &[0x79]),
+        (Op::LdxSx, &[0x81, 0x89, 0x91]),
+        (Op::StW, &[0x62, 0x63]),
+        (Op::StH, &[0x6a, 0x6b]),
+        (Op::StB, &[0x72, 0x73]),
+        (Op::StDw, &[0x7a, 0x7b]),
+        (Op::Ja, &[0x05]),
+        (Op::Jeq, &[0x15, 0x1d]),
+        (Op::Jgt, &[0x25, 0x2d]),
+        (Op::Jge, &[0x35, 0x3d]),
+        (Op::Jset, &[0x45, 0x4d]),
+        (Op::Jne, &[0x55, 0x5d]),
+        (Op::Jsgt, &[0x65, 0x6d]),
+        (Op::Jsge, &[0x75, 0x7d]),
+        (Op::Jlt, &[0xa5, 0xad]),
+        (Op::Jle, &[0xb5, 0xbd]),
+        (Op::Jslt, &[0xc5, 0xcd]),
+        (Op::Jsle, &[0xd5, 0xdd]),
+        (Op::Ja32, &[0x06]),
+        (Op::Jeq32, &[0x16, 0x1e]),
+        (Op::Jgt32, &[0x26, 0x2e]),
+        (Op::Jge32, &[0x36, 0x3e]),
+        (Op::Jset32, &[0x46, 0x4e]),
+        (Op::Jne32, &[0x56, 0x5e]),
+        (Op::Jsgt32, &[0x66, 0x6e]),
+        (Op::Jsge32, &[0x76, 0x7e]),
+        (Op::Jlt32, &[0xa6, 0xae]),
+        (Op::Jle32, &[0xb6, 0xbe]),
+        (Op::Jslt32, &[0xc6, 0xce]),
+        (Op::Jsle32, &[0xd6, 0xde]),
+        (Op::Lddw, &[0x18]),
+        (Op::Atomic, &[0xc3, 0xdb]),
+        (Op::Call, &[0x85]),
+        (Op::Exit, &[0x95]),
+    ];
     let mut i = 0;
     while i < ops.len() {
-        let op = ops[i] as usize;
-        bits[op >> 5] |= 1 << (op & 31);
+        let (op, bytes) = ops[i];
+        let mut j = 0;
+        while j < bytes.len() {
+            t[bytes[j] as usize] = op;
+            j += 1;
+        }
         i += 1;
     }
-    bits
-}
+    t
+};
 
-#[inline(always)]
-fn is_valid(op: u8) -> bool {
-    VALID[usize::from(op >> 5)] >> (op & 31) & 1 != 0
+#[cfg(test)]
+mod tests {
+    use super::{Op, DISPATCH};
+    use femtoc_isa::decode_at;
+
+    /// Whether the decoder accepts some slot with opcode `op`, over the
+    /// source, offset and immediate values opcodes constrain.
+    fn decodes(op: u8) -> bool {
+        (0..16u64).any(|src| {
+            [0u64, 8, 16, 32].iter().any(|&off| {
+                [0u64, 1, 16, 32, 64, 0xe1, 0xf1].iter().any(|&imm| {
+                    let w = u64::from(op) | (src << 12) | (off << 16) | (imm << 32);
+                    decode_at(&[w, 0], 0).is_ok()
+                })
+            })
+        })
+    }
+
+    #[test]
+    fn dispatch_knows_exactly_the_opcodes_the_decoder_accepts() {
+        for op in 0..=255u8 {
+            let known = DISPATCH[usize::from(op)] != Op::Invalid;
+            // `callx` (0x8d) decodes, but the verifier rejects it.
+            assert_eq!(known, decodes(op) && op != 0x8d, "opcode {op:#04x}");
+        }
+    }
 }
