@@ -68,7 +68,11 @@ pub trait Engine {
 }
 
 /// Engines this build can run.
+#[cfg(feature = "emu")]
 pub const ENGINE_NAMES: &[&str] = &["interp", "thumbv7m", "thumbv7em", "x86_64"];
+/// Engines this build can run (without the emulator).
+#[cfg(not(feature = "emu"))]
+pub const ENGINE_NAMES: &[&str] = &["interp", "x86_64"];
 
 /// Harness helper 6, "mix": returns a hash of r1..r5; fails with
 /// `BAD_ARGUMENT` when r1 is `u64::MAX`, so that helper failures are tested.
@@ -120,7 +124,9 @@ impl Helpers for HarnessHelpers {
 pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
     match name {
         "interp" => Ok(Box::new(Interpreter)),
+        #[cfg(feature = "emu")]
         "thumbv7m" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7m))),
+        #[cfg(feature = "emu")]
         "thumbv7em" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7em))),
         "x86_64" if femtoc_runtime::host_exec::HOST_ENGINE == Some(EngineId::X86_64) => {
             Ok(Box::new(crate::host::HostNative::new(EngineId::X86_64)))

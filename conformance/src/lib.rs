@@ -9,6 +9,7 @@ pub mod host;
 pub mod memory;
 pub mod plugin;
 pub mod runner;
+#[cfg(feature = "emu")]
 pub mod thumb;
 pub mod vector;
 

@@ -1,6 +1,7 @@
 //! Fletcher-32 over the papers' 360-byte input, on the interpreter and on
 //! both Thumb-2 engines: the known result, and (printed, not asserted) the
 //! native instruction and cycle counts for the benchmark table.
+#![cfg(feature = "emu")]
 
 use femtoc_conformance::engine::{Case, Engine, Interpreter};
 use femtoc_conformance::runner::verify_for_harness;

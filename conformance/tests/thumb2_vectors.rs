@@ -1,6 +1,7 @@
 //! Every shared vector on `thumbv7m` and `thumbv7em` (compiled, run in the
 //! Unicorn Cortex-M3/M4 model with the silicon checks on): the verdict of
 //! the vector and an observation identical to the interpreter's.
+#![cfg(feature = "emu")]
 
 use femtoc_conformance::engine::{engine_by_name, Case, Engine, Interpreter};
 use femtoc_conformance::runner::{judge, vector_program, verify_for_harness, Verdict};
