@@ -1,7 +1,7 @@
 //! `femtoc compile FILE -o OUT.fcb`: verify a program and write a blob.
 //!
-//! `--target` adds a code section per engine (Cranelift: `x86_64`,
-//! `aarch64`, `riscv64gc`). Without targets the blob carries the verified
+//! `--target` adds a code section per engine (Thumb-2: `thumbv7m`,
+//! `thumbv7em`; Cranelift: `x86_64`, `aarch64`, `riscv64gc`). Without targets the blob carries the verified
 //! bytecode for the device's interpreter; with targets it carries it too
 //! if `--embed-bytecode` is given, so that devices of other engines can
 //! fall back to interpreting it.
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use femtoc_compiler::blob::{write_blob, BlobSpec, CodeSpec};
-use femtoc_compiler::cranelift::compile;
+use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_runtime::engine::{Engine, Features};
 
 use crate::commands::verify::{verify_loaded, VerifyArgs};
@@ -30,14 +30,60 @@ pub struct CompileArgs {
     pub embed_bytecode: bool,
 }
 
+/// Engines this build has a backend for.
+pub const NATIVE_TARGETS: &[Engine] =
+    &[Engine::Thumbv7m, Engine::Thumbv7em, Engine::X86_64, Engine::Aarch64, Engine::Riscv64gc];
+
+/// One compiled code section, whichever backend made it.
+pub struct Section {
+    /// The engine it runs on.
+    pub engine: Engine,
+    /// Machine code.
+    pub code: Vec<u8>,
+    /// Entry offset.
+    pub entry: u32,
+    /// Machine stack the code needs.
+    pub machine_stack: u32,
+    /// Features it relies on.
+    pub features: Features,
+}
+
+/// Compiles `verified` for `engine` with the backend for that engine.
+pub fn compile_for(verified: &VerifiedProgram, engine: Engine) -> Result<Section, String> {
+    match engine {
+        Engine::Thumbv7m | Engine::Thumbv7em => femtoc_compiler::thumb2::compile(verified, engine)
+            .map(|c| Section {
+                engine,
+                code: c.code,
+                entry: c.entry,
+                machine_stack: c.machine_stack,
+                features: c.features,
+            })
+            .map_err(|e| e.to_string()),
+        Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc => {
+            femtoc_compiler::cranelift::compile(verified, engine)
+                .map(|c| Section {
+                    engine,
+                    code: c.code,
+                    entry: c.entry,
+                    machine_stack: c.machine_stack,
+                    features: c.features,
+                })
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!("femtoc cannot compile for `{other}` yet")),
+    }
+}
+
 /// Compiles `input` into a blob.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &CompileArgs) -> CliResult {
     let mut engines = Vec::new();
     for name in &args.targets {
         let engine: Engine = name.parse().map_err(|e| Diagnostic::new(format!("--target: {e}")))?;
-        if !matches!(engine, Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc) {
-            return Err(Diagnostic::new(format!("femtoc cannot compile for `{engine}` yet"))
-                .note("native targets in this build: x86_64, aarch64, riscv64gc"));
+        if !NATIVE_TARGETS.contains(&engine) {
+            return Err(Diagnostic::new(format!("femtoc cannot compile for `{engine}` yet")).note(
+                "native targets in this build: thumbv7m, thumbv7em, x86_64, aarch64, riscv64gc",
+            ));
         }
         engines.push(engine);
     }
@@ -46,7 +92,7 @@ pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &CompileA
     let mut compiled = Vec::new();
     for engine in engines {
         compiled.push(
-            compile(&verified, engine)
+            compile_for(&verified, engine)
                 .map_err(|e| Diagnostic::new(format!("{engine}: {e}")).in_file(input))?,
         );
     }

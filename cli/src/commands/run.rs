@@ -86,6 +86,10 @@ enum Exec<'a> {
 
 /// Loads and runs `input`.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
+    #[cfg(feature = "emu")]
+    if let Some(core) = emulated_core(args.engine.as_deref()) {
+        return run_emulated(input, entry, verify, args, core);
+    }
     let native = check_engine(args)?;
     let bytes = read_file(input)?;
     if detect_kind(input, &bytes)? == InputKind::Blob {
@@ -167,6 +171,24 @@ fn execute(
             Exec::Native(code, native) => run_host(code, *native, &regions, run_args, &mut helpers),
         }
     };
+    let mut stats = vec![format!("engine: {engine}")];
+    if let (Exec::Interp(_), Ok(outcome)) = (&exec, &result) {
+        stats.push(format!("ebpf instructions executed: {}", outcome.insns_executed));
+    }
+    report(input, result, Some(program), &services, args, stats)
+}
+
+/// Prints a run's result like every engine does: r0 first, then the trace
+/// helper's output, then (with `--stats`) `stats` and the budget used; a
+/// stop becomes a diagnostic at its eBPF pc.
+fn report(
+    input: &Path,
+    result: Result<femtoc_runtime::RunOutcome, femtoc_runtime::RunError>,
+    program: Option<&Program>,
+    services: &HostServices,
+    args: &RunArgsCli,
+    stats: Vec<String>,
+) -> CliResult {
     match result {
         Ok(outcome) => {
             println!("{:#x}", outcome.r0);
@@ -178,9 +200,8 @@ fn execute(
                 }
             }
             if args.stats {
-                println!("engine: {engine}");
-                if let Exec::Interp(_) = exec {
-                    println!("ebpf instructions executed: {}", outcome.insns_executed);
+                for line in stats {
+                    println!("{line}");
                 }
                 println!("budget used: {}", outcome.budget_used);
             }
@@ -190,7 +211,82 @@ fn execute(
             let pc = e.pc as usize;
             Err(Diagnostic::new(format!("the run stopped: {}", e.kind))
                 .in_file(input)
-                .at_pc(pc, insn_text(program, pc)))
+                .at_pc(pc, program.and_then(|p| insn_text(p, pc))))
         }
+    }
+}
+
+/// Runs `input` on an emulated MCU engine: compiled in memory (or taken
+/// from a blob) and installed and run by the device runtime in Unicorn.
+#[cfg(feature = "emu")]
+fn run_emulated(
+    input: &Path,
+    entry: &EntryArgs,
+    verify: &VerifyArgs,
+    args: &RunArgsCli,
+    core: femtoc_emu::Core,
+) -> CliResult {
+    use femtoc_compiler::blob::{write_blob, BlobSpec, CodeSpec};
+    use femtoc_emu::native::{engine_of, run_blob, NativeInput};
+
+    let bytes = read_file(input)?;
+    let (blob, program) = if detect_kind(input, &bytes)? == InputKind::Blob {
+        let aligned = AlignedBytes::new(&bytes);
+        let program = femtoc_runtime::blob::Blob::parse(aligned.bytes())
+            .ok()
+            .and_then(|b| program_from_blob(&b));
+        (bytes, program)
+    } else {
+        let loaded = load_program(input, entry)?;
+        let verified = verify_loaded(&loaded, verify)?;
+        let engine = engine_of(core);
+        let section = crate::commands::compile::compile_for(&verified, engine)
+            .map_err(|e| Diagnostic::new(format!("{engine}: {e}")).in_file(input))?;
+        let code = [CodeSpec {
+            engine,
+            features: section.features,
+            entry: section.entry,
+            machine_stack: section.machine_stack,
+            code: &section.code,
+        }];
+        let spec = BlobSpec {
+            features: Features::default(),
+            ebpf_stack: verified.stack_usage,
+            min_ctx_len: verified.min_ctx_len,
+            helpers: &verified.helpers_used,
+            data: &verified.program.data,
+            code: &code,
+            bytecode: None,
+        };
+        let blob =
+            write_blob(&spec, None).map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
+        (blob, Some(verified.program))
+    };
+    let context = context_bytes(args)?;
+    let services = HostServices::new();
+    let mut helpers = services.helpers();
+    let native_input = NativeInput {
+        context: context.as_deref(),
+        budget: args.budget,
+        stack_size: verify.stack_size,
+        ..NativeInput::default()
+    };
+    let run = run_blob(core, &blob, &native_input, &mut helpers)
+        .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
+    let mut stats = vec![format!("engine: {:?} on {core}", run.mode)];
+    if let Some(s) = run.stats {
+        stats.push(format!("native instructions executed: {}", s.insns));
+        stats.push(format!("estimated cycles: {}", s.cycles));
+    }
+    report(input, run.outcome, program.as_ref(), &services, args, stats)
+}
+
+/// The emulated core `--engine` names, if it names one.
+#[cfg(feature = "emu")]
+fn emulated_core(engine: Option<&str>) -> Option<femtoc_emu::Core> {
+    match engine? {
+        "thumbv7m" => Some(femtoc_emu::Core::CortexM3),
+        "thumbv7em" => Some(femtoc_emu::Core::CortexM4),
+        _ => None,
     }
 }

@@ -1,0 +1,76 @@
+//! `femtoc compile --target` and `femtoc run --engine` on every engine this
+//! build has: the same r0 as the interpreter, and blobs that carry the code.
+
+use std::process::Command;
+
+fn femtoc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_femtoc")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const OBJ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/obj/");
+
+fn engines() -> Vec<&'static str> {
+    let mut engines = vec!["interp"];
+    if cfg!(feature = "emu") {
+        engines.extend(["thumbv7m", "thumbv7em"]);
+    }
+    if cfg!(target_arch = "x86_64") {
+        engines.push("x86_64");
+    }
+    engines
+}
+
+#[test]
+fn every_engine_gives_the_interpreters_r0_on_the_examples() {
+    let mem = "00112233445566778899aabbccddeeff0102030405060708";
+    for program in ["fletcher32.v3.o", "sort.v3.o", "crc32.v3.o", "hash.v4.o", "counter.v4.o"] {
+        let path = format!("{OBJ}{program}");
+        let (code, reference, err) = femtoc(&["run", &path, "--mem", mem]);
+        assert_eq!(code, 0, "{program} on interp: {err}");
+        for engine in engines() {
+            let (code, out, err) = femtoc(&["run", &path, "--mem", mem, "--engine", engine]);
+            assert_eq!(code, 0, "{program} on {engine}: {err}");
+            assert_eq!(out.lines().next(), reference.lines().next(), "{program} on {engine}");
+        }
+    }
+}
+
+#[test]
+fn a_blob_carries_one_code_section_per_target() {
+    let dir = std::env::temp_dir().join(format!("femtoc-engines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blob = dir.join("hash.fcb").to_string_lossy().into_owned();
+    let mut args =
+        vec!["compile".to_string(), format!("{OBJ}hash.v4.o"), "-o".into(), blob.clone()];
+    for target in ["thumbv7m", "thumbv7em", "x86_64", "aarch64", "riscv64gc"] {
+        args.extend(["--target".to_string(), target.to_string()]);
+    }
+    args.push("--embed-bytecode".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = femtoc(&args);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = femtoc(&["inspect", &blob]);
+    assert_eq!(code, 0, "{err}");
+    for engine in ["thumbv7m", "thumbv7em", "x86_64", "aarch64", "riscv64gc"] {
+        assert!(out.contains(engine), "{engine} missing from:\n{out}");
+    }
+    let (code, reference, _) = femtoc(&["run", &format!("{OBJ}hash.v4.o"), "--mem", "0102"]);
+    assert_eq!(code, 0);
+    for engine in engines() {
+        let (code, got, err) = femtoc(&["run", &blob, "--mem", "0102", "--engine", engine]);
+        assert_eq!(code, 0, "{engine}: {err}");
+        assert_eq!(got.lines().next(), reference.lines().next(), "{engine}");
+    }
+}
+
+#[test]
+fn an_engine_without_a_backend_is_refused_with_the_list() {
+    let (code, _, err) = femtoc(&["compile", &format!("{OBJ}hash.v4.o"), "--target", "riscv32imc"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("riscv32imc") && err.contains("thumbv7em"), "{err}");
+}
