@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # femtoc's main job on a bundled example: verify a clang-built eBPF
-# container, precompile it into a blob, inspect the blob, and run it through
-# the device install path over the Fletcher-32 benchmark input.
+# container, precompile it for a Cortex-M4 (Thumb-2) and for this x86-64 host
+# into one blob (with the bytecode as a fallback), inspect the blob, and run
+# it through the device install path: on the emulated Cortex-M4, natively,
+# and interpreted, over the Fletcher-32 benchmark input.
 # Usage: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,9 @@ input="${FEMTOC_SHARED:-../shared}/bench/fletcher32-360.txt"
 
 set -x
 "$femtoc" verify examples/obj/fletcher32.v3.o
-"$femtoc" compile examples/obj/fletcher32.v3.o -o "$out/fletcher32.fcb"
-"$femtoc" inspect "$out/fletcher32.fcb" || true
-"$femtoc" run "$out/fletcher32.fcb" --mem-file "$input" --stats
+"$femtoc" compile examples/obj/fletcher32.v3.o --target thumbv7em --target x86_64 \
+  --embed-bytecode -o "$out/fletcher32.fcb"
+"$femtoc" inspect "$out/fletcher32.fcb"
+"$femtoc" run "$out/fletcher32.fcb" --engine thumbv7em --mem-file "$input" --stats
+"$femtoc" run "$out/fletcher32.fcb" --engine x86_64 --mem-file "$input" --stats
+"$femtoc" run "$out/fletcher32.fcb" --engine interp --mem-file "$input" --stats

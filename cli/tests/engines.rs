@@ -66,6 +66,15 @@ fn a_blob_carries_one_code_section_per_target() {
         assert_eq!(code, 0, "{engine}: {err}");
         assert_eq!(got.lines().next(), reference.lines().next(), "{engine}");
     }
+    // `--engine interp` interprets the blob's bytecode even where native
+    // code for the host exists.
+    let (code, out, err) =
+        femtoc(&["run", &blob, "--mem", "0102", "--engine", "interp", "--stats"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("engine: interp\n") && out.contains("ebpf instructions executed"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -118,8 +118,12 @@ fn run_blob(input: &Path, bytes: &[u8], verify: &VerifyArgs, args: &RunArgsCli) 
         .and_then(|b| b.bytecode())
         .map_or(0, |code| code.len() / 8);
     let helpers = helper_ids();
+    // `--engine interp` asks for the bytecode: a device whose engine no code
+    // section targets.
+    let engine =
+        if args.engine.as_deref() == Some("interp") { Engine::Interp } else { host_engine() };
     let device = DeviceProfile {
-        engine: host_engine(),
+        engine,
         features: Features::default(),
         helpers: &helpers,
         stack_size: verify.stack_size,
@@ -142,7 +146,11 @@ fn run_blob(input: &Path, bytes: &[u8], verify: &VerifyArgs, args: &RunArgsCli) 
         RunPlan::Interpret(verified) => {
             let program = program_from_blob(&installed.blob)
                 .ok_or_else(|| Diagnostic::new("the blob carries no bytecode").in_file(input))?;
-            let mode = format!("interp (blob has no code for {})", host_engine());
+            let mode = if engine == Engine::Interp {
+                "interp".to_string()
+            } else {
+                format!("interp (blob has no code for {engine})")
+            };
             execute(input, Exec::Interp(verified), &program, verify.stack_size, args, &mode)
         }
     }
