@@ -7,7 +7,7 @@ use femtoc_isa::FunctionInfo;
 use femtoc_runtime::blob::BlobError;
 use femtoc_runtime::engine::{Engine, Features};
 use femtoc_runtime::helpers::NoHelpers;
-use femtoc_runtime::install::{install, DeviceProfile, ExecMode, InstallError, RunPlan};
+use femtoc_runtime::install::{install, DeviceProfile, ExecMode, InstallError, Installed, RunPlan};
 use femtoc_runtime::{interp, MemRegion, RegionKind, Regions, RunArgs, RunErrorKind};
 
 /// Counts r0 up to r2 with one backward jump per step (pc 2).
@@ -60,6 +60,15 @@ struct Scratch {
 }
 
 impl Scratch {
+    /// Installs `bytes` on `device` in this scratch.
+    fn install<'a>(
+        &'a mut self,
+        bytes: &'a [u8],
+        device: &DeviceProfile<'_>,
+    ) -> Result<Installed<'a>, InstallError> {
+        install(bytes, device, &mut self.slots, &mut self.functions)
+    }
+
     fn new() -> Self {
         Scratch {
             slots: vec![SlotScratch::EMPTY; scratch_len(64)],
@@ -73,13 +82,8 @@ fn native_code_for_the_engine_is_chosen() {
     let bytecode = counting_program();
     let bytes = Aligned::new(&blob(&[thumb_section(Features::default())], Some(&bytecode), &[]));
     let mut s = Scratch::new();
-    let installed = install(
-        bytes.bytes(),
-        &device(Engine::Thumbv7em, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap();
+    let installed =
+        s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::default())).unwrap();
     assert_eq!(installed.mode(), ExecMode::Native(Engine::Thumbv7em));
     match installed.plan {
         RunPlan::Native { code, .. } => assert_eq!(code.code, THUMB_CODE),
@@ -92,13 +96,8 @@ fn another_engine_verifies_and_interprets_the_bytecode() {
     let bytecode = counting_program();
     let bytes = Aligned::new(&blob(&[thumb_section(Features::default())], Some(&bytecode), &[]));
     let mut s = Scratch::new();
-    let installed = install(
-        bytes.bytes(),
-        &device(Engine::Riscv32imc, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap();
+    let installed =
+        s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap();
     assert_eq!(installed.mode(), ExecMode::Interpreted);
     let RunPlan::Interpret(program) = installed.plan else { panic!("expected bytecode") };
     let mut stack = [0u8; 512];
@@ -122,22 +121,11 @@ fn missing_features_fall_back_to_the_bytecode() {
     let bytecode = counting_program();
     let bytes = Aligned::new(&blob(&[thumb_section(Features::DSP)], Some(&bytecode), &[]));
     let mut s = Scratch::new();
-    let installed = install(
-        bytes.bytes(),
-        &device(Engine::Thumbv7em, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap();
+    let installed =
+        s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::default())).unwrap();
     assert_eq!(installed.mode(), ExecMode::Interpreted);
     let mut s = Scratch::new();
-    let installed = install(
-        bytes.bytes(),
-        &device(Engine::Thumbv7em, Features::DSP),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap();
+    let installed = s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::DSP)).unwrap();
     assert_eq!(installed.mode(), ExecMode::Native(Engine::Thumbv7em));
 }
 
@@ -151,12 +139,7 @@ fn a_corrupted_blob_is_rejected_not_interpreted() {
         bad[i] ^= 0x10;
         let bad = Aligned::new(&bad);
         let mut s = Scratch::new();
-        let result = install(
-            bad.bytes(),
-            &device(Engine::Riscv32imc, Features::default()),
-            &mut s.slots,
-            &mut s.functions,
-        );
+        let result = s.install(bad.bytes(), &device(Engine::Riscv32imc, Features::default()));
         assert!(matches!(result, Err(InstallError::Blob(_))), "byte {i}: {result:?}");
     }
 }
@@ -166,13 +149,8 @@ fn a_helper_the_device_lacks_is_refused() {
     let bytecode = counting_program();
     let bytes = Aligned::new(&blob(&[], Some(&bytecode), &[1, 0x99]));
     let mut s = Scratch::new();
-    let err = install(
-        bytes.bytes(),
-        &device(Engine::Riscv32imc, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap_err();
+    let err =
+        s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap_err();
     assert_eq!(err, InstallError::MissingHelper { id: 0x99 });
 }
 
@@ -180,13 +158,8 @@ fn a_helper_the_device_lacks_is_refused() {
 fn nothing_to_run_is_refused() {
     let bytes = Aligned::new(&blob(&[thumb_section(Features::default())], None, &[]));
     let mut s = Scratch::new();
-    let err = install(
-        bytes.bytes(),
-        &device(Engine::Riscv32imac, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap_err();
+    let err =
+        s.install(bytes.bytes(), &device(Engine::Riscv32imac, Features::default())).unwrap_err();
     assert_eq!(err, InstallError::NothingToRun { engine: Engine::Riscv32imac });
 }
 
@@ -196,13 +169,8 @@ fn bytecode_that_fails_verification_is_refused() {
     let bad = femtoc_isa::assemble("add %r0, 1\nexit\n").unwrap().code;
     let bytes = Aligned::new(&blob(&[], Some(&bad), &[]));
     let mut s = Scratch::new();
-    let err = install(
-        bytes.bytes(),
-        &device(Engine::Riscv32imc, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap_err();
+    let err =
+        s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap_err();
     assert!(matches!(err, InstallError::Verify(e) if e.pc == 0), "{err:?}");
 }
 
@@ -214,13 +182,9 @@ fn misaligned_bytecode_is_refused_with_a_reason() {
     shifted.extend_from_slice(&raw);
     let buffer = Aligned::new(&shifted);
     let mut s = Scratch::new();
-    let err = install(
-        &buffer.bytes()[1..],
-        &device(Engine::Riscv32imc, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap_err();
+    let err = s
+        .install(&buffer.bytes()[1..], &device(Engine::Riscv32imc, Features::default()))
+        .unwrap_err();
     assert_eq!(err, InstallError::MisalignedBytecode);
 }
 
@@ -233,13 +197,8 @@ fn a_stack_too_small_for_the_blob_is_refused() {
     };
     let bytes = Aligned::new(&write_blob(&spec, None).unwrap());
     let mut s = Scratch::new();
-    let err = install(
-        bytes.bytes(),
-        &device(Engine::Thumbv7em, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap_err();
+    let err =
+        s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::default())).unwrap_err();
     assert_eq!(err, InstallError::StackTooSmall { needed: 1024, available: 512 });
 }
 
@@ -258,10 +217,10 @@ fn a_device_that_requires_signatures_checks_them() {
     };
 
     let mut s = Scratch::new();
-    assert!(install(signed.bytes(), &profile, &mut s.slots, &mut s.functions).is_ok());
-    let err = install(wrong.bytes(), &profile, &mut s.slots, &mut s.functions).unwrap_err();
+    assert!(s.install(signed.bytes(), &profile).is_ok());
+    let err = s.install(wrong.bytes(), &profile).unwrap_err();
     assert!(matches!(err, InstallError::Signature(_)), "{err:?}");
-    let err = install(unsigned.bytes(), &profile, &mut s.slots, &mut s.functions).unwrap_err();
+    let err = s.install(unsigned.bytes(), &profile).unwrap_err();
     assert_eq!(err, InstallError::Signature(BlobError::MissingSignature));
 }
 
@@ -278,13 +237,8 @@ fn interpreted_data_regions_come_from_the_blob() {
     let spec = BlobSpec { data: &data, bytecode: Some(&program.code), ..BlobSpec::default() };
     let bytes = Aligned::new(&write_blob(&spec, None).unwrap());
     let mut s = Scratch::new();
-    let installed = install(
-        bytes.bytes(),
-        &device(Engine::Riscv32imc, Features::default()),
-        &mut s.slots,
-        &mut s.functions,
-    )
-    .unwrap();
+    let installed =
+        s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap();
     let RunPlan::Interpret(verified) = installed.plan else { panic!("expected bytecode") };
     let image = installed.blob.data_regions().next().unwrap().image;
     let mut stack = [0u8; 512];
