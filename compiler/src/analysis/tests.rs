@@ -1,0 +1,98 @@
+use femtoc_isa::asm::assemble;
+use femtoc_isa::verifier::{verify, VerifiedProgram, VerifierConfig};
+use femtoc_isa::Reg;
+
+use super::{narrow_registers, unwritten_registers};
+
+fn verified(src: &str) -> VerifiedProgram {
+    let program = assemble(src).expect("assembles");
+    verify(&program, &VerifierConfig::new(&[5])).expect("verifies")
+}
+
+fn regs(set: u16) -> Vec<u8> {
+    (0..10).filter(|i| set & (1 << i) != 0).collect()
+}
+
+const ENTRY: u16 = Reg::R1.bit() | Reg::R2.bit();
+
+#[test]
+fn writers_decide_narrowness() {
+    let p = verified(
+        "
+        mov32 %r3, -1
+        mov %r4, %r3
+        mov %r5, 1
+        add %r5, 1
+        ldxw %r6, [%r10-8]
+        ldxsw %r7, [%r10-8]
+        ldxdw %r8, [%r10-8]
+        lddw %r9, 0xffffffff
+        mov %r0, 0
+        exit",
+    );
+    // r1, r2: entry values; r3 ALU32; r4 copy of a narrow register; r6
+    // zero-extending load; r9 constant below 2^32; r0 non-negative imm.
+    assert_eq!(regs(narrow_registers(&p, ENTRY)), [0, 1, 2, 3, 4, 6, 9]);
+    // Without the 32-bit entry guarantee r1 and r2 are wide.
+    assert_eq!(regs(narrow_registers(&p, 0)), [0, 3, 4, 6, 9]);
+}
+
+#[test]
+fn a_wide_value_spreads_through_copies() {
+    let p = verified(
+        "
+        mov %r6, 0
+        mov %r7, 0
+    loop:
+        mov %r6, %r7
+        mov %r7, %r6
+        add %r7, 1
+        jlt %r7, 10, loop
+        mov %r0, %r6
+        exit",
+    );
+    let n = narrow_registers(&p, ENTRY);
+    assert_eq!(n & (Reg::R6.bit() | Reg::R7.bit() | Reg::R0.bit()), 0, "{:?}", regs(n));
+}
+
+#[test]
+fn operations_with_a_wide_operand() {
+    let p = verified(
+        "
+        lddw %r3, 0x100000000
+        mov32 %r4, -1
+        mov32 %r5, 1
+        mov32 %r6, -1
+        mov32 %r7, -1
+        mov32 %r8, -1
+        and %r4, %r3
+        or %r5, %r3
+        rsh %r6, %r3
+        arsh %r7, 3
+        div %r8, %r3
+        mov %r9, 7
+        div %r9, 3
+        call 5
+        exit",
+    );
+    let n = narrow_registers(&p, ENTRY);
+    // Masking, shifting right or dividing a narrow register by a narrow
+    // value keeps it narrow; or-ing in a wide value, dividing by one, a
+    // wide constant and a helper's result do not.
+    assert_eq!(regs(n & 0x3f8), [4, 6, 7, 9]);
+    assert_eq!(n & Reg::R0.bit(), 0);
+}
+
+#[test]
+fn unwritten_means_no_writer_at_all() {
+    let p = verified(
+        "
+        ldxw %r0, [%r1+0]
+        mov32 %r3, 1
+        lock xchg [%r10-8], %r3
+        call 5
+        exit",
+    );
+    // r0 (load, helper), r3 (xchg fetches into it) are written.
+    assert_eq!(regs(unwritten_registers(&p)), [1, 2, 4, 5, 6, 7, 8, 9]);
+}

@@ -1,0 +1,118 @@
+//! Zero-extension: which eBPF registers never hold a value with a non-zero
+//! upper half. A 32-bit backend keeps such a register in one machine
+//! register instead of a pair and skips the upper half of every operation
+//! on it.
+//!
+//! The fact is flow-insensitive, over the whole program: register `r` is
+//! *narrow* if its value at entry is below 2^32 and every instruction that
+//! writes `r` writes a value below 2^32 whenever its narrow inputs are. The
+//! largest such set is found by starting from all of r0..r9 and dropping a
+//! register as soon as one of its writers can produce a wide value, until
+//! nothing changes. By induction over a run's steps every value a narrow
+//! register takes is then below 2^32. r10 is not a candidate: it is never
+//! written and its value is the frame address the backend provides.
+
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_isa::{AluOp, AtomicOp, ByteOrder, Insn, MemSize, Reg, Source, Width};
+
+/// Registers r0..r9 written nowhere in the program, as a bit set
+/// ([`Reg::bit`]). Such a register holds its entry value all run long
+/// (helper and local calls do not change a register the program never
+/// writes), so an unwritten r1 is the context address everywhere.
+pub fn unwritten_registers(prog: &VerifiedProgram) -> u16 {
+    let mut unwritten = 0x3ffu16;
+    for d in femtoc_isa::decode_all(&prog.program.code).flatten() {
+        for r in written(&d.insn) {
+            unwritten &= !r.bit();
+        }
+    }
+    unwritten
+}
+
+/// Registers r0..r9 whose upper half is zero at every point of every run,
+/// as a bit set. `entry_narrow` names the registers whose entry value is
+/// known to be below 2^32 besides the ones the native ABI starts at zero:
+/// on a 32-bit target, r1 (an address) and r2 (a length).
+pub fn narrow_registers(prog: &VerifiedProgram, entry_narrow: u16) -> u16 {
+    // Every register other than r1 and r2 starts at zero (native ABI).
+    let entry = 0x3ffu16 & !(Reg::R1.bit() | Reg::R2.bit()) | (entry_narrow & 0x3ff);
+    let insns: Vec<Insn> =
+        femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| d.insn).collect();
+    let mut narrow = entry;
+    loop {
+        let mut next = narrow;
+        for insn in &insns {
+            for r in written(insn) {
+                if !writes_narrow(insn, narrow) {
+                    next &= !r.bit();
+                }
+            }
+        }
+        if next == narrow {
+            return narrow;
+        }
+        narrow = next;
+    }
+}
+
+/// The registers `insn` writes (a helper call writes r0 only: r1..r5 keep
+/// their values in every femtoc engine and are dead to the verifier).
+fn written(insn: &Insn) -> impl Iterator<Item = Reg> {
+    let (a, b) = match *insn {
+        Insn::Alu { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::Endian { dst, .. }
+        | Insn::LoadImm64 { dst, .. }
+        | Insn::LoadDataAddr { dst, .. }
+        | Insn::Load { dst, .. }
+        | Insn::LoadSx { dst, .. } => (Some(dst), None),
+        Insn::Atomic { op: AtomicOp::CmpXchg, .. } => (Some(Reg::R0), None),
+        Insn::Atomic { fetch: true, src, .. } | Insn::Atomic { op: AtomicOp::Xchg, src, .. } => {
+            (Some(src), None)
+        }
+        Insn::Call { .. } | Insn::CallReg { .. } => (Some(Reg::R0), None),
+        _ => (None, None),
+    };
+    a.into_iter().chain(b).filter(|r| r.index() < 10)
+}
+
+/// True if `insn`'s write to `r` is below 2^32 whenever the registers in
+/// `narrow` are.
+fn writes_narrow(insn: &Insn, narrow: u16) -> bool {
+    let is = |x: Reg| narrow & x.bit() != 0;
+    let src_narrow = |s: Source| match s {
+        Source::Reg(x) => is(x),
+        Source::Imm(k) => k >= 0,
+    };
+    match *insn {
+        Insn::Alu { width: Width::W32, .. } | Insn::Neg { width: Width::W32, .. } => true,
+        Insn::Alu { width: Width::W64, op, dst, src } => match op {
+            AluOp::Mov => src_narrow(src),
+            AluOp::And => is(dst) || src_narrow(src),
+            AluOp::Or | AluOp::Xor => is(dst) && src_narrow(src),
+            // Quotient and remainder are at most the dividend (a zero
+            // divisor gives 0 or the dividend); signed forms agree with
+            // unsigned on non-negative operands.
+            AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod => is(dst) && src_narrow(src),
+            AluOp::Rsh => is(dst) || matches!(src, Source::Imm(k) if k & 63 >= 32),
+            // A narrow value is non-negative: arithmetic shift = logical.
+            AluOp::Arsh => is(dst),
+            AluOp::Add | AluOp::Sub | AluOp::Mul | AluOp::Lsh | AluOp::MovSx(_) => false,
+        },
+        Insn::Neg { width: Width::W64, .. } => false,
+        Insn::Endian { order, bits, dst } => match (order, bits) {
+            (ByteOrder::ToLe, 64) => is(dst),
+            (_, 64) => false,
+            _ => true,
+        },
+        Insn::LoadImm64 { imm, .. } => imm >> 32 == 0,
+        Insn::LoadDataAddr { .. } => false,
+        Insn::Load { size, .. } => size != MemSize::DW,
+        Insn::LoadSx { .. } => false,
+        // The old value, zero-extended for 32-bit atomics.
+        Insn::Atomic { size, .. } => size != MemSize::DW,
+        Insn::Call { .. } | Insn::CallReg { .. } => false,
+        // Jumps, stores, exits and local calls write no register.
+        _ => true,
+    }
+}
