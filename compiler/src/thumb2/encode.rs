@@ -214,7 +214,7 @@ pub fn encode(insn: &Thumb2Insn) -> Result<Enc, EncodeError> {
             Enc::Narrow(0x4600 | (d >> 3) << 7 | r(rm) << 3 | (d & 7))
         }
         I::MovImm { s, rd, imm } => {
-            if rd.num() >= 13 {
+            if matches!(rd.num(), 13 | 15) {
                 return fail("sp or pc destination");
             }
             if rd.is_low() && imm < 256 && narrow_ok(s) {
@@ -225,7 +225,7 @@ pub fn encode(insn: &Thumb2Insn) -> Result<Enc, EncodeError> {
         }
         I::MvnImm { rd, imm } => {
             let Some(m) = modified_imm(imm) else { return fail("not a modified immediate") };
-            if rd.num() >= 13 {
+            if matches!(rd.num(), 13 | 15) {
                 return fail("sp or pc destination");
             }
             wide_imm12(0xf06f, m, rd)
@@ -240,7 +240,7 @@ pub fn encode(insn: &Thumb2Insn) -> Result<Enc, EncodeError> {
             Enc::Wide(0xea6f | sbit(s) << 4, r(rd) << 8 | r(rm))
         }
         I::Movw { rd, imm } | I::Movt { rd, imm } => {
-            if rd.num() >= 13 {
+            if matches!(rd.num(), 13 | 15) {
                 return fail("sp or pc destination");
             }
             let base = if matches!(insn, I::Movw { .. }) { 0xf240 } else { 0xf2c0 };

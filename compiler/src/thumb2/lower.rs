@@ -21,7 +21,7 @@ use femtoc_runtime::engine::Features;
 
 use super::assembler::Thumb2Assembler;
 use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
-use super::regmap::{Loc, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
+use super::regmap::{Half, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
 use super::CompileError;
 
 use Reg as R;
@@ -32,12 +32,44 @@ enum Cold {
     /// Taken backward branch: budget check, then the jump.
     BackEdge { entry: Label, pc: u32, target: Label },
     /// Inline bounds check failed: ask the slow path, then resume.
-    Check { entry: Label, pc: u32, size: u32, write: bool, resume: Label },
+    Check(CheckSite),
     /// Misaligned atomic.
     Misaligned { entry: Label, pc: u32, size: u32 },
     /// Budget counter's low word ran out: borrow from the high word.
     Budget { entry: Label, pc: u32, resume: Label },
 }
+
+/// One inline bounds check's way out to the slow path.
+struct CheckSite {
+    /// Entered with the address's low word in `addr` and its high word in
+    /// r3, or zero when `hi_zero`.
+    entry: Label,
+    /// Entered from a carry (or borrow) out of `base + off` on a narrow
+    /// base: r2 holds the low word, the high word is this constant.
+    carry: Option<(Label, u32)>,
+    addr: Reg,
+    hi_zero: bool,
+    pc: u32,
+    size: u32,
+    write: bool,
+    resume: Label,
+}
+
+/// A memory-check window: one region's bounds for one kind of access,
+/// read from the region table once at entry (the table does not change
+/// during a run) into the frame. At `slot` sits the region's start, then
+/// for access sizes 1, 2, 4 and 8 the highest address such an access may
+/// start at. An unusable window (no such region, no permission, or bounds
+/// the check cannot express) has start `u32::MAX` and limits 0, so every
+/// check against it fails over to the slow path.
+struct Window {
+    region: u32,
+    write: bool,
+    slot: u32,
+}
+
+/// Bytes per window: start and four limits.
+const WINDOW_BYTES: u32 = 20;
 
 /// Labels of the shared tails.
 struct Shared {
@@ -63,6 +95,11 @@ pub struct Lowerer<'p> {
     pub features: Features,
     /// Extra machine stack below the frame the code pushes at most.
     pub extra_stack: u32,
+    windows: Vec<Window>,
+    /// Where the entry prologue starts (it is emitted last).
+    pub entry: Label,
+    /// eBPF registers the program never writes.
+    unwritten: u16,
 }
 
 fn mem_error(pc: usize, why: &'static str) -> CompileError {
@@ -83,9 +120,12 @@ impl<'p> Lowerer<'p> {
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
         };
+        // 32-bit target: the context address and length are below 2^32.
+        let narrow = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
+        let entry = asm.label();
         Lowerer {
             prog,
-            map: RegMap::new(prog),
+            map: RegMap::new(prog, narrow),
             asm,
             pc_labels,
             fn_labels,
@@ -93,12 +133,15 @@ impl<'p> Lowerer<'p> {
             shared,
             features: Features::NONE,
             extra_stack: 32,
+            windows: Vec::new(),
+            entry,
+            unwritten: crate::analysis::unwritten_registers(prog),
         }
     }
 
     /// Bytes of machine stack below the pushed registers.
     pub fn frame(&self) -> u32 {
-        self.map.frame
+        (self.map.fixed + WINDOW_BYTES * self.windows.len() as u32).next_multiple_of(8)
     }
 
     fn e(&mut self, insn: I) {
@@ -152,9 +195,9 @@ impl<'p> Lowerer<'p> {
 
     /// The low half of `r`, in its own register or loaded into `tmp`.
     fn lo(&mut self, r: EReg, tmp: Reg) -> Reg {
-        match self.map.loc(r) {
-            Loc::Pair(lo, _) | Loc::Frame(lo) => lo,
-            Loc::Slot(off) => {
+        match self.map.loc(r).lo {
+            Half::Reg(lo) => lo,
+            Half::Slot(off) => {
                 self.ldr(tmp, R::SP, off);
                 tmp
             }
@@ -163,13 +206,13 @@ impl<'p> Lowerer<'p> {
 
     /// The high half of `r`; keeps the flags.
     fn hi(&mut self, r: EReg, tmp: Reg) -> Reg {
-        match self.map.loc(r) {
-            Loc::Pair(_, hi) => hi,
-            Loc::Slot(off) => {
-                self.ldr(tmp, R::SP, off + 4);
+        match self.map.loc(r).hi {
+            Some(Half::Reg(hi)) => hi,
+            Some(Half::Slot(off)) => {
+                self.ldr(tmp, R::SP, off);
                 tmp
             }
-            Loc::Frame(_) => {
+            None => {
                 self.e(I::MovImm { s: Keep, rd: tmp, imm: 0 });
                 tmp
             }
@@ -178,45 +221,51 @@ impl<'p> Lowerer<'p> {
 
     /// The register to compute the low half of `r` in.
     fn dlo(&self, r: EReg, tmp: Reg) -> Reg {
-        match self.map.loc(r) {
-            Loc::Pair(lo, _) => lo,
-            _ => tmp,
+        match self.map.loc(r).lo {
+            Half::Reg(lo) => lo,
+            Half::Slot(_) => tmp,
         }
     }
 
     fn dhi(&self, r: EReg, tmp: Reg) -> Reg {
-        match self.map.loc(r) {
-            Loc::Pair(_, hi) => hi,
+        match self.map.loc(r).hi {
+            Some(Half::Reg(hi)) => hi,
             _ => tmp,
         }
     }
 
-    /// Stores a computed low half (a no-op for register pairs).
+    /// True if `r`'s upper half is always zero (nothing to compute).
+    fn narrow(&self, r: EReg) -> bool {
+        self.map.narrow(r)
+    }
+
+    /// Stores a computed low half (a no-op when it was computed in place).
     fn put_lo(&mut self, r: EReg, v: Reg) {
-        match self.map.loc(r) {
-            Loc::Pair(lo, _) => self.mov(lo, v),
-            Loc::Slot(off) => self.str(v, R::SP, off),
-            Loc::Frame(_) => {}
+        match self.map.loc(r).lo {
+            Half::Reg(lo) => self.mov(lo, v),
+            Half::Slot(off) => self.str(v, R::SP, off),
         }
     }
 
+    /// Stores a computed high half; for a narrow register it is zero and
+    /// has nowhere to go.
     fn put_hi(&mut self, r: EReg, v: Reg) {
-        match self.map.loc(r) {
-            Loc::Pair(_, hi) => self.mov(hi, v),
-            Loc::Slot(off) => self.str(v, R::SP, off + 4),
-            Loc::Frame(_) => {}
+        match self.map.loc(r).hi {
+            Some(Half::Reg(hi)) => self.mov(hi, v),
+            Some(Half::Slot(off)) => self.str(v, R::SP, off),
+            None => {}
         }
     }
 
     /// Zeroes the high half of `r` (after a 32-bit operation).
     fn zero_hi(&mut self, r: EReg) {
-        match self.map.loc(r) {
-            Loc::Pair(_, hi) => self.imm(hi, 0, true),
-            Loc::Slot(off) => {
+        match self.map.loc(r).hi {
+            Some(Half::Reg(hi)) => self.imm(hi, 0, true),
+            Some(Half::Slot(off)) => {
                 self.imm(R::R3, 0, true);
-                self.str(R::R3, R::SP, off + 4);
+                self.str(R::R3, R::SP, off);
             }
-            Loc::Frame(_) => {}
+            None => {}
         }
     }
 
@@ -264,7 +313,6 @@ impl<'p> Lowerer<'p> {
     /// Lowers the whole program: entry prologue, every instruction, the
     /// cold stubs and the shared tails.
     pub fn lower(&mut self) -> Result<(), CompileError> {
-        self.prologue();
         let code = &self.prog.program.code;
         let insns: Vec<Decoded> = femtoc_isa::decode_all(code)
             .collect::<Result<_, _>>()
@@ -286,13 +334,16 @@ impl<'p> Lowerer<'p> {
             self.insn(d.pc, d.insn, &func)?;
         }
         self.emit_cold();
-        Ok(())
+        self.prologue()
     }
 
-    fn prologue(&mut self) {
-        self.asm.set_tag(0);
+    /// The entry: saves, frame, eBPF registers, check windows, then a jump
+    /// to pc 0. It comes last because only then the windows are known.
+    fn prologue(&mut self) -> Result<(), CompileError> {
+        self.asm.set_tag(u32::MAX);
+        self.asm.bind(self.entry);
         self.e(I::Push { regs: SAVED | R::LR.bit() });
-        self.e(I::SpAdjust { sub: true, imm: self.map.frame });
+        self.e(I::SpAdjust { sub: true, imm: self.frame() });
         self.str(R::R0, R::SP, CTX);
         self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
@@ -309,6 +360,70 @@ impl<'p> Lowerer<'p> {
         for r in [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9] {
             self.store64(r, R::R1, R::R2);
         }
+        let windows: Vec<(u32, bool, u32)> =
+            self.windows.iter().map(|w| (w.region, w.write, w.slot)).collect();
+        for (region, write, slot) in windows {
+            self.window_init(region, write, slot);
+        }
+        let start = self.label_at(0)?;
+        self.e(I::B { cond: None, target: start });
+        Ok(())
+    }
+
+    /// Fills one window from the region table; r0 holds the context.
+    fn window_init(&mut self, region: u32, write: bool, slot: u32) {
+        let none = self.asm.label();
+        let done = self.asm.label();
+        let at = 24 * region;
+        self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: region });
+        self.e(I::B { cond: Some(Cond::Ls), target: none });
+        self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+        self.ldr(R::R1, R::R12, at + 16);
+        let perm = if write { abi::REGION_WRITE } else { abi::REGION_READ };
+        self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
+        self.e(I::B { cond: Some(Cond::Eq), target: none });
+        // Upper halves of start and length: zero for any region a 32-bit
+        // core can reach.
+        for off in [at + 4, at + 12] {
+            self.ldr(R::R1, R::R12, off);
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
+            self.e(I::B { cond: Some(Cond::Ne), target: none });
+        }
+        self.ldr(R::R2, R::R12, at);
+        self.ldr(R::R3, R::R12, at + 8);
+        // End = start + length must not wrap, and end - size must not
+        // either; a region shorter than a size then gets a limit below its
+        // start, which no address passes.
+        self.e(dp(DpOp::Add, Set, R::R3, R::R2, R::R3));
+        self.e(I::B { cond: Some(Cond::Hs), target: none });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 8 });
+        self.e(I::B { cond: Some(Cond::Lo), target: none });
+        self.str(R::R2, R::SP, slot);
+        for (i, size) in [1u32, 2, 4, 8].into_iter().enumerate() {
+            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: size });
+            self.str(R::R1, R::SP, slot + 4 + 4 * i as u32);
+        }
+        self.e(I::B { cond: None, target: done });
+        self.asm.bind(none);
+        self.imm(R::R2, u32::MAX, true);
+        self.imm(R::R1, 0, true);
+        self.str(R::R2, R::SP, slot);
+        for i in 0..4 {
+            self.str(R::R1, R::SP, slot + 4 + 4 * i);
+        }
+        self.asm.bind(done);
+    }
+
+    /// The frame offset of the window for (`region`, `write`), made on
+    /// first use.
+    fn window(&mut self, region: u32, write: bool) -> u32 {
+        if let Some(w) = self.windows.iter().find(|w| w.region == region && w.write == write) {
+            return w.slot;
+        }
+        let slot = self.map.fixed + WINDOW_BYTES * self.windows.len() as u32;
+        self.windows.push(Window { region, write, slot });
+        slot
     }
 
     /// `r12 = sp + SAVES + depth`: the save entry of the current call.
@@ -1041,9 +1156,26 @@ impl<'p> Lowerer<'p> {
             && i32::from(off) + size.bytes() as i32 <= 0
     }
 
+    /// True if a load of `[base + off, +size)` is proven inside the
+    /// context: `base` is r1, which the program never writes (so it is the
+    /// context address everywhere), and every engine refuses a context
+    /// shorter than `min_ctx_len`. Stores still get checked: a hook's
+    /// context may be read-only.
+    fn in_context(&self, base: EReg, off: i16, size: MemSize) -> bool {
+        base == EReg::R1
+            && self.unwritten & EReg::R1.bit() != 0
+            && off >= 0
+            && off as u32 + size.bytes() <= self.prog.min_ctx_len
+            && off < 4088
+    }
+
     /// Computes and checks the address `base + off` for an access of
-    /// `size` bytes; on return r2 holds it (r3 its zero upper half) and it
-    /// is allowed. Returns the register and displacement to use.
+    /// `size` bytes. Returns the register and displacement to use.
+    ///
+    /// The check: the upper half of the address must be zero (a narrow
+    /// base only needs the carry of `+ off`), and the low word must lie
+    /// between the window's start and its limit for `size`; anything else
+    /// goes to the slow path, which searches the whole region table.
     #[allow(clippy::too_many_arguments)]
     fn address(
         &mut self,
@@ -1061,48 +1193,63 @@ impl<'p> Lowerer<'p> {
             self.add_imm(R::R2, R::R11, i32::from(off), Any);
             return (R::R2, 0);
         }
+        if !write && self.in_context(base, off, size) {
+            let b = self.lo(base, R::R2);
+            return (b, i32::from(off));
+        }
+        let entry = self.asm.label();
         let lo = self.lo(base, R::R2);
-        self.add_imm(R::R2, lo, i32::from(off), Set);
-        let hi = self.hi(base, R::R3);
-        let ext = if off < 0 { u32::MAX } else { 0 };
-        self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
-        self.check(pc as u32, size.bytes(), write, base == EReg::R10 || self.stackish(base));
-        (R::R2, 0)
+        let (addr, carry, hi_zero) = if self.narrow(base) {
+            if off == 0 {
+                (lo, None, true)
+            } else {
+                let carry = self.asm.label();
+                self.add_imm(R::R2, lo, i32::from(off), Set);
+                // Carry out of an add, or borrow (carry clear) out of a
+                // subtract: the address left the low 4 GiB.
+                let (cond, hi) = if off > 0 { (Cond::Hs, 1) } else { (Cond::Lo, u32::MAX) };
+                self.e(I::B { cond: Some(cond), target: carry });
+                (R::R2, Some((carry, hi)), true)
+            }
+        } else {
+            self.add_imm(R::R2, lo, i32::from(off), Set);
+            let hi = self.hi(base, R::R3);
+            let ext = if off < 0 { u32::MAX } else { 0 };
+            self.e(I::DpImm { op: DpOp::Adc, s: Set, rd: R::R3, rn: hi, imm: ext });
+            self.e(I::B { cond: Some(Cond::Ne), target: entry });
+            (R::R2, None, false)
+        };
+        let region = if base == EReg::R10 { 0 } else { 1 };
+        self.window_check(
+            CheckSite {
+                entry,
+                carry,
+                addr,
+                hi_zero,
+                pc: pc as u32,
+                size: size.bytes(),
+                write,
+                resume: entry,
+            },
+            region,
+        );
+        (addr, 0)
     }
 
-    fn stackish(&self, _base: EReg) -> bool {
-        false
-    }
-
-    /// Inline check of r3:r2 against one region, cold slow path otherwise.
-    fn check(&mut self, pc: u32, size: u32, write: bool, stack: bool) {
-        let slow = self.asm.label();
-        let resume = self.asm.label();
-        self.cold.push(Cold::Check { entry: slow, pc, size, write, resume });
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 0 });
-        self.e(I::B { cond: Some(Cond::Ne), target: slow });
-        self.ctx(R::R12);
-        let entry = if stack { 0 } else { 1 };
-        if !stack {
-            self.ldr(R::R0, R::R12, abi::OFF_REGION_COUNT);
-            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R0, imm: 2 });
-            self.e(I::B { cond: Some(Cond::Lo), target: slow });
-        }
-        self.ldr(R::R12, R::R12, abi::OFF_REGIONS);
-        let at = 24 * entry;
-        self.ldr(R::R0, R::R12, at);
-        self.e(dp(DpOp::Sub, Set, R::R0, R::R2, R::R0));
-        self.e(I::B { cond: Some(Cond::Lo), target: slow });
-        self.ldr(R::R1, R::R12, at + 8);
-        self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R0, rn: R::R0, imm: size });
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R1 });
-        self.e(I::B { cond: Some(Cond::Hi), target: slow });
-        if write && !stack {
-            self.ldr(R::R1, R::R12, at + 16);
-            self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: abi::REGION_WRITE });
-            self.e(I::B { cond: Some(Cond::Eq), target: slow });
-        }
-        self.asm.bind(resume);
+    /// The window part of a check: `site.addr` against the start and the
+    /// limit of the likeliest region's window.
+    fn window_check(&mut self, mut site: CheckSite, region: u32) {
+        let slot = self.window(region, site.write);
+        let limit = slot + 4 + 4 * site.size.trailing_zeros();
+        self.ldr(R::R0, R::SP, slot);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
+        self.e(I::B { cond: Some(Cond::Lo), target: site.entry });
+        self.ldr(R::R0, R::SP, limit);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
+        self.e(I::B { cond: Some(Cond::Hi), target: site.entry });
+        site.resume = self.asm.label();
+        self.asm.bind(site.resume);
+        self.cold.push(Cold::Check(site));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1194,7 +1341,20 @@ impl<'p> Lowerer<'p> {
         self.cold.push(Cold::Misaligned { entry: mis, pc: pc as u32, size: bytes });
         self.e(I::CmpImm { kind: Compare::Tst, rn: R::R2, imm: bytes - 1 });
         self.e(I::B { cond: Some(Cond::Ne), target: mis });
-        self.check(pc as u32, bytes, true, dst == EReg::R10);
+        let entry = self.asm.label();
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 0 });
+        self.e(I::B { cond: Some(Cond::Ne), target: entry });
+        let site = CheckSite {
+            entry,
+            carry: None,
+            addr: R::R2,
+            hi_zero: false,
+            pc: pc as u32,
+            size: bytes,
+            write: true,
+            resume: entry,
+        };
+        self.window_check(site, if dst == EReg::R10 { 0 } else { 1 });
         let code = match op {
             AtomicOp::Add => abi::atomic_op::ADD,
             AtomicOp::Or => abi::atomic_op::OR,
@@ -1280,13 +1440,24 @@ impl<'p> Lowerer<'p> {
                     self.budget(pc);
                     self.e(I::B { cond: None, target });
                 }
-                Cold::Check { entry, pc, size, write, resume } => {
-                    self.asm.set_tag(pc);
-                    self.asm.bind(entry);
-                    self.imm(R::R0, pc, true);
-                    self.imm(R::R1, size | u32::from(write) << 8, true);
+                Cold::Check(site) => {
+                    self.asm.set_tag(site.pc);
+                    let join = self.asm.label();
+                    if let Some((carry, hi)) = site.carry {
+                        self.asm.bind(carry);
+                        self.imm(R::R3, hi, true);
+                        self.e(I::B { cond: None, target: join });
+                    }
+                    self.asm.bind(site.entry);
+                    if site.hi_zero {
+                        self.imm(R::R3, 0, true);
+                    }
+                    self.mov(R::R2, site.addr);
+                    self.asm.bind(join);
+                    self.imm(R::R0, site.pc, true);
+                    self.imm(R::R1, site.size | u32::from(site.write) << 8, true);
                     self.e(I::Bl { target: self.shared.check_slow });
-                    self.e(I::B { cond: None, target: resume });
+                    self.e(I::B { cond: None, target: site.resume });
                 }
                 Cold::Misaligned { entry, pc, size } => {
                     self.asm.set_tag(pc);
@@ -1369,7 +1540,7 @@ impl<'p> Lowerer<'p> {
         self.imm(R::R0, status::BUDGET, true);
         // epilogue: r0 = status.
         self.asm.bind(epilogue);
-        self.e(I::SpAdjust { sub: false, imm: self.map.frame });
+        self.e(I::SpAdjust { sub: false, imm: self.frame() });
         self.e(I::Pop { regs: SAVED | R::PC.bit() });
     }
 }

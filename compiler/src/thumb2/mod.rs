@@ -26,7 +26,8 @@ use femtoc_runtime::engine::{Engine, Features};
 pub struct CompiledCode {
     /// Thumb-2 machine code.
     pub code: Vec<u8>,
-    /// Byte offset of the entry (a Thumb function: call it with bit 0 set).
+    /// Byte offset of the entry (a Thumb function: call it with bit 0 set);
+    /// the entry prologue is emitted after the body.
     pub entry: u32,
     /// Machine stack the code needs at most, runtime routines included.
     pub machine_stack: u32,
@@ -64,12 +65,13 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
     let mut lowerer = lower::Lowerer::new(program);
     lowerer.lower()?;
     let out = lowerer.asm.finish()?;
+    let entry = out.labels.get(lowerer.entry.0 as usize).copied().unwrap_or(0);
     // Pushed registers (8 words), the frame, the deepest extra push, and
     // what a routine may use.
     let machine_stack = 32 + lowerer.frame() + lowerer.extra_stack + ROUTINE_STACK_BYTES;
     Ok(CompiledCode {
         code: out.code,
-        entry: 0,
+        entry,
         machine_stack,
         features: lowerer.features,
         pc_map: out.tags,

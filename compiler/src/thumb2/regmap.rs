@@ -2,20 +2,23 @@
 //!
 //! | what | where |
 //! |---|---|
-//! | eBPF r10 | r11 (low half; the upper half is always zero: stack addresses are below 2^32) |
-//! | the 3 hottest of eBPF r0..r9 | pairs (r4, r5), (r6, r7), (r8, r10): callee-saved, so helper and routine calls keep them |
-//! | the other eBPF registers | 8-byte slots at `[sp, #SLOTS + 8 * n]` (low word first) |
+//! | eBPF r10 | r11 (no upper half: stack addresses are below 2^32) |
+//! | the hottest of eBPF r0..r9 | r4, r5, r6, r7, r8, r10 (callee-saved, so helper and routine calls keep them): one core register for a *narrow* register (upper half always zero, see [`crate::analysis::zext`]), a pair for a wide one, or only the low half when one core register is left |
+//! | the other halves | 4-byte slots at `[sp, #SLOTS + 8 * n]` (low word, high word at +4) |
+//! | upper half of a narrow register | nowhere: it is zero |
 //! | temporaries | r0..r3, r12, lr (never live across an eBPF instruction) |
 //! | r9 | untouched (platform register) |
 //!
 //! "Hottest" counts static uses, eight times over inside a loop (between a
-//! back edge's target and the jump).
+//! back edge's target and the jump); core registers go to the highest
+//! counts first, a narrow register costing one and a wide one two.
 //!
 //! The machine frame, at `sp` while any eBPF code runs (8-aligned):
 //! `[sp, #CTX]` the context pointer, `[sp, #DEPTH]` the local-call save
-//! offset, the register slots, and for programs with local calls one
+//! offset, the register slots, for programs with local calls one
 //! [`SAVE_ENTRY`]-byte save entry per call level (caller's r6..r9, r10 and
-//! return address).
+//! return address), and last the memory-check windows the lowering adds
+//! (see `lower`).
 
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{decode_all, Insn, Source};
@@ -35,34 +38,43 @@ pub const SAVE_ENTRY: u32 = 40;
 /// Save entries reserved (the verifier's depth limit).
 pub const MAX_SAVES: u32 = 8;
 
-/// Core registers that may hold eBPF pairs, in order of preference.
-const PAIRS: [(Reg, Reg); 3] = [(Reg::R4, Reg::R5), (Reg::R6, Reg::R7), (Reg::R8, Reg::R10)];
+/// Core registers that may hold eBPF register halves, in order of use.
+const CORE: [Reg; 6] = [Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::R8, Reg::R10];
 
 /// Callee-saved registers the entry pushes (with lr).
 pub const SAVED: u16 = 0x0df0;
 
+/// Where one half of an eBPF register lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Half {
+    /// A core register.
+    Reg(Reg),
+    /// A machine-stack word at this `sp` offset.
+    Slot(u32),
+}
+
 /// Where one eBPF register lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Loc {
-    /// A pair of core registers (low, high).
-    Pair(Reg, Reg),
-    /// A machine-stack slot at this `sp` offset (low word; high at +4).
-    Slot(u32),
-    /// eBPF r10: low half in this register, high half zero.
-    Frame(Reg),
+pub struct Loc {
+    /// The low word.
+    pub lo: Half,
+    /// The high word; `None` when it is always zero (narrow registers and
+    /// r10).
+    pub hi: Option<Half>,
 }
 
 /// The map of a whole program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegMap {
     locs: [Loc; 11],
-    /// Bytes of machine frame below the pushed registers (8-aligned).
-    pub frame: u32,
+    /// Bytes of frame used by the fixed part (up to the save entries).
+    pub fixed: u32,
 }
 
 impl RegMap {
-    /// Chooses the map for `prog`.
-    pub fn new(prog: &VerifiedProgram) -> RegMap {
+    /// Chooses the map for `prog`, whose registers in `narrow` (a bit set)
+    /// never have a non-zero upper half.
+    pub fn new(prog: &VerifiedProgram, narrow: u16) -> RegMap {
         let code = &prog.program.code;
         let mut uses = [0u64; 10];
         let mut calls = false;
@@ -104,22 +116,38 @@ impl RegMap {
         }
         let mut order: Vec<usize> = (0..10).collect();
         order.sort_by_key(|&r| core::cmp::Reverse(uses[r]));
-        let mut locs = [Loc::Slot(0); 11];
+        let mut locs = [Loc { lo: Half::Slot(0), hi: None }; 11];
         for (r, loc) in locs.iter_mut().enumerate().take(10) {
-            *loc = Loc::Slot(SLOTS + 8 * r as u32);
+            let off = SLOTS + 8 * r as u32;
+            let hi = if narrow & (1 << r) != 0 { None } else { Some(Half::Slot(off + 4)) };
+            *loc = Loc { lo: Half::Slot(off), hi };
         }
-        for (&r, &(lo, hi)) in order.iter().zip(PAIRS.iter()) {
-            if uses[r] > 0 {
-                locs[r] = Loc::Pair(lo, hi);
+        let mut core = CORE.iter().copied();
+        for r in order {
+            if uses[r] == 0 {
+                break;
+            }
+            let loc = &mut locs[r];
+            let Some(lo) = core.next() else { break };
+            loc.lo = Half::Reg(lo);
+            if loc.hi.is_some() {
+                if let Some(hi) = core.next() {
+                    loc.hi = Some(Half::Reg(hi));
+                }
             }
         }
-        locs[10] = Loc::Frame(Reg::R11);
-        let frame = if calls { SAVES + SAVE_ENTRY * MAX_SAVES } else { SAVES };
-        RegMap { locs, frame: frame.next_multiple_of(8) }
+        locs[10] = Loc { lo: Half::Reg(Reg::R11), hi: None };
+        let fixed = if calls { SAVES + SAVE_ENTRY * MAX_SAVES } else { SAVES };
+        RegMap { locs, fixed }
     }
 
     /// Where eBPF register `r` lives.
     pub fn loc(&self, r: femtoc_isa::Reg) -> Loc {
         self.locs[r.index().min(10)]
+    }
+
+    /// True if `r`'s upper half is always zero.
+    pub fn narrow(&self, r: femtoc_isa::Reg) -> bool {
+        self.loc(r).hi.is_none()
     }
 }
