@@ -10,6 +10,7 @@ mod commands;
 mod diag;
 mod host;
 mod input;
+mod listing;
 
 use input::EntryArgs;
 
@@ -34,12 +35,15 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Disassemble a BPF ELF object, raw bytecode or assembler text.
+    /// Disassemble a BPF ELF object, raw bytecode, assembler text, or a
+    /// blob's native code interleaved with its eBPF instructions.
     Disasm {
-        /// The program.
+        /// The program or blob.
         file: PathBuf,
         #[command(flatten)]
         entry: EntryArgs,
+        #[command(flatten)]
+        blob: commands::disasm::BlobArgs,
     },
     /// Verify a program and show what the verifier proved.
     Verify {
@@ -104,7 +108,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Asm { file, output } => commands::asm::run(file, output.as_deref()),
-        Command::Disasm { file, entry } => commands::disasm::run(file, entry),
+        Command::Disasm { file, entry, blob } => commands::disasm::run(file, entry, blob),
         Command::Verify { file, entry, verify } => commands::verify::run(file, entry, verify),
         Command::Compile { file, entry, verify, compile } => {
             commands::compile::run(file, entry, verify, compile)

@@ -1,5 +1,10 @@
 //! Containers: a verified program with its own stack, data regions,
 //! budget, helper state and optional private context.
+//!
+//! A container runs its program either through the interpreter or, with
+//! feature `std`, as native code for the host's ISA installed from a blob
+//! ([`Container::install_blob`]). Both run over the same regions with the
+//! same helpers, budget and context rules; only the executor differs.
 
 use alloc::vec::Vec;
 
@@ -7,6 +12,7 @@ use femtoc_isa::{decode_all, FunctionInfo, Insn, VerifiedRef};
 
 use crate::error::{RunError, RunOutcome};
 use crate::helpers::Helpers;
+use crate::install::ExecMode;
 use crate::interp::{self, RunArgs};
 use crate::region::{
     Access, MemRegion, RegionError, RegionKind, Regions, MAX_DATA_REGIONS, MAX_REGIONS,
@@ -104,12 +110,37 @@ struct DataMem {
     bytes: Vec<u8>,
 }
 
-/// One installed program and everything it owns.
-pub struct Container<H> {
+/// Verified bytecode the container owns.
+struct Bytecode {
     code: Vec<u64>,
     functions: Vec<FunctionInfo>,
     stack_usage: u32,
     min_ctx_len: u32,
+}
+
+impl Bytecode {
+    fn as_ref(&self) -> VerifiedRef<'_> {
+        VerifiedRef {
+            code: &self.code,
+            functions: &self.functions,
+            stack_usage: self.stack_usage,
+            min_ctx_len: self.min_ctx_len,
+        }
+    }
+}
+
+/// What executes the container's program.
+enum Exec {
+    /// The interpreter, over the container's bytecode.
+    Interpret(Bytecode),
+    /// Native code for the host's ISA.
+    #[cfg(feature = "std")]
+    Native(host::NativeExec),
+}
+
+/// One installed program and everything it owns.
+pub struct Container<H> {
+    exec: Exec,
     stack: Vec<u8>,
     data: Vec<DataMem>,
     host: Vec<(Access, Vec<u8>)>,
@@ -127,9 +158,6 @@ impl<H: Helpers> Container<H> {
         helpers: H,
         config: ContainerConfig,
     ) -> Result<Self, InstallError> {
-        if data.len() > MAX_DATA_REGIONS {
-            return Err(InstallError::TooManyDataRegions(data.len()));
-        }
         if (prog.stack_usage as usize) > config.stack_size {
             return Err(InstallError::StackTooSmall {
                 needed: prog.stack_usage,
@@ -147,6 +175,25 @@ impl<H: Helpers> Container<H> {
                 Err((pc, _)) => return Err(InstallError::BadCode(pc)),
             }
         }
+        let bytecode = Bytecode {
+            code: prog.code.to_vec(),
+            functions: prog.functions.to_vec(),
+            stack_usage: prog.stack_usage,
+            min_ctx_len: prog.min_ctx_len,
+        };
+        Self::assemble(Exec::Interpret(bytecode), data, helpers, config)
+    }
+
+    /// The container around `exec`: initialises its data regions and stack.
+    fn assemble(
+        exec: Exec,
+        data: &[DataImage<'_>],
+        helpers: H,
+        config: ContainerConfig,
+    ) -> Result<Self, InstallError> {
+        if data.len() > MAX_DATA_REGIONS {
+            return Err(InstallError::TooManyDataRegions(data.len()));
+        }
         let mut mems = Vec::with_capacity(data.len());
         for (index, d) in data.iter().enumerate() {
             if d.image.len() > d.size as usize {
@@ -161,10 +208,7 @@ impl<H: Helpers> Container<H> {
             mems.push(DataMem { writable: d.writable, bytes });
         }
         Ok(Container {
-            code: prog.code.to_vec(),
-            functions: prog.functions.to_vec(),
-            stack_usage: prog.stack_usage,
-            min_ctx_len: prog.min_ctx_len,
+            exec,
             stack: alloc::vec![0u8; config.stack_size],
             data: mems,
             host: Vec::new(),
@@ -174,13 +218,22 @@ impl<H: Helpers> Container<H> {
         })
     }
 
-    /// The installed program.
-    pub fn program(&self) -> VerifiedRef<'_> {
-        VerifiedRef {
-            code: &self.code,
-            functions: &self.functions,
-            stack_usage: self.stack_usage,
-            min_ctx_len: self.min_ctx_len,
+    /// The installed bytecode, if the container interprets it (a native
+    /// container keeps only its machine code).
+    pub fn program(&self) -> Option<VerifiedRef<'_>> {
+        match &self.exec {
+            Exec::Interpret(b) => Some(b.as_ref()),
+            #[cfg(feature = "std")]
+            Exec::Native(_) => None,
+        }
+    }
+
+    /// Whether the program runs natively or is interpreted.
+    pub fn mode(&self) -> ExecMode {
+        match &self.exec {
+            Exec::Interpret(_) => ExecMode::Interpreted,
+            #[cfg(feature = "std")]
+            Exec::Native(n) => ExecMode::Native(n.engine),
         }
     }
 
@@ -188,20 +241,7 @@ impl<H: Helpers> Container<H> {
     /// [`set_own_context`](Self::set_own_context)) the container runs on
     /// that, writable, and `ctx` is not visible to it.
     pub fn run(&mut self, ctx: Context<'_>) -> Result<RunOutcome, RunError> {
-        let Container {
-            code,
-            functions,
-            stack_usage,
-            min_ctx_len,
-            stack,
-            data,
-            host,
-            own_context,
-            budget,
-            helpers,
-        } = self;
-        let prog =
-            VerifiedRef { code, functions, stack_usage: *stack_usage, min_ctx_len: *min_ctx_len };
+        let Container { exec, stack, data, host, own_context, budget, helpers } = self;
         let mut regions = Regions::new(stack);
         let ctx_region = match (own_context.as_deref_mut(), ctx) {
             (Some(own), _) => Some(MemRegion::read_write(RegionKind::Context, own)),
@@ -230,7 +270,12 @@ impl<H: Helpers> Container<H> {
             };
             push(&mut regions, region, false)?;
         }
-        interp::run(&prog, &regions, RunArgs { r1, r2, budget: *budget }, helpers)
+        let args = RunArgs { r1, r2, budget: *budget };
+        match exec {
+            Exec::Interpret(b) => interp::run(&b.as_ref(), &regions, args, helpers),
+            #[cfg(feature = "std")]
+            Exec::Native(n) => n.run(&regions, args, helpers),
+        }
     }
 
     /// Gives the container a writable context of its own (or takes it away).
@@ -302,6 +347,12 @@ impl<H: Helpers> Container<H> {
         &mut self.helpers
     }
 }
+
+#[cfg(feature = "std")]
+pub use host::{BlobInstallError, HostProfile};
+
+#[cfg(feature = "std")]
+mod host;
 
 fn push<'a>(regions: &mut Regions<'a>, r: MemRegion<'a>, data: bool) -> Result<(), RunError> {
     let res = if data { regions.push_data(r) } else { regions.push(r) };

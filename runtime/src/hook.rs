@@ -1,5 +1,6 @@
 //! Named hooks: points in the host where attached containers run, in
-//! attach order, each isolated from the others.
+//! attach order, each isolated from the others. Native and interpreted
+//! containers mix freely: each runs with its own executor.
 
 use alloc::string::String;
 use alloc::vec::Vec;

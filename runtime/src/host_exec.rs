@@ -9,7 +9,7 @@
 use std::boxed::Box;
 
 use crate::abi::{NativeContext, RoutineTable};
-use crate::engine::Engine;
+use crate::engine::{Engine, Features};
 use crate::error::{RunError, RunOutcome};
 use crate::helpers::Helpers;
 use crate::interp::RunArgs;
@@ -25,6 +25,18 @@ pub const HOST_ENGINE: Option<Engine> = if cfg!(target_arch = "x86_64") {
     Some(Engine::Riscv64gc)
 } else {
     None
+};
+
+/// Features the host's engine offers native code: every ISA we run
+/// natively divides in hardware; x86-64 and AArch64 (Linux maps normal
+/// memory) handle misaligned accesses, and RV64GC includes the A and C
+/// extensions but may trap misaligned ones.
+pub const HOST_FEATURES: Features = if cfg!(target_arch = "riscv64") {
+    Features::from_bits_truncate(
+        Features::HW_DIVIDE.bits() | Features::ATOMIC_EXT.bits() | Features::COMPRESSED.bits(),
+    )
+} else {
+    Features::from_bits_truncate(Features::HW_DIVIDE.bits() | Features::UNALIGNED_ACCESS.bits())
 };
 
 /// Why code could not be made executable.

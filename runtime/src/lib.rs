@@ -37,6 +37,8 @@ pub mod layout;
 pub mod native;
 pub mod region;
 
+#[cfg(feature = "std")]
+pub use container::{BlobInstallError, HostProfile};
 #[cfg(feature = "alloc")]
 pub use container::{Container, ContainerConfig, Context, DataImage, InstallError};
 pub use error::{RunError, RunErrorKind, RunOutcome};
