@@ -20,6 +20,7 @@ use femtoc_runtime::abi::{self, routine_offset, status};
 use femtoc_runtime::engine::Features;
 
 use super::assembler::Thumb2Assembler;
+use super::groups::Role;
 use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
 use super::regmap::{Half, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
 use super::CompileError;
@@ -42,34 +43,35 @@ enum Cold {
 /// One inline bounds check's way out to the slow path.
 struct CheckSite {
     /// Entered with the address's low word in `addr` and its high word in
-    /// r3, or zero when `hi_zero`.
+    /// `hi` (zero when `None`).
     entry: Label,
     /// Entered from a carry (or borrow) out of `base + off` on a narrow
     /// base: r2 holds the low word, the high word is this constant.
     carry: Option<(Label, u32)>,
     addr: Reg,
-    hi_zero: bool,
+    hi: Option<Reg>,
     pc: u32,
     size: u32,
     write: bool,
     resume: Label,
+    /// For a group's check: the group, whose loads the slow path checks
+    /// one by one.
+    group: Option<usize>,
 }
 
 /// A memory-check window: one region's bounds for one kind of access,
 /// read from the region table once at entry (the table does not change
-/// during a run) into the frame. At `slot` sits the region's start, then
-/// for access sizes 1, 2, 4 and 8 the highest address such an access may
-/// start at. An unusable window (no such region, no permission, or bounds
-/// the check cannot express) has start `u32::MAX` and limits 0, so every
-/// check against it fails over to the slow path.
+/// during a run) into frame words. At `slot` sits the region's start; each
+/// `(size, slot)` of `limits` holds the highest address an access of that
+/// many bytes may start at. An unusable window (no such region, no
+/// permission, or bounds the check cannot express) has start `u32::MAX`
+/// and limits 0, so every check against it fails over to the slow path.
 struct Window {
     region: u32,
     write: bool,
     slot: u32,
+    limits: Vec<(u32, u32)>,
 }
-
-/// Bytes per window: start and four limits.
-const WINDOW_BYTES: u32 = 20;
 
 /// Labels of the shared tails.
 struct Shared {
@@ -96,6 +98,10 @@ pub struct Lowerer<'p> {
     /// Extra machine stack below the frame the code pushes at most.
     pub extra_stack: u32,
     windows: Vec<Window>,
+    /// Frame words the windows use.
+    window_words: u32,
+    groups: Vec<super::groups::LoadGroup>,
+    roles: Vec<super::groups::Role>,
     /// Where the entry prologue starts (it is emitted last).
     pub entry: Label,
     /// eBPF registers the program never writes.
@@ -134,6 +140,9 @@ impl<'p> Lowerer<'p> {
             features: Features::NONE,
             extra_stack: 32,
             windows: Vec::new(),
+            window_words: 0,
+            groups: Vec::new(),
+            roles: Vec::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
         }
@@ -141,7 +150,7 @@ impl<'p> Lowerer<'p> {
 
     /// Bytes of machine stack below the pushed registers.
     pub fn frame(&self) -> u32 {
-        (self.map.fixed + WINDOW_BYTES * self.windows.len() as u32).next_multiple_of(8)
+        (self.map.fixed + 4 * self.window_words).next_multiple_of(8)
     }
 
     fn e(&mut self, insn: I) {
@@ -317,6 +326,7 @@ impl<'p> Lowerer<'p> {
         let insns: Vec<Decoded> = femtoc_isa::decode_all(code)
             .collect::<Result<_, _>>()
             .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
+        self.plan_groups(&insns);
         for d in insns {
             self.asm.set_tag(d.pc as u32);
             let func = *self
@@ -335,6 +345,41 @@ impl<'p> Lowerer<'p> {
         }
         self.emit_cold();
         self.prologue()
+    }
+
+    /// Finds the loads that share a bounds check ([`super::groups`]).
+    fn plan_groups(&mut self, insns: &[Decoded]) {
+        let n = self.prog.program.code.len();
+        let mut boundary = vec![false; n];
+        for f in &self.prog.functions {
+            if let Some(b) = boundary.get_mut(f.start as usize) {
+                *b = true;
+            }
+        }
+        for d in insns {
+            let off = match d.insn {
+                Insn::Ja { off } | Insn::Jmp { off, .. } => i64::from(off),
+                Insn::JaLong { off } => i64::from(off),
+                _ => continue,
+            };
+            let t = d.pc as i64 + 1 + off;
+            if let Some(b) = usize::try_from(t).ok().and_then(|t| boundary.get_mut(t)) {
+                *b = true;
+            }
+        }
+        let prog = self.prog.as_ref();
+        let checked = |d: &Decoded| {
+            let (Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. }) = d.insn
+            else {
+                return true;
+            };
+            let in_frame =
+                prog.function_at(d.pc as u32).is_some_and(|f| Self::in_frame(f, src, off, size));
+            !in_frame && !self.in_context(src, off, size)
+        };
+        let (groups, roles) = super::groups::plan(insns, &boundary, checked);
+        self.groups = groups;
+        self.roles = roles;
     }
 
     /// The entry: saves, frame, eBPF registers, check windows, then a jump
@@ -360,10 +405,8 @@ impl<'p> Lowerer<'p> {
         for r in [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9] {
             self.store64(r, R::R1, R::R2);
         }
-        let windows: Vec<(u32, bool, u32)> =
-            self.windows.iter().map(|w| (w.region, w.write, w.slot)).collect();
-        for (region, write, slot) in windows {
-            self.window_init(region, write, slot);
+        for w in core::mem::take(&mut self.windows) {
+            self.window_init(&w);
         }
         let start = self.label_at(0)?;
         self.e(I::B { cond: None, target: start });
@@ -371,7 +414,9 @@ impl<'p> Lowerer<'p> {
     }
 
     /// Fills one window from the region table; r0 holds the context.
-    fn window_init(&mut self, region: u32, write: bool, slot: u32) {
+    fn window_init(&mut self, w: &Window) {
+        let (region, write, slot) = (w.region, w.write, w.slot);
+        let widest = w.limits.iter().map(|&(size, _)| size).max().unwrap_or(1);
         let none = self.asm.label();
         let done = self.asm.label();
         let at = 24 * region;
@@ -383,13 +428,9 @@ impl<'p> Lowerer<'p> {
         let perm = if write { abi::REGION_WRITE } else { abi::REGION_READ };
         self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
         self.e(I::B { cond: Some(Cond::Eq), target: none });
-        // Upper halves of start and length: zero for any region a 32-bit
-        // core can reach.
-        for off in [at + 4, at + 12] {
-            self.ldr(R::R1, R::R12, off);
-            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
-            self.e(I::B { cond: Some(Cond::Ne), target: none });
-        }
+        // Only the low words: on a 32-bit target the runtime's region
+        // addresses and lengths are below 2^32 (native ABI: pointers in
+        // u64s with the upper half zero).
         self.ldr(R::R2, R::R12, at);
         self.ldr(R::R3, R::R12, at + 8);
         // End = start + length must not wrap, and end - size must not
@@ -397,33 +438,44 @@ impl<'p> Lowerer<'p> {
         // start, which no address passes.
         self.e(dp(DpOp::Add, Set, R::R3, R::R2, R::R3));
         self.e(I::B { cond: Some(Cond::Hs), target: none });
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 8 });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: widest });
         self.e(I::B { cond: Some(Cond::Lo), target: none });
         self.str(R::R2, R::SP, slot);
-        for (i, size) in [1u32, 2, 4, 8].into_iter().enumerate() {
+        for &(size, at) in &w.limits {
             self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: size });
-            self.str(R::R1, R::SP, slot + 4 + 4 * i as u32);
+            self.str(R::R1, R::SP, at);
         }
         self.e(I::B { cond: None, target: done });
         self.asm.bind(none);
         self.imm(R::R2, u32::MAX, true);
         self.imm(R::R1, 0, true);
         self.str(R::R2, R::SP, slot);
-        for i in 0..4 {
-            self.str(R::R1, R::SP, slot + 4 + 4 * i);
+        for &(_, at) in &w.limits {
+            self.str(R::R1, R::SP, at);
         }
         self.asm.bind(done);
     }
 
-    /// The frame offset of the window for (`region`, `write`), made on
-    /// first use.
-    fn window(&mut self, region: u32, write: bool) -> u32 {
-        if let Some(w) = self.windows.iter().find(|w| w.region == region && w.write == write) {
-            return w.slot;
+    /// The frame offsets of the start and of the limit for `size`-byte
+    /// accesses of the window for (`region`, `write`), made on first use.
+    fn window(&mut self, region: u32, write: bool, size: u32) -> (u32, u32) {
+        let i = match self.windows.iter().position(|w| w.region == region && w.write == write) {
+            Some(i) => i,
+            None => {
+                let slot = self.map.fixed + 4 * self.window_words;
+                self.window_words += 1;
+                self.windows.push(Window { region, write, slot, limits: Vec::new() });
+                self.windows.len() - 1
+            }
+        };
+        let next = self.map.fixed + 4 * self.window_words;
+        let w = &mut self.windows[i];
+        if let Some(&(_, at)) = w.limits.iter().find(|&&(s, _)| s == size) {
+            return (w.slot, at);
         }
-        let slot = self.map.fixed + WINDOW_BYTES * self.windows.len() as u32;
-        self.windows.push(Window { region, write, slot });
-        slot
+        w.limits.push((size, next));
+        self.window_words += 1;
+        (w.slot, next)
     }
 
     /// `r12 = sp + SAVES + depth`: the save entry of the current call.
@@ -475,8 +527,11 @@ impl<'p> Lowerer<'p> {
             Insn::LoadImm64 { dst, imm } => {
                 let (l, h) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
                 self.imm(l, imm as u32, true);
-                self.imm(h, (imm >> 32) as u32, true);
-                self.store64(dst, l, h);
+                self.put_lo(dst, l);
+                if !self.narrow(dst) {
+                    self.imm(h, (imm >> 32) as u32, true);
+                    self.put_hi(dst, h);
+                }
                 Ok(())
             }
             Insn::LoadDataAddr { dst, region, offset } => {
@@ -537,6 +592,11 @@ impl<'p> Lowerer<'p> {
     // ----- ALU -----
 
     fn alu64(&mut self, pc: usize, op: AluOp, dst: EReg, src: Source) -> Result<(), CompileError> {
+        if self.narrow(dst) {
+            if let Some(done) = self.alu64_narrow(pc, op, dst, src) {
+                return done;
+            }
+        }
         let simple = match op {
             AluOp::Add => Some((DpOp::Add, DpOp::Adc)),
             AluOp::Sub => Some((DpOp::Sub, DpOp::Sbc)),
@@ -581,22 +641,26 @@ impl<'p> Lowerer<'p> {
         }
         match op {
             AluOp::Mov => {
+                // A narrow destination only ever receives narrow values:
+                // no upper half to move.
+                let narrow = self.narrow(dst);
                 match src {
                     Source::Reg(s) => {
-                        let d = self.dlo(dst, R::R0);
-                        let l = self.lo(s, d);
-                        self.mov(d, l);
-                        self.put_lo(dst, d);
-                        let d = self.dhi(dst, R::R1);
-                        let h = self.hi(s, d);
-                        self.mov(d, h);
-                        self.put_hi(dst, d);
+                        let l = self.lo(s, R::R0);
+                        self.put_lo(dst, l);
+                        if !narrow {
+                            let h = self.hi(s, R::R1);
+                            self.put_hi(dst, h);
+                        }
                     }
                     Source::Imm(k) => {
                         let (l, h) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
                         self.imm(l, k as u32, true);
-                        self.imm(h, (k >> 31) as u32, true);
-                        self.store64(dst, l, h);
+                        self.put_lo(dst, l);
+                        if !narrow {
+                            self.imm(h, (k >> 31) as u32, true);
+                            self.put_hi(dst, h);
+                        }
                     }
                 }
                 Ok(())
@@ -652,6 +716,50 @@ impl<'p> Lowerer<'p> {
                 Ok(())
             }
             _ => Err(mem_error(pc, "ALU operation")),
+        }
+    }
+
+    /// A 64-bit operation on a narrow destination done on low words, where
+    /// that gives the same result (the analysis guarantees the result is
+    /// narrow; see [`crate::analysis::zext`]).
+    fn alu64_narrow(
+        &mut self,
+        pc: usize,
+        op: AluOp,
+        dst: EReg,
+        src: Source,
+    ) -> Option<Result<(), CompileError>> {
+        let src_narrow = match src {
+            Source::Reg(s) => self.narrow(s),
+            Source::Imm(k) => k >= 0,
+        };
+        match op {
+            AluOp::And | AluOp::Or | AluOp::Xor => Some(self.alu32(pc, op, dst, src)),
+            // Non-negative operands: signed division is unsigned division.
+            AluOp::Div | AluOp::SDiv if src_narrow => Some(self.alu32(pc, AluOp::Div, dst, src)),
+            AluOp::Mod | AluOp::SMod if src_narrow => Some(self.alu32(pc, AluOp::Mod, dst, src)),
+            AluOp::Rsh | AluOp::Arsh => {
+                let d = self.dlo(dst, R::R0);
+                let a = self.lo(dst, R::R0);
+                match src {
+                    Source::Imm(k) if k & 63 >= 32 => self.imm(d, 0, true),
+                    Source::Imm(k) if k & 63 == 0 => self.mov(d, a),
+                    Source::Imm(k) => {
+                        let amount = (k & 31) as u8;
+                        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: d, rm: a, amount });
+                    }
+                    Source::Reg(s) => {
+                        // LSR by register takes the amount's low byte:
+                        // 32..63 give 0, as the 64-bit shift does here.
+                        let n = self.lo(s, R::R2);
+                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
+                        self.e(I::ShiftReg { kind: Shift::Lsr, s: Any, rd: d, rn: a, rm: R::R2 });
+                    }
+                }
+                self.put_lo(dst, d);
+                Some(Ok(()))
+            }
+            _ => None,
         }
     }
 
@@ -799,12 +907,21 @@ impl<'p> Lowerer<'p> {
                         let b = self.lo(s, R::R2);
                         self.e(dp(o, Any, d, a, b));
                     }
+                    Source::Imm(0xff) if op == AluOp::And => {
+                        self.e(I::Unary { op: UnOp::Uxtb, rd: d, rm: a });
+                    }
+                    Source::Imm(0xffff) if op == AluOp::And => {
+                        self.e(I::Unary { op: UnOp::Uxth, rd: d, rm: a });
+                    }
                     Source::Imm(k) => self.dp_imm(o, Any, d, a, k as u32, false),
                 }
             }
             (AluOp::Mov, Source::Reg(s)) => {
+                // Straight from the source's home to the destination's.
                 let l = self.lo(s, d);
-                self.mov(d, l);
+                self.put_lo(dst, l);
+                self.zero_hi(dst);
+                return Ok(());
             }
             (AluOp::Mov, Source::Imm(k)) => self.imm(d, k as u32, true),
             (AluOp::MovSx(bits), Source::Reg(s)) => {
@@ -1050,7 +1167,14 @@ impl<'p> Lowerer<'p> {
             label = entry;
         }
         let c = |c: Cond| I::B { cond: Some(c), target: label };
-        if width == Width::W32 {
+        // Two narrow operands compare like their low words, and being
+        // non-negative, signed like unsigned.
+        let src_narrow = match src {
+            Source::Reg(s) => self.narrow(s),
+            Source::Imm(k) => k >= 0,
+        };
+        let narrow64 = width == Width::W64 && self.narrow(dst) && src_narrow;
+        if width == Width::W32 || narrow64 {
             let a = self.lo(dst, R::R0);
             match (cond, src) {
                 (JmpCond::Set, _) => {
@@ -1070,12 +1194,37 @@ impl<'p> Lowerer<'p> {
                 JmpCond::Ge => Cond::Hs,
                 JmpCond::Lt => Cond::Lo,
                 JmpCond::Le => Cond::Ls,
+                JmpCond::Sgt if narrow64 => Cond::Hi,
+                JmpCond::Sge if narrow64 => Cond::Hs,
+                JmpCond::Slt if narrow64 => Cond::Lo,
+                JmpCond::Sle if narrow64 => Cond::Ls,
                 JmpCond::Sgt => Cond::Gt,
                 JmpCond::Sge => Cond::Ge,
                 JmpCond::Slt => Cond::Lt,
                 JmpCond::Sle => Cond::Le,
             };
             self.e(c(cc));
+            return Ok(());
+        }
+        if let (JmpCond::Eq | JmpCond::Ne, Source::Imm(k)) = (cond, src) {
+            let al = self.lo(dst, R::R0);
+            let ah = self.hi(dst, R::R1);
+            let cc = if cond == JmpCond::Eq { Cond::Eq } else { Cond::Ne };
+            if k == 0 {
+                self.e(dp(DpOp::Orr, Set, R::R12, al, ah));
+                self.e(c(cc));
+                return Ok(());
+            }
+            let skip = self.asm.label();
+            self.cmp_imm(al, k as u32);
+            if cond == JmpCond::Eq {
+                self.e(I::B { cond: Some(Cond::Ne), target: skip });
+            } else {
+                self.e(c(Cond::Ne));
+            }
+            self.cmp_imm(ah, (k >> 31) as u32);
+            self.e(c(cc));
+            self.asm.bind(skip);
             return Ok(());
         }
         // 64-bit: operands in r1:r0 (dst) and r3:r2 (src).
@@ -1171,11 +1320,6 @@ impl<'p> Lowerer<'p> {
 
     /// Computes and checks the address `base + off` for an access of
     /// `size` bytes. Returns the register and displacement to use.
-    ///
-    /// The check: the upper half of the address must be zero (a narrow
-    /// base only needs the carry of `+ off`), and the low word must lie
-    /// between the window's start and its limit for `size`; anything else
-    /// goes to the slow path, which searches the whole region table.
     #[allow(clippy::too_many_arguments)]
     fn address(
         &mut self,
@@ -1197,11 +1341,48 @@ impl<'p> Lowerer<'p> {
             let b = self.lo(base, R::R2);
             return (b, i32::from(off));
         }
+        let role =
+            if write { Role::Alone } else { self.roles.get(pc).copied().unwrap_or(Role::Alone) };
+        match role {
+            Role::Alone => {
+                let addr = self.checked_address(pc, base, off, size.bytes(), write, None);
+                return (addr, 0);
+            }
+            Role::Leader(g) => {
+                let Some(group) = self.groups.get(g) else { return (R::R2, 0) };
+                let (start, span) = (group.start as i16, (group.end - group.start) as u32);
+                self.checked_address(pc, base, start, span, false, Some(g));
+            }
+            Role::Covered => {}
+        }
+        // Checked with its group: the whole span lies in one region below
+        // 2^32, so the low word plus the offset is the address.
+        let b = self.lo(base, R::R12);
+        (b, i32::from(off))
+    }
+
+    /// Emits the check of `[base + off, +size)` and returns the register
+    /// holding the address (its upper half is then zero). For a group's
+    /// leader, `group` makes the slow path check each member instead.
+    ///
+    /// The check: the upper half of the address must be zero (a narrow
+    /// base only needs the carry of `+ off`), and the low word must lie
+    /// between the window's start and its limit for `size`; anything else
+    /// goes to the slow path, which searches the whole region table.
+    fn checked_address(
+        &mut self,
+        pc: usize,
+        base: EReg,
+        off: i16,
+        size: u32,
+        write: bool,
+        group: Option<usize>,
+    ) -> Reg {
         let entry = self.asm.label();
         let lo = self.lo(base, R::R2);
-        let (addr, carry, hi_zero) = if self.narrow(base) {
+        let (addr, carry, hi) = if self.narrow(base) {
             if off == 0 {
-                (lo, None, true)
+                (lo, None, None)
             } else {
                 let carry = self.asm.label();
                 self.add_imm(R::R2, lo, i32::from(off), Set);
@@ -1209,38 +1390,41 @@ impl<'p> Lowerer<'p> {
                 // subtract: the address left the low 4 GiB.
                 let (cond, hi) = if off > 0 { (Cond::Hs, 1) } else { (Cond::Lo, u32::MAX) };
                 self.e(I::B { cond: Some(cond), target: carry });
-                (R::R2, Some((carry, hi)), true)
+                (R::R2, Some((carry, hi)), None)
             }
+        } else if off == 0 {
+            let hi = self.hi(base, R::R3);
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: hi, imm: 0 });
+            self.e(I::B { cond: Some(Cond::Ne), target: entry });
+            (lo, None, Some(hi))
         } else {
             self.add_imm(R::R2, lo, i32::from(off), Set);
             let hi = self.hi(base, R::R3);
             let ext = if off < 0 { u32::MAX } else { 0 };
             self.e(I::DpImm { op: DpOp::Adc, s: Set, rd: R::R3, rn: hi, imm: ext });
             self.e(I::B { cond: Some(Cond::Ne), target: entry });
-            (R::R2, None, false)
+            (R::R2, None, Some(R::R3))
         };
         let region = if base == EReg::R10 { 0 } else { 1 };
-        self.window_check(
-            CheckSite {
-                entry,
-                carry,
-                addr,
-                hi_zero,
-                pc: pc as u32,
-                size: size.bytes(),
-                write,
-                resume: entry,
-            },
-            region,
-        );
-        (addr, 0)
+        let site =
+            CheckSite { entry, carry, addr, hi, pc: pc as u32, size, write, resume: entry, group };
+        self.window_check(site, region);
+        addr
+    }
+
+    /// `r3:r2 = base + off`, 64-bit.
+    fn address64(&mut self, base: EReg, off: i16) {
+        let lo = self.lo(base, R::R2);
+        self.add_imm(R::R2, lo, i32::from(off), Set);
+        let hi = self.hi(base, R::R3);
+        let ext = if off < 0 { u32::MAX } else { 0 };
+        self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
     }
 
     /// The window part of a check: `site.addr` against the start and the
     /// limit of the likeliest region's window.
     fn window_check(&mut self, mut site: CheckSite, region: u32) {
-        let slot = self.window(region, site.write);
-        let limit = slot + 4 + 4 * site.size.trailing_zeros();
+        let (slot, limit) = self.window(region, site.write, site.size);
         self.ldr(R::R0, R::SP, slot);
         self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
         self.e(I::B { cond: Some(Cond::Lo), target: site.entry });
@@ -1276,10 +1460,18 @@ impl<'p> Lowerer<'p> {
             (MemSize::H, true) => MemOp::Ldrsh,
             _ => MemOp::Ldr,
         };
+        if size == MemSize::DW && l == base {
+            // The low word would overwrite the base: load the high first.
+            self.e(I::Mem { op: MemOp::Ldr, rt: h, rn: base, off: disp + 4 });
+            self.e(I::Mem { op, rt: l, rn: base, off: disp });
+            self.store64(dst, l, h);
+            return Ok(());
+        }
         self.e(I::Mem { op, rt: l, rn: base, off: disp });
         match (size, signed) {
             (MemSize::DW, _) => self.e(I::Mem { op: MemOp::Ldr, rt: h, rn: base, off: disp + 4 }),
             (_, true) => self.e(I::ShiftImm { kind: Shift::Asr, s: Any, rd: h, rm: l, amount: 31 }),
+            _ if self.narrow(dst) => {}
             _ => self.imm(h, 0, true),
         }
         self.store64(dst, l, h);
@@ -1348,11 +1540,12 @@ impl<'p> Lowerer<'p> {
             entry,
             carry: None,
             addr: R::R2,
-            hi_zero: false,
+            hi: Some(R::R3),
             pc: pc as u32,
             size: bytes,
             write: true,
             resume: entry,
+            group: None,
         };
         self.window_check(site, if dst == EReg::R10 { 0 } else { 1 });
         let code = match op {
@@ -1440,6 +1633,22 @@ impl<'p> Lowerer<'p> {
                     self.budget(pc);
                     self.e(I::B { cond: None, target });
                 }
+                Cold::Check(site) if site.group.is_some() => {
+                    self.asm.set_tag(site.pc);
+                    if let Some((carry, _)) = site.carry {
+                        self.asm.bind(carry);
+                    }
+                    self.asm.bind(site.entry);
+                    let group = site.group.and_then(|g| self.groups.get(g)).cloned();
+                    for m in group.iter().flat_map(|g| g.members.iter().map(move |m| (g.base, m))) {
+                        let (base, m) = m;
+                        self.address64(base, m.off);
+                        self.imm(R::R0, m.pc, true);
+                        self.imm(R::R1, m.size, true);
+                        self.e(I::Bl { target: self.shared.check_slow });
+                    }
+                    self.e(I::B { cond: None, target: site.resume });
+                }
                 Cold::Check(site) => {
                     self.asm.set_tag(site.pc);
                     let join = self.asm.label();
@@ -1449,10 +1658,13 @@ impl<'p> Lowerer<'p> {
                         self.e(I::B { cond: None, target: join });
                     }
                     self.asm.bind(site.entry);
-                    if site.hi_zero {
-                        self.imm(R::R3, 0, true);
-                    }
+                    // Neither register can be the other's target: the low
+                    // word is in r2 or a core register, the high in r3 or one.
                     self.mov(R::R2, site.addr);
+                    match site.hi {
+                        Some(hi) => self.mov(R::R3, hi),
+                        None => self.imm(R::R3, 0, true),
+                    }
                     self.asm.bind(join);
                     self.imm(R::R0, site.pc, true);
                     self.imm(R::R1, site.size | u32::from(site.write) << 8, true);

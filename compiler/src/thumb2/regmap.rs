@@ -9,9 +9,10 @@
 //! | temporaries | r0..r3, r12, lr (never live across an eBPF instruction) |
 //! | r9 | untouched (platform register) |
 //!
-//! "Hottest" counts static uses, eight times over inside a loop (between a
-//! back edge's target and the jump); core registers go to the highest
-//! counts first, a narrow register costing one and a wide one two.
+//! "Hottest" counts static uses, eight times over for each loop around the
+//! use (a loop: from a back edge's target to the jump); core registers go
+//! to the highest counts first, a narrow register costing one and a wide one
+//! two.
 //!
 //! The machine frame, at `sp` while any eBPF code runs (8-aligned):
 //! `[sp, #CTX]` the context pointer, `[sp, #DEPTH]` the local-call save
@@ -80,8 +81,8 @@ impl RegMap {
         let mut calls = false;
         for d in decode_all(code).flatten() {
             let pc = d.pc as u32;
-            let weight =
-                if prog.back_edges.iter().any(|&(j, t)| t <= pc && pc <= j) { 8 } else { 1 };
+            let depth = prog.back_edges.iter().filter(|&&(j, t)| t <= pc && pc <= j).count();
+            let weight = 8u64.pow(depth.min(5) as u32);
             let mut count = |r: femtoc_isa::Reg| {
                 if let Some(u) = uses.get_mut(r.index()) {
                     *u += weight;

@@ -1,0 +1,146 @@
+//! The Thumb-2 backend's cheaper bounds checks against the interpreter:
+//! loads sharing one check (see `femtoc_compiler::thumb2::groups`), checks
+//! against the windows cached at entry, narrow bases, and context loads
+//! proven by the minimum context length. Each program runs with contexts
+//! of several lengths, so that every member of a group is at some point
+//! the first one out of bounds.
+#![cfg(feature = "emu")]
+
+use femtoc_conformance::engine::{Case, Engine, Interpreter};
+use femtoc_conformance::runner::verify_for_harness;
+use femtoc_conformance::thumb::Thumb2;
+use femtoc_runtime::engine::Engine as EngineId;
+
+fn agree(name: &str, src: &str, lengths: &[usize]) {
+    let program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut faults = 0;
+    for &len in lengths {
+        let context: Vec<u8> =
+            (0..len).map(|i| (i as u8).wrapping_mul(37).wrapping_add(11)).collect();
+        let case = Case { program: &verified, context: Some(&context), budget: Some(1000) };
+        let reference = Interpreter.execute(&case).expect("interpreter runs");
+        faults += usize::from(reference.result.is_err());
+        for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+            assert_eq!(got, reference, "{name}, context of {len} bytes, {engine}");
+        }
+    }
+    // The lengths are chosen so that some runs fault and some do not.
+    assert!(
+        faults > 0 && faults < lengths.len(),
+        "{name}: {faults} of {} runs fault",
+        lengths.len()
+    );
+}
+
+#[test]
+fn grouped_loads_fault_at_the_first_load_out_of_bounds() {
+    // r1 is written, so no load is proven by the context length; the four
+    // loads share one check.
+    agree(
+        "ascending",
+        "
+        mov %r6, %r1
+        add %r6, 0
+        ldxb %r2, [%r6+0]
+        ldxb %r3, [%r6+1]
+        lsh32 %r3, 8
+        ldxh %r4, [%r6+2]
+        ldxw %r5, [%r6+4]
+        mov %r0, %r2
+        add %r0, %r3
+        add %r0, %r4
+        add %r0, %r5
+        exit",
+        &[0, 1, 2, 3, 4, 5, 7, 8, 16],
+    );
+}
+
+#[test]
+fn grouped_loads_out_of_order_and_below_the_base() {
+    agree(
+        "descending",
+        "
+        mov %r7, %r1
+        add %r7, 6
+        ldxh %r2, [%r7+0]
+        ldxb %r3, [%r7-6]
+        ldxdw %r4, [%r7-4]
+        ldxb %r5, [%r7+2]
+        mov %r0, %r2
+        xor %r0, %r3
+        xor %r0, %r4
+        xor %r0, %r5
+        exit",
+        &[0, 1, 5, 6, 7, 8, 9, 12],
+    );
+}
+
+#[test]
+fn a_group_ends_where_its_base_is_written() {
+    // The second load overwrites its base: the third goes through the new
+    // value (the context address again, loaded from the context).
+    agree(
+        "rebased",
+        "
+        mov %r6, %r1
+        stxdw [%r10-8], %r1
+        ldxb %r2, [%r6+8]
+        ldxdw %r6, [%r10-8]
+        ldxb %r3, [%r6+9]
+        ldxb %r4, [%r6+0]
+        mov %r0, %r2
+        add %r0, %r3
+        add %r0, %r4
+        exit",
+        &[0, 8, 9, 10, 12],
+    );
+}
+
+#[test]
+fn loads_in_a_loop_through_a_moving_pointer() {
+    agree(
+        "loop",
+        "
+        mov %r0, 0
+        mov %r6, %r1
+        mov %r7, %r1
+        add %r7, %r2
+    next:
+        jge %r6, %r7, done
+        ldxb %r3, [%r6+1]
+        ldxb %r4, [%r6+0]
+        lsh %r3, 8
+        or %r3, %r4
+        add %r0, %r3
+        add %r6, 2
+        ja next
+    done:
+        exit",
+        // Odd lengths read one byte past the end on the last pair.
+        &[0, 1, 2, 5, 8, 33],
+    );
+}
+
+#[test]
+fn context_loads_below_the_minimum_length_need_no_check() {
+    // r1 is never written: the loads before the first jump set the
+    // minimum context length (8), the later ones are proven by it or
+    // checked.
+    agree(
+        "minimum",
+        "
+        ldxw %r2, [%r1+0]
+        ldxw %r3, [%r1+4]
+        jeq %r2, 0, skip
+        ldxb %r4, [%r1+2]
+        ldxw %r5, [%r1+8]
+        add %r3, %r4
+        add %r3, %r5
+    skip:
+        mov %r0, %r3
+        exit",
+        &[0, 4, 7, 8, 11, 12],
+    );
+}
