@@ -2,7 +2,7 @@
 //!
 //! | what | where |
 //! |---|---|
-//! | eBPF r10 | r11 (no upper half: stack addresses are below 2^32) |
+//! | eBPF r10 | r11 (no upper half: stack addresses are below 2^32); a program that never names r10 and makes no local call gets r11 as a seventh core register |
 //! | the hottest of eBPF r0..r9 | r4, r5, r6, r7, r8, r10 (callee-saved, so helper and routine calls keep them): one core register for a *narrow* register (upper half always zero, see [`crate::analysis::zext`]), a pair for a wide one, or only the low half when one core register is left |
 //! | the other halves | 4-byte slots at `[sp, #SLOTS + 8 * n]` (low word, high word at +4) |
 //! | upper half of a narrow register | nowhere: it is zero |
@@ -79,14 +79,14 @@ impl RegMap {
         let code = &prog.program.code;
         let mut uses = [0u64; 10];
         let mut calls = false;
+        let mut frame_used = false;
         for d in decode_all(code).flatten() {
             let pc = d.pc as u32;
             let depth = prog.back_edges.iter().filter(|&&(j, t)| t <= pc && pc <= j).count();
             let weight = 8u64.pow(depth.min(5) as u32);
-            let mut count = |r: femtoc_isa::Reg| {
-                if let Some(u) = uses.get_mut(r.index()) {
-                    *u += weight;
-                }
+            let mut count = |r: femtoc_isa::Reg| match uses.get_mut(r.index()) {
+                Some(u) => *u += weight,
+                None => frame_used = true,
             };
             match d.insn {
                 Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => {
@@ -123,7 +123,10 @@ impl RegMap {
             let hi = if narrow & (1 << r) != 0 { None } else { Some(Half::Slot(off + 4)) };
             *loc = Loc { lo: Half::Slot(off), hi };
         }
-        let mut core = CORE.iter().copied();
+        // A program that never names r10 and makes no local call needs no
+        // frame pointer: r11 holds eBPF registers too.
+        let spare = if frame_used || calls { None } else { Some(Reg::R11) };
+        let mut core = CORE.iter().copied().chain(spare);
         for r in order {
             if uses[r] == 0 {
                 break;
