@@ -144,3 +144,61 @@ fn context_loads_below_the_minimum_length_need_no_check() {
         &[0, 4, 7, 8, 11, 12],
     );
 }
+
+#[test]
+fn data_region_accesses_use_their_own_window() {
+    // The pointer comes from `lddw data[..]`, so the inline check uses the
+    // data region's window. The first context byte says how many words of
+    // .data (16 bytes) to bump, walking off its end at 5; the second
+    // whether to store to .rodata, which faults.
+    let src = "
+        ldxb %r6, [%r1+0]
+        lddw %r7, data[0+0]
+        mov %r0, 0
+    next:
+        jeq %r6, 0, done
+        ldxw %r3, [%r7+0]
+        add32 %r3, 1
+        stxw [%r7+0], %r3
+        add %r0, %r3
+        add %r7, 4
+        sub %r6, 1
+        ja next
+    done:
+        lddw %r8, data[1+2]
+        ldxh %r4, [%r8+0]
+        add %r0, %r4
+        ldxb %r9, [%r1+1]
+        jeq %r9, 0, out
+        stxb [%r8+0], %r4
+    out:
+        exit";
+    let mut program = femtoc_isa::assemble(src).expect("assembles");
+    program.data.push(femtoc_isa::program::DataRegion {
+        name: ".data".into(),
+        kind: femtoc_isa::program::DataKind::ReadWrite,
+        image: (1..=16).collect(),
+        size: 16,
+    });
+    program.data.push(femtoc_isa::program::DataRegion {
+        name: ".rodata".into(),
+        kind: femtoc_isa::program::DataKind::ReadOnly,
+        image: (1..=8).collect(),
+        size: 8,
+    });
+    let verified = verify_for_harness(&program).expect("verifies");
+    let mut faults = 0;
+    for count in [0u8, 1, 4, 5] {
+        for flag in [0u8, 1] {
+            let context = [count, flag];
+            let case = Case { program: &verified, context: Some(&context), budget: Some(1000) };
+            let reference = Interpreter.execute(&case).expect("interpreter runs");
+            faults += usize::from(reference.result.is_err());
+            for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+                let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+                assert_eq!(got, reference, "count {count}, {engine}");
+            }
+        }
+    }
+    assert!(faults > 0 && faults < 8, "{faults} of 8 runs fault");
+}

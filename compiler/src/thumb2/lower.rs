@@ -67,10 +67,19 @@ struct CheckSite {
 /// permission, or bounds the check cannot express) has start `u32::MAX`
 /// and limits 0, so every check against it fails over to the slow path.
 struct Window {
-    region: u32,
+    region: Target,
     write: bool,
     slot: u32,
     limits: Vec<(u32, u32)>,
+}
+
+/// The region a check expects an access to hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// This entry of the region table (0: the stack, 1: the context).
+    Entry(u32),
+    /// The table entry that starts at data region `n`'s base.
+    Data(u32),
 }
 
 /// Labels of the shared tails.
@@ -102,6 +111,9 @@ pub struct Lowerer<'p> {
     window_words: u32,
     groups: Vec<super::groups::LoadGroup>,
     roles: Vec<super::groups::Role>,
+    /// For each memory access, the data region its base likely points
+    /// into (see [`Lowerer::plan_hints`]).
+    hints: Vec<Option<u32>>,
     /// Where the entry prologue starts (it is emitted last).
     pub entry: Label,
     /// eBPF registers the program never writes.
@@ -143,6 +155,7 @@ impl<'p> Lowerer<'p> {
             window_words: 0,
             groups: Vec::new(),
             roles: Vec::new(),
+            hints: Vec::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
         }
@@ -327,6 +340,7 @@ impl<'p> Lowerer<'p> {
             .collect::<Result<_, _>>()
             .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
         self.plan_groups(&insns);
+        self.plan_hints(&insns);
         for d in insns {
             self.asm.set_tag(d.pc as u32);
             let func = *self
@@ -345,6 +359,48 @@ impl<'p> Lowerer<'p> {
         }
         self.emit_cold();
         self.prologue()
+    }
+
+    /// Guesses, in one pass in program order, which data region each
+    /// access's base points into: `lddw data[n]` starts a pointer into
+    /// region n, 64-bit `mov` copies it, 64-bit `add`/`sub` keep it, any
+    /// other write forgets it. Only a guess (it picks which window the
+    /// inline check uses); a wrong one costs a slow-path call, never
+    /// correctness.
+    fn plan_hints(&mut self, insns: &[Decoded]) {
+        let mut hints = vec![None; self.prog.program.code.len()];
+        let mut points = [None::<u32>; 11];
+        for d in insns {
+            let base = match d.insn {
+                Insn::Load { src, .. } | Insn::LoadSx { src, .. } => Some(src),
+                Insn::Store { dst, .. } | Insn::Atomic { dst, .. } => Some(dst),
+                _ => None,
+            };
+            if let (Some(b), Some(h)) = (base, hints.get_mut(d.pc)) {
+                *h = points.get(b.index()).copied().flatten();
+            }
+            let (dst, keep) = match d.insn {
+                Insn::LoadDataAddr { dst, region, .. } => (dst, Some(Some(region))),
+                Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(s) } => {
+                    (dst, Some(points.get(s.index()).copied().flatten()))
+                }
+                Insn::Alu { width: Width::W64, op: AluOp::Add | AluOp::Sub, dst, .. } => {
+                    (dst, None)
+                }
+                Insn::Alu { dst, .. }
+                | Insn::Neg { dst, .. }
+                | Insn::Endian { dst, .. }
+                | Insn::LoadImm64 { dst, .. }
+                | Insn::Load { dst, .. }
+                | Insn::LoadSx { dst, .. } => (dst, Some(None)),
+                Insn::Call { .. } | Insn::CallLocal { .. } => (EReg::R0, Some(None)),
+                _ => continue,
+            };
+            if let (Some(v), Some(p)) = (keep, points.get_mut(dst.index())) {
+                *p = v;
+            }
+        }
+        self.hints = hints;
     }
 
     /// Finds the loads that share a bounds check ([`super::groups`]).
@@ -415,15 +471,39 @@ impl<'p> Lowerer<'p> {
 
     /// Fills one window from the region table; r0 holds the context.
     fn window_init(&mut self, w: &Window) {
-        let (region, write, slot) = (w.region, w.write, w.slot);
+        let (write, slot) = (w.write, w.slot);
         let widest = w.limits.iter().map(|&(size, _)| size).max().unwrap_or(1);
         let none = self.asm.label();
         let done = self.asm.label();
-        let at = 24 * region;
-        self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: region });
-        self.e(I::B { cond: Some(Cond::Ls), target: none });
-        self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+        let at = match w.region {
+            Target::Entry(region) => {
+                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
+                self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: region });
+                self.e(I::B { cond: Some(Cond::Ls), target: none });
+                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+                24 * region
+            }
+            Target::Data(n) => {
+                // Search the table for the entry starting at the data
+                // region's base; r12 ends on it.
+                let search = self.asm.label();
+                let found = self.asm.label();
+                self.ldr(R::R12, R::R0, abi::OFF_DATA_BASES);
+                self.ldr(R::R2, R::R12, 8 * n);
+                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
+                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+                self.asm.bind(search);
+                self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R1, rn: R::R1, imm: 1 });
+                self.e(I::B { cond: Some(Cond::Lo), target: none });
+                self.ldr(R::R3, R::R12, 0);
+                self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R3, rm: R::R2 });
+                self.e(I::B { cond: Some(Cond::Eq), target: found });
+                self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R12, rn: R::R12, imm: 24 });
+                self.e(I::B { cond: None, target: search });
+                self.asm.bind(found);
+                0
+            }
+        };
         self.ldr(R::R1, R::R12, at + 16);
         let perm = if write { abi::REGION_WRITE } else { abi::REGION_READ };
         self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
@@ -458,7 +538,7 @@ impl<'p> Lowerer<'p> {
 
     /// The frame offsets of the start and of the limit for `size`-byte
     /// accesses of the window for (`region`, `write`), made on first use.
-    fn window(&mut self, region: u32, write: bool, size: u32) -> (u32, u32) {
+    fn window(&mut self, region: Target, write: bool, size: u32) -> (u32, u32) {
         let i = match self.windows.iter().position(|w| w.region == region && w.write == write) {
             Some(i) => i,
             None => {
@@ -1405,11 +1485,22 @@ impl<'p> Lowerer<'p> {
             self.e(I::B { cond: Some(Cond::Ne), target: entry });
             (R::R2, None, Some(R::R3))
         };
-        let region = if base == EReg::R10 { 0 } else { 1 };
+        let region = self.target(pc, base);
         let site =
             CheckSite { entry, carry, addr, hi, pc: pc as u32, size, write, resume: entry, group };
         self.window_check(site, region);
         addr
+    }
+
+    /// The likeliest region for an access at `pc` through `base`: the
+    /// stack for r10, the data region whose address `base` was last seen
+    /// to be derived from, else the context.
+    fn target(&self, pc: usize, base: EReg) -> Target {
+        match self.hints.get(pc).copied().flatten() {
+            _ if base == EReg::R10 => Target::Entry(0),
+            Some(n) => Target::Data(n),
+            None => Target::Entry(1),
+        }
     }
 
     /// `r3:r2 = base + off`, 64-bit.
@@ -1423,7 +1514,7 @@ impl<'p> Lowerer<'p> {
 
     /// The window part of a check: `site.addr` against the start and the
     /// limit of the likeliest region's window.
-    fn window_check(&mut self, mut site: CheckSite, region: u32) {
+    fn window_check(&mut self, mut site: CheckSite, region: Target) {
         let (slot, limit) = self.window(region, site.write, site.size);
         self.ldr(R::R0, R::SP, slot);
         self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
@@ -1547,7 +1638,8 @@ impl<'p> Lowerer<'p> {
             resume: entry,
             group: None,
         };
-        self.window_check(site, if dst == EReg::R10 { 0 } else { 1 });
+        let region = self.target(pc, dst);
+        self.window_check(site, region);
         let code = match op {
             AtomicOp::Add => abi::atomic_op::ADD,
             AtomicOp::Or => abi::atomic_op::OR,
