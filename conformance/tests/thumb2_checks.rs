@@ -202,3 +202,32 @@ fn data_region_accesses_use_their_own_window() {
     }
     assert!(faults > 0 && faults < 8, "{faults} of 8 runs fault");
 }
+
+#[test]
+fn budget_borrows_from_its_high_word_and_stops_exactly() {
+    // Four backward jumps and a local call per run; budgets around 2^32
+    // make the low word run out (and borrow) on the first events.
+    let src = "
+        mov %r6, 5
+    again:
+        sub %r6, 1
+        jne %r6, 0, again
+        call local f
+        exit
+    f:
+        mov %r0, 7
+        exit";
+    let program = femtoc_isa::assemble(src).expect("assembles");
+    let verified = verify_for_harness(&program).expect("verifies");
+    let mut stops = 0;
+    for budget in [0, 1, 4, 5, 6, 1 << 32, (1 << 32) + 1, (1 << 32) + 5, 3 << 32, u64::MAX] {
+        let case = Case { program: &verified, context: None, budget: Some(budget) };
+        let reference = Interpreter.execute(&case).expect("interpreter runs");
+        stops += usize::from(reference.result.is_err());
+        for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+            assert_eq!(got, reference, "budget {budget:#x}, {engine}");
+        }
+    }
+    assert_eq!(stops, 3, "budgets 0, 1 and 4 stop the run");
+}

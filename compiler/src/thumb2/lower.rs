@@ -89,6 +89,7 @@ struct Shared {
     fault_exit: Label,
     misaligned_exit: Label,
     budget_exit: Label,
+    budget_borrow: Label,
 }
 
 /// The lowering state of one program.
@@ -107,8 +108,11 @@ pub struct Lowerer<'p> {
     /// Extra machine stack below the frame the code pushes at most.
     pub extra_stack: u32,
     windows: Vec<Window>,
-    /// Frame words the windows use.
+    /// Frame words the windows and the budget use.
     window_words: u32,
+    /// The frame word holding the low word of `budget_left` while the code
+    /// runs, for programs with budget events (see [`Lowerer::budget`]).
+    budget_slot: Option<u32>,
     groups: Vec<super::groups::LoadGroup>,
     roles: Vec<super::groups::Role>,
     /// For each memory access, the data region its base likely points
@@ -137,6 +141,7 @@ impl<'p> Lowerer<'p> {
             fault_exit: asm.label(),
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
+            budget_borrow: asm.label(),
         };
         // 32-bit target: the context address and length are below 2^32.
         let narrow = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
@@ -153,6 +158,7 @@ impl<'p> Lowerer<'p> {
             extra_stack: 32,
             windows: Vec::new(),
             window_words: 0,
+            budget_slot: None,
             groups: Vec::new(),
             roles: Vec::new(),
             hints: Vec::new(),
@@ -341,6 +347,12 @@ impl<'p> Lowerer<'p> {
             .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
         self.plan_groups(&insns);
         self.plan_hints(&insns);
+        let events = !self.prog.back_edges.is_empty()
+            || insns.iter().any(|d| matches!(d.insn, Insn::CallLocal { .. }));
+        if events {
+            self.budget_slot = Some(self.map.fixed + 4 * self.window_words);
+            self.window_words += 1;
+        }
         for d in insns {
             self.asm.set_tag(d.pc as u32);
             let func = *self
@@ -446,6 +458,10 @@ impl<'p> Lowerer<'p> {
         self.e(I::Push { regs: SAVED | R::LR.bit() });
         self.e(I::SpAdjust { sub: true, imm: self.frame() });
         self.str(R::R0, R::SP, CTX);
+        if let Some(slot) = self.budget_slot {
+            self.ldr(R::R1, R::R0, abi::OFF_BUDGET_LEFT);
+            self.str(R::R1, R::SP, slot);
+        }
         self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
             self.ldr(R::R1, R::R0, off);
@@ -1133,6 +1149,7 @@ impl<'p> Lowerer<'p> {
     /// Calls routine table entry `off` with the argument registers as set.
     fn call_routine(&mut self, off: u32) {
         self.ctx(R::R12);
+        self.budget_store(R::R12, R::LR);
         self.ldr(R::R12, R::R12, abi::OFF_ROUTINES);
         self.ldr(R::R12, R::R12, off);
         self.e(I::Blx { rm: R::R12 });
@@ -1152,6 +1169,7 @@ impl<'p> Lowerer<'p> {
         self.str(R::R0, R::R12, abi::OFF_HELPER_ID);
         self.imm(R::R0, pc as u32, true);
         self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+        self.budget_store(R::R12, R::R0);
         self.mov(R::R0, R::R12);
         self.ldr(R::R12, R::R12, abi::OFF_ROUTINES);
         self.ldr(R::R12, R::R12, routine_offset::HELPER_CALL);
@@ -1205,17 +1223,29 @@ impl<'p> Lowerer<'p> {
         Ok(())
     }
 
-    /// One budget event at `pc`.
+    /// One budget event at `pc`. The low word of `budget_left` lives in
+    /// a frame word while the code runs (the ABI allows a copy, stored back
+    /// before every return and every helper or routine call); a borrow
+    /// from the high word, or the stop, happens out of line.
     fn budget(&mut self, pc: u32) {
+        let Some(slot) = self.budget_slot else { return };
         let entry = self.asm.label();
         let resume = self.asm.label();
-        self.ctx(R::R12);
-        self.ldr(R::R0, R::R12, abi::OFF_BUDGET_LEFT);
+        self.ldr(R::R0, R::SP, slot);
         self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R0, rn: R::R0, imm: 1 });
-        self.str(R::R0, R::R12, abi::OFF_BUDGET_LEFT);
+        self.str(R::R0, R::SP, slot);
         self.e(I::B { cond: Some(Cond::Lo), target: entry });
         self.asm.bind(resume);
         self.cold.push(Cold::Budget { entry, pc, resume });
+    }
+
+    /// Stores the budget copy back into the context (in `ctx`), through
+    /// `tmp`; keeps the flags.
+    fn budget_store(&mut self, ctx: Reg, tmp: Reg) {
+        if let Some(slot) = self.budget_slot {
+            self.ldr(tmp, R::SP, slot);
+            self.str(tmp, ctx, abi::OFF_BUDGET_LEFT);
+        }
     }
 
     // ----- jumps -----
@@ -1656,6 +1686,10 @@ impl<'p> Lowerer<'p> {
                 self.str(r, R::SP, 4 * i as u32);
             }
             self.ldr(R::R0, R::SP, 16 + CTX);
+            if let Some(slot) = self.budget_slot {
+                self.ldr(R::R1, R::SP, 16 + slot);
+                self.str(R::R1, R::R0, abi::OFF_BUDGET_LEFT);
+            }
             self.imm(R::R1, code, true);
             self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
             self.ldr(R::R12, R::R12, routine_offset::ATOMIC64);
@@ -1771,21 +1805,11 @@ impl<'p> Lowerer<'p> {
                     self.e(I::B { cond: None, target: self.shared.misaligned_exit });
                 }
                 Cold::Budget { entry, pc, resume } => {
-                    // The low word was 0 and now reads all ones: borrow.
-                    let out = self.asm.label();
                     self.asm.set_tag(pc);
                     self.asm.bind(entry);
-                    self.ldr(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
-                    self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
-                    self.e(I::B { cond: Some(Cond::Eq), target: out });
-                    self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R1, imm: 1 });
-                    self.str(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
-                    self.e(I::B { cond: None, target: resume });
-                    self.asm.bind(out);
-                    self.imm(R::R0, 0, true);
-                    self.str(R::R0, R::R12, abi::OFF_BUDGET_LEFT);
                     self.imm(R::R0, pc, true);
-                    self.e(I::B { cond: None, target: self.shared.budget_exit });
+                    self.e(I::Bl { target: self.shared.budget_borrow });
+                    self.e(I::B { cond: None, target: resume });
                 }
             }
         }
@@ -1802,6 +1826,23 @@ impl<'p> Lowerer<'p> {
         let (epilogue, check_slow, fault_exit, misaligned_exit, budget_exit) =
             (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
         self.asm.set_tag(u32::MAX);
+        if let Some(slot) = self.budget_slot {
+            // budget_borrow: r0 = pc; the budget copy's low word went from
+            // 0 to all ones. Borrow from the high word and return, or stop
+            // (budget_left = 0) when there is nothing to borrow.
+            let out = self.asm.label();
+            self.asm.bind(self.shared.budget_borrow);
+            self.ctx(R::R12);
+            self.ldr(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
+            self.e(I::Cbz { nonzero: false, rn: R::R1, target: out });
+            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R1, imm: 1 });
+            self.str(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
+            self.e(I::Bx { rm: R::LR });
+            self.asm.bind(out);
+            self.imm(R::R1, 0, true);
+            self.str(R::R1, R::SP, slot);
+            self.e(I::B { cond: None, target: budget_exit });
+        }
         // check_slow: r3:r2 address, r1 = size | write << 8, r0 = pc.
         // Returns if allowed; otherwise leaves through the fault exit.
         let refused = self.asm.label();
@@ -1814,6 +1855,10 @@ impl<'p> Lowerer<'p> {
         self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R12, rm: R::R1, amount: 8 });
         self.str(R::R12, R::SP, 4);
         self.ldr(R::R0, R::SP, 32 + CTX);
+        if let Some(slot) = self.budget_slot {
+            self.ldr(R::R12, R::SP, 32 + slot);
+            self.str(R::R12, R::R0, abi::OFF_BUDGET_LEFT);
+        }
         self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
         self.ldr(R::R12, R::R12, routine_offset::ACCESS_CHECK);
         self.e(I::Blx { rm: R::R12 });
@@ -1844,6 +1889,10 @@ impl<'p> Lowerer<'p> {
         self.imm(R::R0, status::BUDGET, true);
         // epilogue: r0 = status.
         self.asm.bind(epilogue);
+        if self.budget_slot.is_some() {
+            self.ctx(R::R12);
+            self.budget_store(R::R12, R::R1);
+        }
         self.e(I::SpAdjust { sub: false, imm: self.frame() });
         self.e(I::Pop { regs: SAVED | R::PC.bit() });
     }
