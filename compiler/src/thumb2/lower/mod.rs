@@ -24,6 +24,7 @@ use super::groups::Role;
 use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
 use super::regmap::{Half, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
 use super::CompileError;
+use windows::{Target, Window};
 
 use Reg as R;
 use SetFlags::{Any, Keep, Set};
@@ -59,28 +60,7 @@ struct CheckSite {
     group: Option<usize>,
 }
 
-/// A memory-check window: one region's bounds for one kind of access,
-/// read from the region table once at entry (the table does not change
-/// during a run) into frame words. At `slot` sits the region's start; each
-/// `(size, slot)` of `limits` holds the highest address an access of that
-/// many bytes may start at. An unusable window (no such region, no
-/// permission, or bounds the check cannot express) has start `u32::MAX`
-/// and limits 0, so every check against it fails over to the slow path.
-struct Window {
-    region: Target,
-    write: bool,
-    slot: u32,
-    limits: Vec<(u32, u32)>,
-}
-
-/// The region a check expects an access to hit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    /// This entry of the region table (0: the stack, 1: the context).
-    Entry(u32),
-    /// The table entry that starts at data region `n`'s base.
-    Data(u32),
-}
+mod windows;
 
 /// Labels of the shared tails.
 struct Shared {
@@ -90,6 +70,8 @@ struct Shared {
     misaligned_exit: Label,
     budget_exit: Label,
     budget_borrow: Label,
+    window_entry: Label,
+    window_data: Label,
 }
 
 /// The lowering state of one program.
@@ -115,9 +97,9 @@ pub struct Lowerer<'p> {
     budget_slot: Option<u32>,
     groups: Vec<super::groups::LoadGroup>,
     roles: Vec<super::groups::Role>,
-    /// For each memory access, the data region its base likely points
-    /// into (see [`Lowerer::plan_hints`]).
-    hints: Vec<Option<u32>>,
+    /// For each memory access, the region its base likely points into
+    /// (see [`Lowerer::plan_hints`]).
+    hints: Vec<Option<Target>>,
     /// Where the entry prologue starts (it is emitted last).
     pub entry: Label,
     /// eBPF registers the program never writes.
@@ -142,6 +124,8 @@ impl<'p> Lowerer<'p> {
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
             budget_borrow: asm.label(),
+            window_entry: asm.label(),
+            window_data: asm.label(),
         };
         // 32-bit target: the context address and length are below 2^32.
         let narrow = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
@@ -373,15 +357,16 @@ impl<'p> Lowerer<'p> {
         self.prologue()
     }
 
-    /// Guesses, in one pass in program order, which data region each
-    /// access's base points into: `lddw data[n]` starts a pointer into
-    /// region n, 64-bit `mov` copies it, 64-bit `add`/`sub` keep it, any
-    /// other write forgets it. Only a guess (it picks which window the
-    /// inline check uses); a wrong one costs a slow-path call, never
-    /// correctness.
+    /// Guesses, in one pass in program order, which region each access's
+    /// base points into: r10 into the stack, `lddw data[n]` starts a
+    /// pointer into data region n, 64-bit `mov` copies a guess, 64-bit
+    /// `add`/`sub` keep it, any other write forgets it; no guess means the
+    /// context. Only a guess (it picks which window the inline check uses):
+    /// a wrong one costs a slow-path call, never correctness.
     fn plan_hints(&mut self, insns: &[Decoded]) {
         let mut hints = vec![None; self.prog.program.code.len()];
-        let mut points = [None::<u32>; 11];
+        let mut points = [None::<Target>; 11];
+        points[10] = Some(Target::Entry(0));
         for d in insns {
             let base = match d.insn {
                 Insn::Load { src, .. } | Insn::LoadSx { src, .. } => Some(src),
@@ -392,7 +377,7 @@ impl<'p> Lowerer<'p> {
                 *h = points.get(b.index()).copied().flatten();
             }
             let (dst, keep) = match d.insn {
-                Insn::LoadDataAddr { dst, region, .. } => (dst, Some(Some(region))),
+                Insn::LoadDataAddr { dst, region, .. } => (dst, Some(Some(Target::Data(region)))),
                 Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(s) } => {
                     (dst, Some(points.get(s.index()).copied().flatten()))
                 }
@@ -462,6 +447,11 @@ impl<'p> Lowerer<'p> {
             self.ldr(R::R1, R::R0, abi::OFF_BUDGET_LEFT);
             self.str(R::R1, R::SP, slot);
         }
+        // Before the eBPF registers: the window routine uses r4..r8.
+        let shared = self.windows.len() > windows::INLINE_WINDOWS;
+        for w in core::mem::take(&mut self.windows) {
+            self.window_init(&w, shared);
+        }
         self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
             self.ldr(R::R1, R::R0, off);
@@ -477,101 +467,9 @@ impl<'p> Lowerer<'p> {
         for r in [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9] {
             self.store64(r, R::R1, R::R2);
         }
-        for w in core::mem::take(&mut self.windows) {
-            self.window_init(&w);
-        }
         let start = self.label_at(0)?;
         self.e(I::B { cond: None, target: start });
         Ok(())
-    }
-
-    /// Fills one window from the region table; r0 holds the context.
-    fn window_init(&mut self, w: &Window) {
-        let (write, slot) = (w.write, w.slot);
-        let widest = w.limits.iter().map(|&(size, _)| size).max().unwrap_or(1);
-        let none = self.asm.label();
-        let done = self.asm.label();
-        let at = match w.region {
-            Target::Entry(region) => {
-                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
-                self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: region });
-                self.e(I::B { cond: Some(Cond::Ls), target: none });
-                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
-                24 * region
-            }
-            Target::Data(n) => {
-                // Search the table for the entry starting at the data
-                // region's base; r12 ends on it.
-                let search = self.asm.label();
-                let found = self.asm.label();
-                self.ldr(R::R12, R::R0, abi::OFF_DATA_BASES);
-                self.ldr(R::R2, R::R12, 8 * n);
-                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
-                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
-                self.asm.bind(search);
-                self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R1, rn: R::R1, imm: 1 });
-                self.e(I::B { cond: Some(Cond::Lo), target: none });
-                self.ldr(R::R3, R::R12, 0);
-                self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R3, rm: R::R2 });
-                self.e(I::B { cond: Some(Cond::Eq), target: found });
-                self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R12, rn: R::R12, imm: 24 });
-                self.e(I::B { cond: None, target: search });
-                self.asm.bind(found);
-                0
-            }
-        };
-        self.ldr(R::R1, R::R12, at + 16);
-        let perm = if write { abi::REGION_WRITE } else { abi::REGION_READ };
-        self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
-        self.e(I::B { cond: Some(Cond::Eq), target: none });
-        // Only the low words: on a 32-bit target the runtime's region
-        // addresses and lengths are below 2^32 (native ABI: pointers in
-        // u64s with the upper half zero).
-        self.ldr(R::R2, R::R12, at);
-        self.ldr(R::R3, R::R12, at + 8);
-        // End = start + length must not wrap, and end - size must not
-        // either; a region shorter than a size then gets a limit below its
-        // start, which no address passes.
-        self.e(dp(DpOp::Add, Set, R::R3, R::R2, R::R3));
-        self.e(I::B { cond: Some(Cond::Hs), target: none });
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: widest });
-        self.e(I::B { cond: Some(Cond::Lo), target: none });
-        self.str(R::R2, R::SP, slot);
-        for &(size, at) in &w.limits {
-            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: size });
-            self.str(R::R1, R::SP, at);
-        }
-        self.e(I::B { cond: None, target: done });
-        self.asm.bind(none);
-        self.imm(R::R2, u32::MAX, true);
-        self.imm(R::R1, 0, true);
-        self.str(R::R2, R::SP, slot);
-        for &(_, at) in &w.limits {
-            self.str(R::R1, R::SP, at);
-        }
-        self.asm.bind(done);
-    }
-
-    /// The frame offsets of the start and of the limit for `size`-byte
-    /// accesses of the window for (`region`, `write`), made on first use.
-    fn window(&mut self, region: Target, write: bool, size: u32) -> (u32, u32) {
-        let i = match self.windows.iter().position(|w| w.region == region && w.write == write) {
-            Some(i) => i,
-            None => {
-                let slot = self.map.fixed + 4 * self.window_words;
-                self.window_words += 1;
-                self.windows.push(Window { region, write, slot, limits: Vec::new() });
-                self.windows.len() - 1
-            }
-        };
-        let next = self.map.fixed + 4 * self.window_words;
-        let w = &mut self.windows[i];
-        if let Some(&(_, at)) = w.limits.iter().find(|&&(s, _)| s == size) {
-            return (w.slot, at);
-        }
-        w.limits.push((size, next));
-        self.window_words += 1;
-        (w.slot, next)
     }
 
     /// `r12 = sp + SAVES + depth`: the save entry of the current call.
@@ -1460,7 +1358,10 @@ impl<'p> Lowerer<'p> {
             }
             Role::Leader(g) => {
                 let Some(group) = self.groups.get(g) else { return (R::R2, 0) };
-                let (start, span) = (group.start as i16, (group.end - group.start) as u32);
+                // Window limits exist for powers of two; checking a wider
+                // span only sends more runs to the exact slow path.
+                let span = ((group.end - group.start) as u32).next_power_of_two();
+                let start = group.start as i16;
                 self.checked_address(pc, base, start, span, false, Some(g));
             }
             Role::Covered => {}
@@ -1523,12 +1424,12 @@ impl<'p> Lowerer<'p> {
     }
 
     /// The likeliest region for an access at `pc` through `base`: the
-    /// stack for r10, the data region whose address `base` was last seen
-    /// to be derived from, else the context.
+    /// stack for r10, else what [`Lowerer::plan_hints`] guessed, else the
+    /// context.
     fn target(&self, pc: usize, base: EReg) -> Target {
         match self.hints.get(pc).copied().flatten() {
             _ if base == EReg::R10 => Target::Entry(0),
-            Some(n) => Target::Data(n),
+            Some(t) => t,
             None => Target::Entry(1),
         }
     }
@@ -1540,21 +1441,6 @@ impl<'p> Lowerer<'p> {
         let hi = self.hi(base, R::R3);
         let ext = if off < 0 { u32::MAX } else { 0 };
         self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
-    }
-
-    /// The window part of a check: `site.addr` against the start and the
-    /// limit of the likeliest region's window.
-    fn window_check(&mut self, mut site: CheckSite, region: Target) {
-        let (slot, limit) = self.window(region, site.write, site.size);
-        self.ldr(R::R0, R::SP, slot);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
-        self.e(I::B { cond: Some(Cond::Lo), target: site.entry });
-        self.ldr(R::R0, R::SP, limit);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
-        self.e(I::B { cond: Some(Cond::Hi), target: site.entry });
-        site.resume = self.asm.label();
-        self.asm.bind(site.resume);
-        self.cold.push(Cold::Check(site));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1826,6 +1712,9 @@ impl<'p> Lowerer<'p> {
         let (epilogue, check_slow, fault_exit, misaligned_exit, budget_exit) =
             (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
         self.asm.set_tag(u32::MAX);
+        if self.windows.len() > windows::INLINE_WINDOWS {
+            self.window_routine();
+        }
         if let Some(slot) = self.budget_slot {
             // budget_borrow: r0 = pc; the budget copy's low word went from
             // 0 to all ones. Borrow from the high word and return, or stop

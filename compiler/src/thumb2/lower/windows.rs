@@ -1,0 +1,247 @@
+//! Memory-check windows: the bounds an inline check compares against.
+//!
+//! A window is one region's bounds for one kind of access (read or write),
+//! read from the region table once at entry (the table does not change
+//! during a run) into eight frame words: the region's start, then for each
+//! access size 1, 2, 4, .., 64 the highest address such an access may start
+//! at. An inline check passes iff `start <= address <= limit`. Only the
+//! sizes the code uses are filled. A window that cannot be used (no such
+//! region, no permission, or an end that wraps or lies below a size) gets
+//! start `u32::MAX` and limits 0, which no address passes, so its checks
+//! all go to the slow path.
+//!
+//! The entry fills the windows inline when there are at most
+//! [`INLINE_WINDOWS`]; with more, one shared routine called once per window
+//! is smaller (five instructions a window against about thirty).
+
+use femtoc_runtime::abi;
+
+use super::super::insn::{Compare, Cond, DpOp, Label, Reg, Shift, Thumb2Insn as I};
+use super::{dp, Any, CheckSite, Cold, Lowerer, Set};
+
+use Reg as R;
+
+/// Frame words per window: the start and seven limits.
+const WORDS: u32 = 8;
+
+/// Up to this many windows the entry fills them inline.
+pub(super) const INLINE_WINDOWS: usize = 2;
+
+/// The region a check expects an access to hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// This entry of the region table (0: the stack, 1: the context).
+    Entry(u32),
+    /// The table entry that starts at data region `n`'s base.
+    Data(u32),
+}
+
+/// One window of the program.
+pub(super) struct Window {
+    region: Target,
+    write: bool,
+    /// Frame offset of the start word.
+    slot: u32,
+    /// Bit `i` set: the limit for `2^i`-byte accesses is used.
+    sizes: u32,
+}
+
+impl Lowerer<'_> {
+    /// The frame offsets of the start and of the limit for `size`-byte
+    /// accesses (a power of two up to 64) of the window for (`region`,
+    /// `write`), made on first use.
+    fn window(&mut self, region: Target, write: bool, size: u32) -> (u32, u32) {
+        let log = size.trailing_zeros().min(WORDS - 2);
+        let i = match self.windows.iter().position(|w| w.region == region && w.write == write) {
+            Some(i) => i,
+            None => {
+                let slot = self.map.fixed + 4 * self.window_words;
+                self.window_words += WORDS;
+                self.windows.push(Window { region, write, slot, sizes: 0 });
+                self.windows.len() - 1
+            }
+        };
+        let w = &mut self.windows[i];
+        w.sizes |= 1 << log;
+        (w.slot, w.slot + 4 + 4 * log)
+    }
+
+    /// The window part of a check: `site.addr` against the start and the
+    /// limit of the likeliest region's window.
+    pub(super) fn window_check(&mut self, mut site: CheckSite, region: Target) {
+        let (slot, limit) = self.window(region, site.write, site.size);
+        self.ldr(R::R0, R::SP, slot);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
+        self.e(I::B { cond: Some(Cond::Lo), target: site.entry });
+        self.ldr(R::R0, R::SP, limit);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
+        self.e(I::B { cond: Some(Cond::Hi), target: site.entry });
+        site.resume = self.asm.label();
+        self.asm.bind(site.resume);
+        self.cold.push(Cold::Check(site));
+    }
+
+    /// Fills one window; r0 holds the context. Clobbers r1..r8 and r12,
+    /// so it runs before the eBPF registers are set up.
+    pub(super) fn window_init(&mut self, w: &Window, shared: bool) {
+        if !shared {
+            self.window_inline(w);
+            return;
+        }
+        let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
+        self.imm(R::R1, perm, true);
+        self.imm(R::R2, w.slot, true);
+        self.imm(R::R3, w.sizes, true);
+        let (index, routine) = match w.region {
+            Target::Entry(e) => (e, self.shared.window_entry),
+            Target::Data(n) => (n, self.shared.window_data),
+        };
+        self.imm(R::R12, index, true);
+        self.e(I::Bl { target: routine });
+    }
+
+    /// [`Lowerer::window_init`] without the shared routine, with r1..r3 and
+    /// r12 as scratch.
+    fn window_inline(&mut self, w: &Window) {
+        let none = self.asm.label();
+        let done = self.asm.label();
+        let at = match w.region {
+            Target::Entry(e) => {
+                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
+                self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: e });
+                self.e(I::B { cond: Some(Cond::Ls), target: none });
+                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+                24 * e
+            }
+            Target::Data(n) => {
+                // Search the table for the entry starting at the data
+                // region's base; r12 ends on it.
+                let search = self.asm.label();
+                let found = self.asm.label();
+                self.ldr(R::R12, R::R0, abi::OFF_DATA_BASES);
+                self.ldr(R::R2, R::R12, 8 * n);
+                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
+                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+                self.asm.bind(search);
+                self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R1, rn: R::R1, imm: 1 });
+                self.e(I::B { cond: Some(Cond::Lo), target: none });
+                self.ldr(R::R3, R::R12, 0);
+                self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R3, rm: R::R2 });
+                self.e(I::B { cond: Some(Cond::Eq), target: found });
+                self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R12, rn: R::R12, imm: 24 });
+                self.e(I::B { cond: None, target: search });
+                self.asm.bind(found);
+                0
+            }
+        };
+        let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
+        self.ldr(R::R1, R::R12, at + 16);
+        self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
+        self.e(I::B { cond: Some(Cond::Eq), target: none });
+        self.ldr(R::R2, R::R12, at);
+        self.ldr(R::R3, R::R12, at + 8);
+        self.e(dp(DpOp::Add, Set, R::R3, R::R2, R::R3));
+        self.e(I::B { cond: Some(Cond::Hs), target: none });
+        let used = (0..WORDS - 1).filter(|i| w.sizes & (1 << i) != 0);
+        let widest = 1 << used.clone().max().unwrap_or(0);
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: widest });
+        self.e(I::B { cond: Some(Cond::Lo), target: none });
+        self.str(R::R2, R::SP, w.slot);
+        for i in used.clone() {
+            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: 1 << i });
+            self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
+        }
+        self.e(I::B { cond: None, target: done });
+        self.asm.bind(none);
+        self.imm(R::R2, u32::MAX, true);
+        self.imm(R::R1, 0, true);
+        self.str(R::R2, R::SP, w.slot);
+        for i in used {
+            self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
+        }
+        self.asm.bind(done);
+    }
+
+    /// The shared routine behind [`Lowerer::window_init`]. In: r0 context,
+    /// r1 permission bit, r2 frame offset of the window (sp is the frame's
+    /// while it runs), r3 the sizes to fill, r12 the table entry
+    /// (`window_entry`) or data region (`window_data`).
+    pub(super) fn window_routine(&mut self) {
+        let (search, found, fill, next, none) = (
+            self.asm.label(),
+            self.asm.label(),
+            self.asm.label(),
+            self.asm.label(),
+            self.asm.label(),
+        );
+        let entry_point = |this: &mut Self, label: Label| {
+            this.asm.bind(label);
+            // r8 = the window's address.
+            this.e(I::Mov { rd: R::R8, rm: R::SP });
+            this.e(dp(DpOp::Add, Any, R::R8, R::R8, R::R2));
+            this.ldr(R::R4, R::R0, abi::OFF_REGION_COUNT);
+            this.ldr(R::R5, R::R0, abi::OFF_REGIONS);
+        };
+        // window_data: find the entry that starts at data base r12.
+        entry_point(self, self.shared.window_data);
+        self.ldr(R::R6, R::R0, abi::OFF_DATA_BASES);
+        self.e(I::DpReg {
+            op: DpOp::Add,
+            s: Any,
+            rd: R::R6,
+            rn: R::R6,
+            rm: R::R12,
+            shift: Shift::Lsl,
+            amount: 3,
+        });
+        self.ldr(R::R6, R::R6, 0);
+        self.asm.bind(search);
+        self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R4, rn: R::R4, imm: 1 });
+        self.e(I::B { cond: Some(Cond::Lo), target: none });
+        self.ldr(R::R7, R::R5, 0);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R7, rm: R::R6 });
+        self.e(I::B { cond: Some(Cond::Eq), target: found });
+        self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R5, rn: R::R5, imm: 24 });
+        self.e(I::B { cond: None, target: search });
+        // window_entry: table entry r12, if the table has it.
+        entry_point(self, self.shared.window_entry);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R4, rm: R::R12 });
+        self.e(I::B { cond: Some(Cond::Ls), target: none });
+        self.imm(R::R6, 24, true);
+        self.e(I::Mla { sub: false, rd: R::R5, rn: R::R12, rm: R::R6, ra: R::R5 });
+        // r5 = the entry: permission, then start and end (start + length,
+        // low words only: on a 32-bit target regions lie below 2^32).
+        self.asm.bind(found);
+        self.ldr(R::R6, R::R5, 16);
+        self.e(I::CmpReg { kind: Compare::Tst, rn: R::R6, rm: R::R1 });
+        self.e(I::B { cond: Some(Cond::Eq), target: none });
+        self.ldr(R::R6, R::R5, 0);
+        self.ldr(R::R7, R::R5, 8);
+        self.e(dp(DpOp::Add, Set, R::R7, R::R6, R::R7));
+        self.e(I::B { cond: Some(Cond::Hs), target: none });
+        self.str(R::R6, R::R8, 0);
+        // One limit per size bit, r2 walking the limit words.
+        self.e(I::Mov { rd: R::R2, rm: R::R8 });
+        self.imm(R::R6, 1, true);
+        self.asm.bind(fill);
+        self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R2, rn: R::R2, imm: 4 });
+        self.e(I::ShiftImm { kind: Shift::Lsr, s: Set, rd: R::R3, rm: R::R3, amount: 1 });
+        self.e(I::B { cond: Some(Cond::Lo), target: next });
+        self.e(dp(DpOp::Sub, Set, R::R4, R::R7, R::R6));
+        self.e(I::B { cond: Some(Cond::Lo), target: none });
+        self.str(R::R4, R::R2, 0);
+        self.asm.bind(next);
+        self.e(I::ShiftImm { kind: Shift::Lsl, s: Any, rd: R::R6, rm: R::R6, amount: 1 });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 0 });
+        self.e(I::B { cond: Some(Cond::Ne), target: fill });
+        self.e(I::Bx { rm: R::LR });
+        self.asm.bind(none);
+        self.imm(R::R4, u32::MAX, true);
+        self.str(R::R4, R::R8, 0);
+        self.imm(R::R4, 0, true);
+        for i in 1..WORDS {
+            self.str(R::R4, R::R8, 4 * i);
+        }
+        self.e(I::Bx { rm: R::LR });
+    }
+}
