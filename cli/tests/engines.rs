@@ -17,7 +17,7 @@ const OBJ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/obj/");
 fn engines() -> Vec<&'static str> {
     let mut engines = vec!["interp"];
     if cfg!(feature = "emu") {
-        engines.extend(["thumbv7m", "thumbv7em"]);
+        engines.extend(["thumbv7m", "thumbv7em", "aarch64", "riscv64gc"]);
     }
     if cfg!(target_arch = "x86_64") {
         engines.push("x86_64");
@@ -82,4 +82,40 @@ fn an_engine_without_a_backend_is_refused_with_the_list() {
     let (code, _, err) = femtoc(&["compile", &format!("{OBJ}hash.v4.o"), "--target", "riscv32imc"]);
     assert_eq!(code, 1);
     assert!(err.contains("riscv32imc") && err.contains("thumbv7em"), "{err}");
+}
+
+/// `aarch64` and `riscv64gc` run in the emulator on a host of another ISA, report the
+/// instructions they executed (more for a longer input), and pass the shared vectors.
+#[cfg(feature = "emu")]
+#[test]
+fn host_isas_of_other_hosts_run_in_the_emulator() {
+    let host = if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else if cfg!(target_arch = "riscv64") {
+        "riscv64gc"
+    } else {
+        "x86_64"
+    };
+    let path = format!("{OBJ}fletcher32.v3.o");
+    let insns = |engine: &str, mem: &str| -> u64 {
+        let (code, out, err) = femtoc(&["run", &path, "--mem", mem, "--engine", engine, "--stats"]);
+        assert_eq!(code, 0, "{engine}: {err}");
+        assert!(out.contains(&format!("on {engine} (emulated)")), "{out}");
+        assert!(!out.contains("cycles"), "no cycle model for {engine}: {out}");
+        out.lines()
+            .find_map(|l| l.strip_prefix("native instructions executed: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{engine}: no instruction count in {out}"))
+    };
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/tests");
+    let shared = std::env::var("FEMTOC_SHARED")
+        .map_or_else(|_| vectors.to_string(), |d| format!("{d}/conformance/tests"));
+    for engine in ["aarch64", "riscv64gc"].into_iter().filter(|e| *e != host) {
+        let short = insns(engine, "0102");
+        let long = insns(engine, &"0102".repeat(64));
+        assert!(short > 0 && long > short, "{engine}: {short} then {long}");
+        let (code, out, err) = femtoc(&["conformance", "--engine", engine, &shared]);
+        assert_eq!(code, 0, "{engine}: {out}{err}");
+        assert!(out.contains(" 0 failed"), "{engine}: {out}");
+    }
 }

@@ -69,7 +69,8 @@ pub trait Engine {
 
 /// Engines this build can run.
 #[cfg(feature = "emu")]
-pub const ENGINE_NAMES: &[&str] = &["interp", "thumbv7m", "thumbv7em", "x86_64"];
+pub const ENGINE_NAMES: &[&str] =
+    &["interp", "thumbv7m", "thumbv7em", "x86_64", "aarch64", "riscv64gc"];
 /// Engines this build can run (without the emulator).
 #[cfg(not(feature = "emu"))]
 pub const ENGINE_NAMES: &[&str] = &["interp", "x86_64"];
@@ -128,6 +129,10 @@ pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
         "thumbv7m" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7m))),
         #[cfg(feature = "emu")]
         "thumbv7em" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7em))),
+        #[cfg(feature = "emu")]
+        "aarch64" => Ok(Box::new(crate::emu64::Emulated64::new(femtoc_emu::Isa64::Aarch64))),
+        #[cfg(feature = "emu")]
+        "riscv64gc" => Ok(Box::new(crate::emu64::Emulated64::new(femtoc_emu::Isa64::Riscv64gc))),
         "x86_64" if femtoc_runtime::host_exec::HOST_ENGINE == Some(EngineId::X86_64) => {
             Ok(Box::new(crate::host::HostNative::new(EngineId::X86_64)))
         }

@@ -4,6 +4,8 @@
 //! `femtoc_runtime::layout` so that pointer values agree across engines.
 
 pub mod differential;
+#[cfg(feature = "emu")]
+pub mod emu64;
 pub mod engine;
 pub mod host;
 pub mod memory;

@@ -6,6 +6,10 @@
 //! an exact count of executed instructions, per-class counts, and a cycle estimate from the
 //! documented table in [`cycles`].
 //!
+//! It also runs the Cranelift backend's AArch64 and RV64GC code ([`Machine64`],
+//! [`run_blob64`]), counting instructions only, so that code for every host ISA is tested
+//! on any host.
+//!
 //! Unicorn (based on an old QEMU) is more permissive than silicon. The executor therefore
 //! checks, in its own code and memory hooks, what a real core would fault on: misaligned
 //! LDRD/STRD/LDM/STM/LDREX/STREX on Cortex-M, misaligned halfword and word accesses on RV32,
@@ -27,7 +31,9 @@ mod core;
 pub mod cycles;
 mod error;
 mod machine;
+pub mod machine64;
 pub mod native;
+pub mod native64;
 mod trap;
 
 pub use crate::core::Core;
@@ -35,5 +41,7 @@ pub use classify::{Forbidden, InsnClass};
 pub use cycles::CycleTable;
 pub use error::{EmuError, TrapError};
 pub use machine::{CallResult, ClassCounts, Machine, MachineConfig, Perms};
+pub use machine64::{Isa64, Machine64, Machine64Config};
 pub use native::{run_blob, EmuRunError, EmuStats, NativeInput, NativeRun};
+pub use native64::{run_blob64, Emu64RunError};
 pub use trap::TrapContext;

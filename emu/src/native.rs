@@ -69,7 +69,7 @@ pub const FRAME_ADDR: u64 = layout::host_addr(0);
 /// Top of the machine stack (exclusive); the stack grows down from here.
 const MACHINE_STACK_TOP: u32 = layout::DATA_BASE as u32;
 /// Byte the machine stack is filled with before a run, to measure how deep the code went.
-const STACK_PAINT: u8 = 0xa5;
+pub(crate) const STACK_PAINT: u8 = 0xa5;
 /// Page size of the mappings.
 const PAGE: u32 = 0x1000;
 
@@ -298,17 +298,17 @@ fn read_args(t: &TrapContext<'_>, sizes: &[u32]) -> Result<Vec<u64>, EmuError> {
 
 /// What every routine trap checks before acting on the code's arguments.
 #[derive(Clone)]
-struct Guard {
-    frame: u32,
+pub(crate) struct Guard {
+    pub(crate) frame: u32,
     /// `NativeContext::host` as the runtime set it, recorded when the call starts.
-    host: Rc<Cell<u64>>,
+    pub(crate) host: Rc<Cell<u64>>,
     /// Writable regions as (start, len): where `atomic64` may act.
-    writable: Rc<Vec<(u64, u64)>>,
-    regions: u64,
+    pub(crate) writable: Rc<Vec<(u64, u64)>>,
+    pub(crate) regions: u64,
 }
 
 impl Guard {
-    fn context(&self, addr: u64) -> Result<*mut NativeContext, TrapError> {
+    pub(crate) fn context(&self, addr: u64) -> Result<*mut NativeContext, TrapError> {
         if addr != u64::from(self.frame) {
             return Err(format!(
                 "ABI violation: routine called with context {addr:#x}, not the run's {:#x}",
@@ -326,7 +326,7 @@ impl Guard {
         Ok(ctx)
     }
 
-    fn atomic_target(&self, addr: u64) -> Result<(), TrapError> {
+    pub(crate) fn atomic_target(&self, addr: u64) -> Result<(), TrapError> {
         let inside = self
             .writable
             .iter()
@@ -464,13 +464,13 @@ impl NativeCaller for EmuCaller<'_> {
 }
 
 /// A copy of the blob at an 8-aligned address, so install can read its bytecode in place.
-struct AlignedBlob {
+pub(crate) struct AlignedBlob {
     words: Vec<u64>,
     len: usize,
 }
 
 impl AlignedBlob {
-    fn new(bytes: &[u8]) -> Self {
+    pub(crate) fn new(bytes: &[u8]) -> Self {
         let mut words = vec![0u64; bytes.len().div_ceil(8)];
         for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
             let mut b = [0u8; 8];
@@ -480,14 +480,14 @@ impl AlignedBlob {
         AlignedBlob { words, len: bytes.len() }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: `words` owns at least `len` initialised bytes (built from `len` bytes in
         // native order), and u8 has no alignment or validity requirement.
         unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
     }
 }
 
-fn page_round(len: usize) -> u32 {
+pub(crate) fn page_round(len: usize) -> u32 {
     (len as u32).next_multiple_of(PAGE).max(PAGE)
 }
 
@@ -684,7 +684,7 @@ pub fn run_blob(
     })
 }
 
-fn kind(writable: bool) -> RegionKind {
+pub(crate) fn kind(writable: bool) -> RegionKind {
     if writable {
         RegionKind::Data
     } else {
@@ -692,7 +692,7 @@ fn kind(writable: bool) -> RegionKind {
     }
 }
 
-fn push<'a>(
+pub(crate) fn push<'a>(
     regions: &mut Regions<'a>,
     region: MemRegion<'a>,
     data: bool,
@@ -710,7 +710,7 @@ fn push<'a>(
 }
 
 /// The frame slot's address, checked to be where the layout puts it and below 2^32.
-fn frame_address(slot: &mut [u8]) -> Result<u32, EmuError> {
+pub(crate) fn frame_address(slot: &mut [u8]) -> Result<u32, EmuError> {
     let addr = slot.as_mut_ptr() as usize as u64;
     let size = core::mem::size_of::<NativeFrame>();
     if addr != FRAME_ADDR || slot.len() < size {

@@ -73,9 +73,23 @@ fn check_engine(args: &RunArgsCli) -> CliResult<Option<Engine>> {
         Some(name) => match name.parse::<Engine>() {
             Ok(engine) if HOST_ENGINE == Some(engine) => Ok(Some(engine)),
             _ => Err(Diagnostic::new(format!("engine `{name}` is not available on this host"))
-                .note(format!("available engines: interp, {}", host_engine()))),
+                .note(format!("available engines: {}", available_engines().join(", ")))),
         },
     }
+}
+
+/// What `--engine` accepts in this build on this host.
+fn available_engines() -> Vec<&'static str> {
+    let mut names = vec!["interp", host_engine().name()];
+    if cfg!(feature = "emu") {
+        names.extend(["thumbv7m", "thumbv7em"]);
+        for isa in [Engine::Aarch64, Engine::Riscv64gc] {
+            if isa != host_engine() {
+                names.push(isa.name());
+            }
+        }
+    }
+    names
 }
 
 /// How a program runs: interpreted, or native code installed on the host.
@@ -87,8 +101,8 @@ enum Exec<'a> {
 /// Loads and runs `input`.
 pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
     #[cfg(feature = "emu")]
-    if let Some(core) = emulated_core(args.engine.as_deref()) {
-        return run_emulated(input, entry, verify, args, core);
+    if let Some(target) = emulated_target(args.engine.as_deref()) {
+        return run_emulated(input, entry, verify, args, target);
     }
     let native = check_engine(args)?;
     let bytes = read_file(input)?;
@@ -224,18 +238,36 @@ fn report(
     }
 }
 
-/// Runs `input` on an emulated MCU engine: compiled in memory (or taken
-/// from a blob) and installed and run by the device runtime in Unicorn.
+/// A core the emulator models: an MCU, or a 64-bit host ISA.
+#[cfg(feature = "emu")]
+#[derive(Clone, Copy, Debug)]
+enum EmulatedTarget {
+    Mcu(femtoc_emu::Core),
+    Host64(femtoc_emu::Isa64),
+}
+
+#[cfg(feature = "emu")]
+impl EmulatedTarget {
+    fn engine(self) -> Engine {
+        match self {
+            EmulatedTarget::Mcu(core) => femtoc_emu::native::engine_of(core),
+            EmulatedTarget::Host64(isa) => isa.engine(),
+        }
+    }
+}
+
+/// Runs `input` on an emulated engine: compiled in memory (or taken from a
+/// blob) and installed and run by the device runtime in Unicorn.
 #[cfg(feature = "emu")]
 fn run_emulated(
     input: &Path,
     entry: &EntryArgs,
     verify: &VerifyArgs,
     args: &RunArgsCli,
-    core: femtoc_emu::Core,
+    target: EmulatedTarget,
 ) -> CliResult {
     use femtoc_compiler::blob::{write_blob, BlobSpec, CodeSpec};
-    use femtoc_emu::native::{engine_of, run_blob, NativeInput};
+    use femtoc_emu::native::{run_blob, NativeInput};
 
     let bytes = read_file(input)?;
     let (blob, program) = if detect_kind(input, &bytes)? == InputKind::Blob {
@@ -247,7 +279,7 @@ fn run_emulated(
     } else {
         let loaded = load_program(input, entry)?;
         let verified = verify_loaded(&loaded, verify)?;
-        let engine = engine_of(core);
+        let engine = target.engine();
         let section = crate::commands::compile::compile_for(&verified, engine)
             .map_err(|e| Diagnostic::new(format!("{engine}: {e}")).in_file(input))?;
         let code = [CodeSpec {
@@ -279,22 +311,38 @@ fn run_emulated(
         stack_size: verify.stack_size,
         ..NativeInput::default()
     };
-    let run = run_blob(core, &blob, &native_input, &mut helpers)
-        .map_err(|e| Diagnostic::new(e.to_string()).in_file(input))?;
-    let mut stats = vec![format!("engine: {:?} on {core}", run.mode)];
+    let fail = |e: &dyn std::fmt::Display| Diagnostic::new(e.to_string()).in_file(input);
+    let (run, on) = match target {
+        EmulatedTarget::Mcu(core) => (
+            run_blob(core, &blob, &native_input, &mut helpers).map_err(|e| fail(&e))?,
+            core.to_string(),
+        ),
+        EmulatedTarget::Host64(isa) => (
+            femtoc_emu::run_blob64(isa, &blob, &native_input, &mut helpers)
+                .map_err(|e| fail(&e))?,
+            format!("{isa} (emulated)"),
+        ),
+    };
+    let mut stats = vec![format!("engine: {:?} on {on}", run.mode)];
     if let Some(s) = run.stats {
         stats.push(format!("native instructions executed: {}", s.insns));
-        stats.push(format!("estimated cycles: {}", s.cycles));
+        // Only the MCU cores have a cycle model.
+        if let EmulatedTarget::Mcu(_) = target {
+            stats.push(format!("estimated cycles: {}", s.cycles));
+        }
     }
     report(input, run.outcome, program.as_ref(), &services, args, stats)
 }
 
-/// The emulated core `--engine` names, if it names one.
+/// The emulated core `--engine` names, if it names one. A 64-bit ISA is
+/// emulated unless it is this host's own.
 #[cfg(feature = "emu")]
-fn emulated_core(engine: Option<&str>) -> Option<femtoc_emu::Core> {
+fn emulated_target(engine: Option<&str>) -> Option<EmulatedTarget> {
     match engine? {
-        "thumbv7m" => Some(femtoc_emu::Core::CortexM3),
-        "thumbv7em" => Some(femtoc_emu::Core::CortexM4),
-        _ => None,
+        "thumbv7m" => Some(EmulatedTarget::Mcu(femtoc_emu::Core::CortexM3)),
+        "thumbv7em" => Some(EmulatedTarget::Mcu(femtoc_emu::Core::CortexM4)),
+        name => femtoc_emu::Isa64::from_engine(name)
+            .filter(|isa| HOST_ENGINE != Some(isa.engine()))
+            .map(EmulatedTarget::Host64),
     }
 }
