@@ -30,7 +30,8 @@ pub struct Case<'a> {
 pub struct Observation {
     /// r0, or the error kind and eBPF pc.
     pub result: Result<u64, RunError>,
-    /// Budget events consumed, when the run ended normally.
+    /// Budget events consumed, also by a run that stopped with an error
+    /// (`None` from an engine that does not report it).
     pub budget_used: Option<u64>,
     /// Final contents of every writable region.
     pub regions: Vec<RegionSnapshot>,
@@ -160,7 +161,10 @@ impl Engine for Interpreter {
         };
         Ok(Observation {
             result: outcome.map(|o| o.r0),
-            budget_used: outcome.ok().map(|o| o.budget_used),
+            budget_used: Some(match &outcome {
+                Ok(o) => o.budget_used,
+                Err(e) => e.budget_used,
+            }),
             regions: memory.snapshot(),
             helper_calls: helpers.calls,
         })

@@ -102,7 +102,10 @@ impl Engine for Thumb2 {
         }
         Ok(Observation {
             result: run.outcome.map(|o| o.r0),
-            budget_used: run.outcome.ok().map(|o| o.budget_used),
+            budget_used: Some(match &run.outcome {
+                Ok(o) => o.budget_used,
+                Err(e) => e.budget_used,
+            }),
             regions,
             helper_calls: helpers.calls,
         })

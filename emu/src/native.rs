@@ -436,7 +436,11 @@ pub const EMULATOR_STOPPED: &str = "emulator stopped the native code (see EmuRun
 
 impl NativeCaller for EmuCaller<'_> {
     fn call(&mut self, ctx: *mut NativeContext) -> Result<u32, RunError> {
-        let stopped = RunError { pc: 0, kind: RunErrorKind::InvalidProgram(EMULATOR_STOPPED) };
+        let stopped = RunError {
+            pc: 0,
+            kind: RunErrorKind::InvalidProgram(EMULATOR_STOPPED),
+            budget_used: 0,
+        };
         if ctx as usize as u64 != u64::from(self.frame) {
             self.error = Some(EmuError::Map {
                 addr: ctx as usize as u64,

@@ -388,7 +388,11 @@ struct Caller64<'m> {
 
 impl NativeCaller for Caller64<'_> {
     fn call(&mut self, ctx: *mut NativeContext) -> Result<u32, RunError> {
-        let stopped = RunError { pc: 0, kind: RunErrorKind::InvalidProgram(EMULATOR_STOPPED) };
+        let stopped = RunError {
+            pc: 0,
+            kind: RunErrorKind::InvalidProgram(EMULATOR_STOPPED),
+            budget_used: 0,
+        };
         if ctx as usize as u64 != self.frame {
             self.error = Some(EmuError::Map {
                 addr: ctx as usize as u64,

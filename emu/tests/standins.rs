@@ -316,8 +316,11 @@ fn helper_call_failure_stops_at_the_second_call() {
         let (run, trace) = run_on(core, &blob, &input, TestHelpers::default());
         report("helper_call", "context [1]: fails", core, &run);
         assert_native(core, &run);
-        let want =
-            RunError { pc: 5, kind: RunErrorKind::HelperFailed { id: HELPER_SELECT, code: 9 } };
+        let want = RunError {
+            pc: 5,
+            kind: RunErrorKind::HelperFailed { id: HELPER_SELECT, code: 9 },
+            budget_used: 0,
+        };
         assert_eq!(run.outcome, Err(want), "{core}");
         assert_eq!(
             set_args(&trace),
@@ -386,8 +389,11 @@ fn fault_reports_the_refused_store_and_changes_nothing_else() {
         report("fault", "store outside", core, &run);
         assert_native(core, &run);
         let addr = CONTEXT_BASE + context.len() as u64 + 1000;
-        let want =
-            RunError { pc: 4, kind: RunErrorKind::MemoryFault { addr, size: 4, write: true } };
+        let want = RunError {
+            pc: 4,
+            kind: RunErrorKind::MemoryFault { addr, size: 4, write: true },
+            budget_used: 0,
+        };
         assert_eq!(run.outcome, Err(want), "{core}");
         assert!(trace.is_empty(), "{core}");
         // The in-bounds store happened; nothing else changed anywhere.
@@ -449,7 +455,7 @@ fn budget_values_follow_the_semantics() {
         let (run, _) = run_on(core, &blob, &input, TestHelpers::default());
         assert_eq!(
             run.outcome,
-            Err(RunError { pc: 2, kind: RunErrorKind::BudgetExhausted }),
+            Err(RunError { pc: 2, kind: RunErrorKind::BudgetExhausted, budget_used: 10 }),
             "{core}"
         );
         // All ten events were spent before the eleventh stopped the run.
@@ -677,7 +683,11 @@ fn a_short_context_is_refused_before_the_code_runs() {
     let blob = single_section(Core::CortexM3, &code, 8, 8);
     let input = NativeInput { context: Some(&[0; 4]), ..NativeInput::default() };
     let (run, _) = run_on(Core::CortexM3, &blob, &input, TestHelpers::default());
-    let want = RunError { pc: 0, kind: RunErrorKind::ContextTooShort { needed: 8, got: 4 } };
+    let want = RunError {
+        pc: 0,
+        kind: RunErrorKind::ContextTooShort { needed: 8, got: 4 },
+        budget_used: 0,
+    };
     assert_eq!(run.outcome, Err(want));
     assert!(run.stats.is_none());
 }

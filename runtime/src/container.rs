@@ -360,5 +360,6 @@ fn push<'a>(regions: &mut Regions<'a>, r: MemRegion<'a>, data: bool) -> Result<(
     res.map_err(|_| RunError {
         pc: 0,
         kind: crate::error::RunErrorKind::InvalidProgram("too many memory regions"),
+        budget_used: 0,
     })
 }

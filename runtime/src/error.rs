@@ -56,6 +56,10 @@ pub struct RunError {
     pub pc: u32,
     /// What happened.
     pub kind: RunErrorKind,
+    /// Budget events consumed before the stop (backward jumps taken plus
+    /// local calls), as [`RunOutcome::budget_used`] counts them; 0 when
+    /// the run was refused before it started.
+    pub budget_used: u64,
 }
 
 /// A run that ended with `exit` from the entry function or a helper's stop.

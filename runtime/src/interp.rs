@@ -42,7 +42,7 @@ struct Frame {
 
 #[cold]
 fn stop(pc: usize, kind: RunErrorKind) -> RunError {
-    RunError { pc: pc as u32, kind }
+    RunError { pc: pc as u32, kind, budget_used: 0 }
 }
 
 #[cold]
@@ -177,6 +177,12 @@ pub fn run(
     // `None` never runs out in practice: 2^64 events cannot happen.
     let limit = args.budget.unwrap_or(u64::MAX);
     let mut used = 0u64;
+    // Every stop inside the run carries the budget used so far.
+    macro_rules! bail {
+        ($e:expr) => {
+            return Err(RunError { budget_used: used, ..$e })
+        };
+    }
     let mut executed = 0u64;
     let mut frames = [Frame::default(); MAX_CALL_DEPTH];
     let mut depth = 0usize;
@@ -191,7 +197,7 @@ pub fn run(
     'step: loop {
         let cur = pc;
         let Some(&w) = code.get(cur) else {
-            return Err(stop(cur, RunErrorKind::InvalidProgram("pc outside the program")));
+            bail!(stop(cur, RunErrorKind::InvalidProgram("pc outside the program")));
         };
         executed += 1;
         pc += 1;
@@ -227,7 +233,7 @@ pub fn run(
                     // SAFETY: the check proved N bytes at `p` lie in one
                     // readable region; unaligned reads are allowed.
                     Some(p) => <$ty>::from_le(unsafe { p.cast::<$ty>().read_unaligned() }),
-                    None => return Err(fault(cur, addr, N as u32, false)),
+                    None => bail!(fault(cur, addr, N as u32, false)),
                 }
             }};
         }
@@ -241,7 +247,7 @@ pub fn run(
                     // SAFETY: the check proved N bytes at `p` lie in one
                     // writable region; unaligned writes are allowed.
                     Some(p) => unsafe { p.cast::<$ty>().write_unaligned(v) },
-                    None => return Err(fault(cur, addr, N as u32, true)),
+                    None => bail!(fault(cur, addr, N as u32, true)),
                 }
             }};
         }
@@ -310,7 +316,7 @@ pub fn run(
                     let addr = reg[s].wrapping_add(off as i64 as u64);
                     let n = 4 >> ((op >> 3) & 3);
                     let Some(p) = access(regions, addr, n, false) else {
-                        return Err(fault(cur, addr, n, false));
+                        bail!(fault(cur, addr, n, false));
                     };
                     // SAFETY: the check proved `n` bytes at `p` lie in one
                     // readable region; unaligned reads are allowed.
@@ -352,7 +358,7 @@ pub fn run(
                 // lddw: immediate (src 0) or data-region address (src 6).
                 Op::Lddw => {
                     let Some(&hi) = code.get(pc) else {
-                        return Err(stop(
+                        bail!(stop(
                             cur,
                             RunErrorKind::InvalidProgram("lddw without its second slot"),
                         ));
@@ -364,53 +370,53 @@ pub fn run(
                         6 => match regions.data_base(lo as u32) {
                             Some(base) => base.wrapping_add(hi),
                             None => {
-                                return Err(stop(
+                                bail!(stop(
                                     cur,
                                     RunErrorKind::InvalidProgram("no such data region"),
                                 ))
                             }
                         },
-                        _ => return Err(stop(cur, RunErrorKind::InvalidProgram("lddw source"))),
+                        _ => bail!(stop(cur, RunErrorKind::InvalidProgram("lddw source"))),
                     };
                     pc += 1;
                 }
 
                 Op::Atomic => {
                     let addr = reg[d].wrapping_add(off as i64 as u64);
-                    atomic(regions, cur, op == 0xdb, imm, addr, &mut reg, s)?;
+                    if let Err(e) = atomic(regions, cur, op == 0xdb, imm, addr, &mut reg, s) {
+                        bail!(e);
+                    }
                 }
 
                 // Calls and exit.
                 Op::Call if s == 0 => {
                     let id = k32;
                     if !helpers.provides(id) {
-                        return Err(stop(cur, RunErrorKind::UnknownHelper { id }));
+                        bail!(stop(cur, RunErrorKind::UnknownHelper { id }));
                     }
                     let args = [reg[1], reg[2], reg[3], reg[4], reg[5]];
                     match helpers.call(id, args, &mut MemoryAccess::new(regions)) {
                         HelperResult::Return(v) => reg[0] = v,
                         HelperResult::Stop(v) => done!(v),
                         HelperResult::Fail(code) => {
-                            return Err(stop(cur, RunErrorKind::HelperFailed { id, code }))
+                            bail!(stop(cur, RunErrorKind::HelperFailed { id, code }))
                         }
                     }
                 }
                 Op::Call if s == 1 => {
                     if used == limit {
-                        return Err(stop(cur, RunErrorKind::BudgetExhausted));
+                        bail!(stop(cur, RunErrorKind::BudgetExhausted));
                     }
                     used += 1;
                     let Some(caller) = prog.function_at(cur as u32) else {
-                        return Err(stop(
-                            cur,
-                            RunErrorKind::InvalidProgram("call outside any function"),
-                        ));
+                        bail!(
+                            stop(cur, RunErrorKind::InvalidProgram("call outside any function"),)
+                        );
                     };
                     let Some(frame) = frames.get_mut(depth) else {
-                        return Err(stop(
-                            cur,
-                            RunErrorKind::InvalidProgram("call depth over the limit"),
-                        ));
+                        bail!(
+                            stop(cur, RunErrorKind::InvalidProgram("call depth over the limit"),)
+                        );
                     };
                     *frame =
                         Frame { ret: pc, saved: [reg[6], reg[7], reg[8], reg[9]], fp: reg[10] };
@@ -429,14 +435,14 @@ pub fn run(
                     pc = f.ret;
                 }
                 Op::Invalid | Op::Call => {
-                    return Err(stop(cur, RunErrorKind::InvalidProgram("unknown opcode")))
+                    bail!(stop(cur, RunErrorKind::InvalidProgram("unknown opcode")))
                 }
             }
             continue 'step;
         };
         if delta < 0 {
             if used == limit {
-                return Err(stop(cur, RunErrorKind::BudgetExhausted));
+                bail!(stop(cur, RunErrorKind::BudgetExhausted));
             }
             used += 1;
         }

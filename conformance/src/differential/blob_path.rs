@@ -110,7 +110,10 @@ impl Engine for BlobInterpreter {
         };
         Ok(Observation {
             result: outcome.map(|o| o.r0),
-            budget_used: outcome.ok().map(|o| o.budget_used),
+            budget_used: Some(match &outcome {
+                Ok(o) => o.budget_used,
+                Err(e) => e.budget_used,
+            }),
             regions: memory.snapshot(),
             helper_calls: helpers.calls,
         })

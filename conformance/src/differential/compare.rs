@@ -172,7 +172,9 @@ fn layout(regions: &[RegionSnapshot]) -> Vec<(String, usize)> {
 /// The first field, in DESIGN.md's order (result, regions, helper calls,
 /// budget), in which `engine` differs from `reference`.
 pub fn first_difference(engine: &Observation, reference: &Observation) -> Option<Difference> {
-    if engine.result != reference.result {
+    // The budget of a stopped run is compared last, with the others.
+    let stop = |r: &Result<u64, RunError>| r.map_err(|e| RunError { budget_used: 0, ..e });
+    if stop(&engine.result) != stop(&reference.result) {
         return Some(Difference::Result { engine: engine.result, reference: reference.result });
     }
     if layout(&engine.regions) != layout(&reference.regions) {
@@ -203,7 +205,7 @@ pub fn first_difference(engine: &Observation, reference: &Observation) -> Option
             });
         }
     }
-    // Only successful runs report their budget use today.
+    // Every run reports its budget use, also one that stopped early.
     if let (Some(a), Some(b)) = (engine.budget_used, reference.budget_used) {
         if a != b {
             return Some(Difference::Budget { engine: a, reference: b });

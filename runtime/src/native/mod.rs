@@ -99,7 +99,7 @@ impl NativeFrame {
     pub fn finish(&self, status: u32, args: RunArgs) -> Result<RunOutcome, RunError> {
         let ctx = &self.ctx;
         let budget_used = args.budget.unwrap_or(u64::MAX).wrapping_sub(ctx.budget_left);
-        let stop = |kind| Err(RunError { pc: ctx.exit_pc, kind });
+        let stop = |kind| Err(RunError { pc: ctx.exit_pc, kind, budget_used });
         match status {
             status::EXIT | status::HELPER_STOP => {
                 Ok(RunOutcome { r0: ctx.r0, budget_used, insns_executed: 0 })
@@ -144,6 +144,7 @@ pub fn run_native(
         return Err(RunError {
             pc: 0,
             kind: RunErrorKind::ContextTooShort { needed: program.min_ctx_len, got: args.r2 },
+            budget_used: 0,
         });
     }
     crate::interp::zero_stack(regions, program.stack_usage);
