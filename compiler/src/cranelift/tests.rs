@@ -60,3 +60,33 @@ fn mcu_engines_are_not_this_backends() {
         assert_eq!(compile(&program, engine), Err(CompileError::UnsupportedEngine(engine)));
     }
 }
+
+#[test]
+fn pc_map_is_ordered_inside_the_code_and_names_every_pc() {
+    let program = verified(EVERYTHING);
+    let pcs: Vec<u32> = femtoc_isa::decode::decode_all(&program.program.code)
+        .map(|d| d.expect("decodes").pc as u32)
+        .collect();
+    for engine in HOSTS {
+        let c = compile(&program, engine).expect("compiles");
+        let map = &c.pc_map;
+        assert!(!map.is_empty(), "{engine}");
+        assert!(map.windows(2).all(|w| w[0].0 <= w[1].0), "{engine}: offsets decrease: {map:?}");
+        assert!(map.iter().all(|&(off, _)| (off as usize) < c.code.len()), "{engine}");
+        for pc in &pcs {
+            assert!(map.iter().any(|&(_, p)| p == *pc), "{engine}: pc {pc} missing from {map:?}");
+        }
+        let known = |p: u32| p == u32::MAX || pcs.contains(&p);
+        assert!(map.iter().all(|&(_, p)| known(p)), "{engine}: unknown pc in {map:?}");
+        // The entry's prologue has no pc.
+        assert_eq!(map[0], (0, u32::MAX), "{engine}");
+    }
+}
+
+#[test]
+fn pc_map_fills_gaps_and_places_codeless_pcs_before_their_successor() {
+    // pc 0 at 4..8, pc 2 at 8..12 (pc 1 has no code), a tail without pc.
+    let ranges = [(4, 8, 0), (8, 12, 2), (12, 16, u32::MAX)];
+    let map = super::pc_map(&ranges, &[0, 1, 2], 16);
+    assert_eq!(map, vec![(0, u32::MAX), (4, 0), (8, 1), (8, 2), (12, u32::MAX)]);
+}
