@@ -232,11 +232,10 @@ pub(crate) fn lower(
     let unchecked: BTreeSet<usize> =
         predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
     let used = checked_accesses(&insns, &likely, &unchecked, &program.functions).len() as u32;
-    let spill_bytes = SPILL_FAST as u32 + 16 * used + 48 * saves.len() as u32;
+    let spill_bytes = SPILL_FAST as u32 + 16 * used;
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
     let fast = fast_checks(&mut b, &env, &insns, &likely, &unchecked, &program.functions, spill);
-    let spill_saves = SPILL_FAST + 16 * used as i32;
     let functions = &program.functions;
     let live_out = live::live_out(&insns, |pc| {
         functions.iter().rev().find(|f| f.start as usize <= pc).is_some_and(|f| f.start != 0)
@@ -253,7 +252,6 @@ pub(crate) fn lower(
         likely,
         unchecked,
         spill,
-        spill_saves,
         live_out,
         current: None,
         fault,
@@ -441,8 +439,6 @@ struct Lower<'f, 'p> {
     unchecked: BTreeSet<usize>,
     /// Machine-stack area the slow paths of checks spill to.
     spill: StackSlot,
-    /// Offset of the callee save variables in `spill`.
-    spill_saves: i32,
     /// eBPF registers live after each pc.
     live_out: BTreeMap<usize, Regs>,
     /// The instruction being lowered.
@@ -865,20 +861,16 @@ impl Lower<'_, '_> {
         self.b.ins().jump(self.fault, &[arg(pcv), arg(addr), arg(sizev), arg(wv)]);
 
         self.b.switch_to_block(found);
-        self.reload_state(pc, keep);
+        self.reload_state(keep);
         self.b.ins().jump(hit, &[]);
         self.b.switch_to_block(hit);
     }
 
-    /// True if `pc` lies in a function other than the entry (whose caller
-    /// state lives in save variables).
-    fn in_callee(&self, pc: usize) -> bool {
-        self.functions.iter().rev().find(|f| f.start as usize <= pc).is_some_and(|f| f.start != 0)
-    }
-
     /// Stores what a check's slow path must not keep in registers: the
-    /// registers live after `pc` or read by its instruction, the budget,
-    /// and in a callee the callers' saved state. Returns the registers.
+    /// registers live after `pc` or read by its instruction, and the
+    /// budget. Returns the registers. (The callers' state saved for local
+    /// calls is read only at a callee's exit, so the allocator keeps it
+    /// on the stack anyway.)
     fn spill_state(&mut self, pc: usize) -> Regs {
         let reads = self.current.as_ref().map_or(0, live::reads);
         let keep = self.live_out.get(&pc).copied().unwrap_or(Regs::MAX) | reads;
@@ -890,26 +882,7 @@ impl Lower<'_, '_> {
         }
         let v = self.b.use_var(self.budget);
         self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
-        if self.in_callee(pc) {
-            for (n, var, _) in self.save_vars() {
-                let v = self.b.use_var(var);
-                self.b.ins().stack_store(I64, v, self.spill, self.spill_saves + 8 * n);
-            }
-        }
         keep
-    }
-
-    /// Every callee save variable with its index in the spill area and type.
-    fn save_vars(&self) -> Vec<(i32, Variable, Type)> {
-        let mut out = Vec::new();
-        for (i, s) in self.saves.values().enumerate() {
-            let base = 6 * i as i32;
-            for (k, &r) in s.regs.iter().enumerate() {
-                out.push((base + k as i32, r, I64));
-            }
-            out.push((base + 5, s.ret, I32));
-        }
-        out
     }
 
     fn reload_budget(&mut self) {
@@ -918,7 +891,7 @@ impl Lower<'_, '_> {
     }
 
     /// Reloads what [`Self::spill_state`] stored, and the fast-check bounds.
-    fn reload_state(&mut self, pc: usize, keep: Regs) {
+    fn reload_state(&mut self, keep: Regs) {
         for (k, &var) in self.regs.clone().iter().enumerate() {
             if keep & (1 << k) != 0 {
                 let v = self.b.ins().stack_load(I64, I64, self.spill, 8 * k as i32);
@@ -931,12 +904,6 @@ impl Lower<'_, '_> {
             self.b.def_var(f.start, v);
             let v = self.b.ins().stack_load(I64, I64, self.spill, f.slot + 8);
             self.b.def_var(f.limit, v);
-        }
-        if self.in_callee(pc) {
-            for (n, var, ty) in self.save_vars() {
-                let v = self.b.ins().stack_load(I64, ty, self.spill, self.spill_saves + 8 * n);
-                self.b.def_var(var, v);
-            }
         }
     }
 
