@@ -43,6 +43,7 @@ use femtoc_runtime::abi::{
     OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
 };
 
+use super::group::{self, Member};
 use super::live::{self, Regs};
 use super::predict::{self, Region};
 use super::CompileError;
@@ -231,11 +232,15 @@ pub(crate) fn lower(
     let likely = predict::regions(&insns, &starts);
     let unchecked: BTreeSet<usize> =
         predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
-    let used = checked_accesses(&insns, &likely, &unchecked, &program.functions).len() as u32;
-    let spill_bytes = SPILL_FAST as u32 + 16 * used;
+    let groups = group::load_groups(&insns, &leaders, |pc, insn| {
+        needs_check(&program.functions, &unchecked, pc, insn)
+    });
+    let covered = covered(&groups);
+    let used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
+    let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
-    let fast = fast_checks(&mut b, &env, &insns, &likely, &unchecked, &program.functions, spill);
+    let fast = fast_checks(&mut b, &env, &used, spill);
     let functions = &program.functions;
     let live_out = live::live_out(&insns, |pc| {
         functions.iter().rev().find(|f| f.start as usize <= pc).is_some_and(|f| f.start != 0)
@@ -252,6 +257,8 @@ pub(crate) fn lower(
         likely,
         unchecked,
         spill,
+        groups,
+        covered,
         live_out,
         current: None,
         fault,
@@ -277,7 +284,9 @@ fn checked_accesses(
     likely: &BTreeMap<usize, Region>,
     unchecked: &BTreeSet<usize>,
     functions: &[FunctionInfo],
+    groups: &BTreeMap<usize, Vec<Member>>,
 ) -> BTreeSet<(Region, u32, bool)> {
+    let covered = covered(groups);
     let mut out = BTreeSet::new();
     for &(pc, insn) in insns {
         let (base, off, size, write) = match insn {
@@ -290,13 +299,37 @@ fn checked_accesses(
         };
         let in_frame = base == Reg::R10 && in_frame(functions, pc, off, size);
         let atomic = matches!(insn, Insn::Atomic { .. });
-        if (in_frame && !atomic) || unchecked.contains(&pc) {
+        if (in_frame && !atomic) || unchecked.contains(&pc) || covered.contains(&pc) {
             continue;
         }
         let r = likely.get(&pc).copied().unwrap_or(Region::Ctx);
+        let size = groups.get(&pc).map_or(size, |m| group::span(m).1);
         out.insert((r, size, write));
     }
     out
+}
+
+/// Loads whose check an earlier load of their group makes.
+fn covered(groups: &BTreeMap<usize, Vec<Member>>) -> BTreeSet<usize> {
+    groups.values().flat_map(|m| m.iter().skip(1).map(|&(pc, _, _)| pc)).collect()
+}
+
+/// True if the access `insn` at `pc` needs a runtime check at all.
+fn needs_check(
+    functions: &[FunctionInfo],
+    unchecked: &BTreeSet<usize>,
+    pc: usize,
+    insn: &Insn,
+) -> bool {
+    let (base, off, size) = match *insn {
+        Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. } => {
+            (src, off, size.bytes())
+        }
+        Insn::Store { size, dst, off, .. } => (dst, off, size.bytes()),
+        Insn::Atomic { .. } => return true,
+        _ => return false,
+    };
+    !((base == Reg::R10 && in_frame(functions, pc, off, size)) || unchecked.contains(&pc))
 }
 
 /// Start, length and flags of table entry `k`, or zeros if the table has
@@ -366,17 +399,13 @@ fn data_entry(b: &mut FunctionBuilder, env: &Env, i: u32) -> [Value; 3] {
 fn fast_checks(
     b: &mut FunctionBuilder,
     env: &Env,
-    insns: &[(usize, Insn)],
-    likely: &BTreeMap<usize, Region>,
-    unchecked: &BTreeSet<usize>,
-    functions: &[FunctionInfo],
+    used: &BTreeSet<(Region, u32, bool)>,
     spill: StackSlot,
 ) -> BTreeMap<(Region, u32, bool), Fast> {
-    let used = checked_accesses(insns, likely, unchecked, functions);
     let mut at = SPILL_FAST;
     let mut entries: BTreeMap<Region, [Value; 3]> = BTreeMap::new();
     let mut out = BTreeMap::new();
-    for (region, size, write) in used {
+    for &(region, size, write) in used {
         let [start, len, fl] = match entries.get(&region) {
             Some(e) => *e,
             None => {
@@ -439,6 +468,10 @@ struct Lower<'f, 'p> {
     unchecked: BTreeSet<usize>,
     /// Machine-stack area the slow paths of checks spill to.
     spill: StackSlot,
+    /// Loads checked together, by the first one's pc.
+    groups: BTreeMap<usize, Vec<Member>>,
+    /// Loads an earlier load of their group checks.
+    covered: BTreeSet<usize>,
     /// eBPF registers live after each pc.
     live_out: BTreeMap<usize, Regs>,
     /// The instruction being lowered.
@@ -792,16 +825,38 @@ impl Lower<'_, '_> {
         let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
         if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
             || self.unchecked.contains(&pc)
+            || self.covered.contains(&pc)
         {
             return addr;
         }
-        self.check(pc, addr, size, write, if write { REGION_WRITE } else { REGION_READ });
+        let need = if write { REGION_WRITE } else { REGION_READ };
+        match self.groups.get(&pc).cloned() {
+            Some(members) => {
+                let (lo, span) = group::span(&members);
+                let low = self.b.ins().iadd_imm_s(b0, lo);
+                let exact = members.iter().map(|&(p, o, s)| (p, b0, o, s)).collect();
+                self.check(pc, low, span, write, need, exact);
+            }
+            None => self.check(pc, addr, size, write, need, vec![(pc, b0, off, size)]),
+        }
         addr
     }
 
     /// Checks `size` bytes at `addr` for `need` (`REGION_READ` or
     /// `REGION_WRITE`); continues in a new block when allowed.
-    fn check(&mut self, pc: usize, addr: Value, size: u32, write: bool, need: u32) {
+    ///
+    /// `members` are the exact accesses the check stands for (pc, base,
+    /// offset, size): one, or a group of loads whose span `addr`/`size`
+    /// covers. The slow path checks each exactly, in order.
+    fn check(
+        &mut self,
+        pc: usize,
+        addr: Value,
+        size: u32,
+        write: bool,
+        need: u32,
+        members: Vec<(usize, Value, i16, u32)>,
+    ) {
         let region = self.likely.get(&pc).copied().unwrap_or(Region::Ctx);
         let hit = self.b.create_block();
         let slow = self.b.create_block();
@@ -820,9 +875,22 @@ impl Lower<'_, '_> {
             }
         }
 
-        // Miss: spill what is live, search the whole table, reload.
+        // Miss: spill what is live, search the whole table for each
+        // access, reload.
         self.b.switch_to_block(slow);
         let keep = self.spill_state(pc);
+        for (mpc, base, off, msize) in members {
+            let maddr = self.b.ins().iadd_imm_s(base, i64::from(off));
+            self.search(mpc, maddr, msize, write, need);
+        }
+        self.reload_state(keep);
+        self.b.ins().jump(hit, &[]);
+        self.b.switch_to_block(hit);
+    }
+
+    /// Searches the table for `size` bytes at `addr`; continues in a new
+    /// (cold) block if found, else leaves through the fault block.
+    fn search(&mut self, pc: usize, addr: Value, size: u32, write: bool, need: u32) {
         let search = self.b.create_block();
         self.b.append_block_param(search, I32);
         let body = self.b.create_block();
@@ -859,11 +927,7 @@ impl Lower<'_, '_> {
         let sizev = self.b.ins().iconst(I32, i64::from(size));
         let wv = self.b.ins().iconst(I32, i64::from(write));
         self.b.ins().jump(self.fault, &[arg(pcv), arg(addr), arg(sizev), arg(wv)]);
-
         self.b.switch_to_block(found);
-        self.reload_state(keep);
-        self.b.ins().jump(hit, &[]);
-        self.b.switch_to_block(hit);
     }
 
     /// Stores what a check's slow path must not keep in registers: the
@@ -949,7 +1013,7 @@ impl Lower<'_, '_> {
             &[],
         );
         self.b.switch_to_block(aligned);
-        self.check(pc, addr, n, true, REGION_WRITE);
+        self.check(pc, addr, n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
         let fl =
             MemFlagsData::new().with_notrap().with_aligned().with_endianness(Endianness::Little);
         let v = self.value_w(src, if ty == I32 { Width::W32 } else { Width::W64 });

@@ -7,6 +7,7 @@
 //! A relocation, or any trap site other than the (guarded) division
 //! instructions, is a [`CompileError`].
 
+mod group;
 mod live;
 mod lower;
 mod predict;
