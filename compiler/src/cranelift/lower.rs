@@ -68,6 +68,13 @@ fn ctx_flags() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
+fn const_flags() -> MemFlagsData {
+    // The data-region bases stay the same for the whole run: Cranelift may
+    // merge these loads and hoist them out of loops. (Not the region table:
+    // merging the slow paths' loads would keep it live everywhere.)
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
 /// Per local-call target: where the caller's state is kept while it runs.
 struct CalleeSave {
     regs: [Variable; 5],
@@ -97,7 +104,7 @@ impl Env {
     }
 
     fn data_bases(&self, b: &mut FunctionBuilder) -> Value {
-        self.field(b, I64, OFF_DATA_BASES)
+        b.ins().load(I64, const_flags(), self.ctx, OFF_DATA_BASES as i32)
     }
 
     fn routines(&self, b: &mut FunctionBuilder) -> Value {
@@ -360,7 +367,7 @@ fn table_entry(b: &mut FunctionBuilder, env: &Env, k: u32) -> [Value; 3] {
 /// The table entry holding data region `i`'s base address, or zeros.
 fn data_entry(b: &mut FunctionBuilder, env: &Env, i: u32) -> [Value; 3] {
     let bases = env.data_bases(b);
-    let base = b.ins().load(I64, ctx_flags(), bases, (i as i32).wrapping_mul(8));
+    let base = b.ins().load(I64, const_flags(), bases, (i as i32).wrapping_mul(8));
     let table = env.regions(b);
     let count = env.region_count(b);
     let search = b.create_block();
@@ -568,7 +575,7 @@ impl Lower<'_, '_> {
             Insn::LoadDataAddr { dst, region, offset } => {
                 let bases = self.env.data_bases(&mut self.b);
                 let base =
-                    self.b.ins().load(I64, ctx_flags(), bases, (region as i32).wrapping_mul(8));
+                    self.b.ins().load(I64, const_flags(), bases, (region as i32).wrapping_mul(8));
                 let v = self.b.ins().iadd_imm_s(base, i64::from(offset));
                 self.set(dst, v);
             }
