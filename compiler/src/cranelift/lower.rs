@@ -7,10 +7,19 @@
 //!   active twice and each callee gets its own variables for the caller's
 //!   r6..r9, r10 and the return site. Its `exit` restores them and switches
 //!   on the return site.
-//! - Memory checks: the last region that allowed a read (and a write) is
-//!   cached in variables; a miss searches the region table inline and a
-//!   failure jumps to the shared fault block with the pc, address, size and
-//!   direction as block arguments.
+//! - Memory checks: each access is checked inline against the region its
+//!   base most likely points into ([`predict`]): the region's start and
+//!   `len - size + 1` (0 if the access can never fit or lacks permission)
+//!   are computed once at entry, since the table does not change during a
+//!   run, so the check is one subtraction, one compare and one branch. A
+//!   miss goes to a cold search of the whole table, and a failure to the
+//!   shared fault block with the pc, address, size and direction as block
+//!   arguments. Loads proven in bounds (r10-relative inside the frame,
+//!   context bytes below `min_ctx_len`) are not checked.
+//! - The budget counter lives in a variable, stored back before every
+//!   return and helper call.
+//! - Every instruction's code carries its pc as the source location, which
+//!   becomes the `pc_map`; the error paths are cold blocks placed last.
 //! - Division and modulo branch around zero and `-1` divisors, so the
 //!   trapping machine instructions never see those values.
 
@@ -19,7 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     types, AbiParam, AtomicRmwOp, Block, BlockArg, Endianness, Function, InstBuilder, MemFlagsData,
-    SigRef, Signature, Type, UserFuncName, Value,
+    SigRef, Signature, SourceLoc, StackSlot, StackSlotData, StackSlotKind, Type, UserFuncName,
+    Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
@@ -33,6 +43,9 @@ use femtoc_runtime::abi::{
     OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
 };
 
+use super::group::{self, Member};
+use super::live::{self, Regs};
+use super::predict::{self, Region};
 use super::CompileError;
 
 const I64: Type = types::I64;
@@ -55,6 +68,13 @@ fn ctx_flags() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
+fn const_flags() -> MemFlagsData {
+    // The data-region bases stay the same for the whole run: Cranelift may
+    // merge these loads and hoist them out of loops. (Not the region table:
+    // merging the slow paths' loads would keep it live everywhere.)
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
 /// Per local-call target: where the caller's state is kept while it runs.
 struct CalleeSave {
     regs: [Variable; 5],
@@ -63,19 +83,50 @@ struct CalleeSave {
     sites: Vec<(u32, Block)>,
 }
 
-/// Values loaded once at entry from the context.
+/// The context pointer, and the context fields the code reads where it
+/// needs them: keeping them live across the whole function would take
+/// registers from the eBPF registers in every loop.
 struct Env {
     ctx: Value,
-    regions: Value,
-    region_count: Value,
-    data_bases: Value,
-    routines: Value,
 }
 
-struct Cache {
-    start: Variable,
-    len: Variable,
+impl Env {
+    fn field(&self, b: &mut FunctionBuilder, ty: Type, off: u32) -> Value {
+        b.ins().load(ty, ctx_flags(), self.ctx, off as i32)
+    }
+
+    fn regions(&self, b: &mut FunctionBuilder) -> Value {
+        self.field(b, I64, OFF_REGIONS)
+    }
+
+    fn region_count(&self, b: &mut FunctionBuilder) -> Value {
+        self.field(b, I32, OFF_REGION_COUNT)
+    }
+
+    fn data_bases(&self, b: &mut FunctionBuilder) -> Value {
+        b.ins().load(I64, const_flags(), self.ctx, OFF_DATA_BASES as i32)
+    }
+
+    fn routines(&self, b: &mut FunctionBuilder) -> Value {
+        self.field(b, I64, OFF_ROUTINES)
+    }
 }
+
+/// The inline check against one likely region, computed at entry. They
+/// are variables (with a copy in the spill area) so that a check's slow
+/// path can reload them rather than keep them live through it.
+#[derive(Clone, Copy)]
+struct Fast {
+    start: Variable,
+    /// `len - size + 1` if `size` bytes fit and the access is allowed, else 0.
+    limit: Variable,
+    /// Offset of `start` in the spill area (`limit` follows).
+    slot: i32,
+}
+
+/// Spill-area offsets: eBPF registers, then the budget, then the rest.
+const SPILL_BUDGET: i32 = 8 * Reg::COUNT as i32;
+const SPILL_FAST: i32 = SPILL_BUDGET + 8;
 
 /// The eBPF program translated into `func`.
 pub(crate) fn lower(
@@ -96,6 +147,8 @@ pub(crate) fn lower(
     sig.returns.push(AbiParam::new(I32));
     func.signature = sig.clone();
     func.name = UserFuncName::testcase("femtoc_entry");
+    // Source locations are eBPF pcs, relative to 0.
+    func.params.ensure_base_srcloc(SourceLoc::new(0));
 
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut fctx);
@@ -127,8 +180,6 @@ pub(crate) fn lower(
 
     let regs: Vec<Variable> = (0..Reg::COUNT).map(|_| b.declare_var(I64)).collect();
     let budget = b.declare_var(I64);
-    let rcache = Cache { start: b.declare_var(I64), len: b.declare_var(I64) };
-    let wcache = Cache { start: b.declare_var(I64), len: b.declare_var(I64) };
 
     // Local calls: one save area per callee function.
     let mut saves: BTreeMap<u32, CalleeSave> = BTreeMap::new();
@@ -155,6 +206,8 @@ pub(crate) fn lower(
     }
     let budget_out = b.create_block();
     b.append_block_param(budget_out, I32);
+    b.set_cold_block(fault);
+    b.set_cold_block(budget_out);
 
     // Entry: registers and context values.
     b.switch_to_block(entry);
@@ -162,13 +215,7 @@ pub(crate) fn lower(
     let load_ctx = |b: &mut FunctionBuilder, ty: Type, off: u32| {
         b.ins().load(ty, ctx_flags(), ctx, off as i32)
     };
-    let env = Env {
-        ctx,
-        regions: load_ctx(&mut b, I64, OFF_REGIONS),
-        region_count: load_ctx(&mut b, I32, OFF_REGION_COUNT),
-        data_bases: load_ctx(&mut b, I64, OFF_DATA_BASES),
-        routines: load_ctx(&mut b, I64, OFF_ROUTINES),
-    };
+    let env = Env { ctx };
     let zero = b.ins().iconst(I64, 0);
     for r in &regs {
         b.def_var(*r, zero);
@@ -188,10 +235,23 @@ pub(crate) fn lower(
     b.def_var(regs[10], v);
     let v = load_ctx(&mut b, I64, OFF_BUDGET_LEFT);
     b.def_var(budget, v);
-    for c in [&rcache, &wcache] {
-        b.def_var(c.start, zero);
-        b.def_var(c.len, zero);
-    }
+    let starts: Vec<usize> = program.functions.iter().map(|f| f.start as usize).collect();
+    let likely = predict::regions(&insns, &starts);
+    let unchecked: BTreeSet<usize> =
+        predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
+    let groups = group::load_groups(&insns, &leaders, |pc, insn| {
+        needs_check(&program.functions, &unchecked, pc, insn)
+    });
+    let covered = covered(&groups);
+    let used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
+    let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
+    let spill =
+        b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
+    let fast = fast_checks(&mut b, &env, &used, spill);
+    let functions = &program.functions;
+    let live_out = live::live_out(&insns, |pc| {
+        functions.iter().rev().find(|f| f.start as usize <= pc).is_some_and(|f| f.start != 0)
+    });
     let first = *blocks.get(&0).ok_or(CompileError::Internal("entry block"))?;
     b.ins().jump(first, &[]);
 
@@ -200,8 +260,14 @@ pub(crate) fn lower(
         env,
         regs,
         budget,
-        rcache,
-        wcache,
+        fast,
+        likely,
+        unchecked,
+        spill,
+        groups,
+        covered,
+        live_out,
+        current: None,
         fault,
         budget_out,
         blocks,
@@ -218,6 +284,179 @@ pub(crate) fn lower(
     Ok(())
 }
 
+/// The size, direction and predicted region of every access that gets an
+/// inline check.
+fn checked_accesses(
+    insns: &[(usize, Insn)],
+    likely: &BTreeMap<usize, Region>,
+    unchecked: &BTreeSet<usize>,
+    functions: &[FunctionInfo],
+    groups: &BTreeMap<usize, Vec<Member>>,
+) -> BTreeSet<(Region, u32, bool)> {
+    let covered = covered(groups);
+    let mut out = BTreeSet::new();
+    for &(pc, insn) in insns {
+        let (base, off, size, write) = match insn {
+            Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. } => {
+                (src, off, size.bytes(), false)
+            }
+            Insn::Store { size, dst, off, .. } => (dst, off, size.bytes(), true),
+            Insn::Atomic { size, dst, off, .. } => (dst, off, size.bytes(), true),
+            _ => continue,
+        };
+        let in_frame = base == Reg::R10 && in_frame(functions, pc, off, size);
+        let atomic = matches!(insn, Insn::Atomic { .. });
+        if (in_frame && !atomic) || unchecked.contains(&pc) || covered.contains(&pc) {
+            continue;
+        }
+        let r = likely.get(&pc).copied().unwrap_or(Region::Ctx);
+        let size = groups.get(&pc).map_or(size, |m| group::span(m).1);
+        out.insert((r, size, write));
+    }
+    out
+}
+
+/// Loads whose check an earlier load of their group makes.
+fn covered(groups: &BTreeMap<usize, Vec<Member>>) -> BTreeSet<usize> {
+    groups.values().flat_map(|m| m.iter().skip(1).map(|&(pc, _, _)| pc)).collect()
+}
+
+/// True if the access `insn` at `pc` needs a runtime check at all.
+fn needs_check(
+    functions: &[FunctionInfo],
+    unchecked: &BTreeSet<usize>,
+    pc: usize,
+    insn: &Insn,
+) -> bool {
+    let (base, off, size) = match *insn {
+        Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. } => {
+            (src, off, size.bytes())
+        }
+        Insn::Store { size, dst, off, .. } => (dst, off, size.bytes()),
+        Insn::Atomic { .. } => return true,
+        _ => return false,
+    };
+    !((base == Reg::R10 && in_frame(functions, pc, off, size)) || unchecked.contains(&pc))
+}
+
+/// Start, length and flags of table entry `k`, or zeros if the table has
+/// no such entry (the table is only as long as `region_count` says).
+fn table_entry(b: &mut FunctionBuilder, env: &Env, k: u32) -> [Value; 3] {
+    let load = b.create_block();
+    let done = b.create_block();
+    for ty in [I64, I64, I32] {
+        b.append_block_param(done, ty);
+    }
+    let count = env.region_count(b);
+    let has = b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, count, i64::from(k));
+    let z64 = b.ins().iconst(I64, 0);
+    let z32 = b.ins().iconst(I32, 0);
+    b.ins().brif(has, load, &[], done, &[arg(z64), arg(z64), arg(z32)]);
+    b.switch_to_block(load);
+    let at = (i64::from(k) * REGION_ENTRY) as i32;
+    let table = env.regions(b);
+    let s = b.ins().load(I64, ctx_flags(), table, at);
+    let l = b.ins().load(I64, ctx_flags(), table, at + 8);
+    let f = b.ins().load(I32, ctx_flags(), table, at + 16);
+    b.ins().jump(done, &[arg(s), arg(l), arg(f)]);
+    b.switch_to_block(done);
+    let p = b.block_params(done);
+    [p[0], p[1], p[2]]
+}
+
+/// The table entry holding data region `i`'s base address, or zeros.
+fn data_entry(b: &mut FunctionBuilder, env: &Env, i: u32) -> [Value; 3] {
+    let bases = env.data_bases(b);
+    let base = b.ins().load(I64, const_flags(), bases, (i as i32).wrapping_mul(8));
+    let table = env.regions(b);
+    let count = env.region_count(b);
+    let search = b.create_block();
+    b.append_block_param(search, I32);
+    let body = b.create_block();
+    let done = b.create_block();
+    for ty in [I64, I64, I32] {
+        b.append_block_param(done, ty);
+    }
+    let z = b.ins().iconst(I32, 0);
+    b.ins().jump(search, &[arg(z)]);
+    b.switch_to_block(search);
+    let k = b.block_params(search)[0];
+    let end = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, count);
+    let z64 = b.ins().iconst(I64, 0);
+    let z32 = b.ins().iconst(I32, 0);
+    b.ins().brif(end, done, &[arg(z64), arg(z64), arg(z32)], body, &[]);
+    b.switch_to_block(body);
+    let k64 = b.ins().uextend(I64, k);
+    let offs = b.ins().imul_imm_u(k64, REGION_ENTRY);
+    let ent = b.ins().iadd(table, offs);
+    let s = b.ins().load(I64, ctx_flags(), ent, 0);
+    let l = b.ins().load(I64, ctx_flags(), ent, 8);
+    let f = b.ins().load(I32, ctx_flags(), ent, 16);
+    let off = b.ins().isub(base, s);
+    let inside = b.ins().icmp(IntCC::UnsignedLessThan, off, l);
+    let next = b.ins().iadd_imm_s(k, 1);
+    b.ins().brif(inside, done, &[arg(s), arg(l), arg(f)], search, &[arg(next)]);
+    b.switch_to_block(done);
+    let p = b.block_params(done);
+    [p[0], p[1], p[2]]
+}
+
+/// Loads, at entry, the bounds of every region an inline check predicts
+/// and the limit of every (region, size, direction) the program checks.
+fn fast_checks(
+    b: &mut FunctionBuilder,
+    env: &Env,
+    used: &BTreeSet<(Region, u32, bool)>,
+    spill: StackSlot,
+) -> BTreeMap<(Region, u32, bool), Fast> {
+    let mut at = SPILL_FAST;
+    let mut entries: BTreeMap<Region, [Value; 3]> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for &(region, size, write) in used {
+        let [start, len, fl] = match entries.get(&region) {
+            Some(e) => *e,
+            None => {
+                let e = match region {
+                    Region::Stack => table_entry(b, env, 0),
+                    Region::Ctx => table_entry(b, env, 1),
+                    Region::Data(i) => data_entry(b, env, i),
+                };
+                entries.insert(region, e);
+                e
+            }
+        };
+        let need = if write { REGION_WRITE } else { REGION_READ };
+        let perm = b.ins().band_imm_u(fl, i64::from(need));
+        let perm = b.ins().icmp_imm_u(IntCC::NotEqual, perm, 0);
+        let room = b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, len, i64::from(size));
+        let ok = b.ins().band(perm, room);
+        let lim = b.ins().iadd_imm_s(len, 1 - i64::from(size));
+        let zero = b.ins().iconst(I64, 0);
+        let limit = b.ins().select(ok, lim, zero);
+        let f = Fast { start: b.declare_var(I64), limit: b.declare_var(I64), slot: at };
+        b.def_var(f.start, start);
+        b.def_var(f.limit, limit);
+        b.ins().stack_store(I64, start, spill, at);
+        b.ins().stack_store(I64, limit, spill, at + 8);
+        at += 16;
+        out.insert((region, size, write), f);
+    }
+    out
+}
+
+/// True if `size` bytes at r10 + `off` lie in the tracked frame of the
+/// function containing `pc`, which the verifier proved in bounds.
+fn in_frame(functions: &[FunctionInfo], pc: usize, off: i16, size: u32) -> bool {
+    let f = functions.iter().rev().find(|f| f.start as usize <= pc);
+    match f {
+        Some(f) if f.frame_tracked && (pc as u32) < f.end => {
+            let off = i64::from(off);
+            off < 0 && -off <= i64::from(f.frame_size) && off + i64::from(size) <= 0
+        }
+        _ => false,
+    }
+}
+
 fn target(insn: &Insn, pc: usize) -> Result<usize, CompileError> {
     insn.branch_target(pc)
         .and_then(|t| usize::try_from(t).ok())
@@ -229,8 +468,21 @@ struct Lower<'f, 'p> {
     env: Env,
     regs: Vec<Variable>,
     budget: Variable,
-    rcache: Cache,
-    wcache: Cache,
+    /// Inline-check values by (region, size, write).
+    fast: BTreeMap<(Region, u32, bool), Fast>,
+    likely: BTreeMap<usize, Region>,
+    /// Context loads that need no check.
+    unchecked: BTreeSet<usize>,
+    /// Machine-stack area the slow paths of checks spill to.
+    spill: StackSlot,
+    /// Loads checked together, by the first one's pc.
+    groups: BTreeMap<usize, Vec<Member>>,
+    /// Loads an earlier load of their group checks.
+    covered: BTreeSet<usize>,
+    /// eBPF registers live after each pc.
+    live_out: BTreeMap<usize, Regs>,
+    /// The instruction being lowered.
+    current: Option<Insn>,
     fault: Block,
     budget_out: Block,
     blocks: BTreeMap<usize, Block>,
@@ -285,6 +537,8 @@ impl Lower<'_, '_> {
             if !open {
                 continue;
             }
+            self.b.set_srcloc(SourceLoc::new(pc as u32));
+            self.current = Some(insn);
             open = self.insn(pc, insn)?;
         }
         // Blocks that start at the end of the program (after a final exit
@@ -296,6 +550,7 @@ impl Lower<'_, '_> {
             self.b.switch_to_block(blk);
             open = true;
         }
+        self.b.set_srcloc(SourceLoc::default());
         if open {
             let s = self.b.ins().iconst(I32, i64::from(STATUS_FELL_OFF));
             self.b.ins().return_(&[s]);
@@ -318,12 +573,9 @@ impl Lower<'_, '_> {
                 self.set(dst, v);
             }
             Insn::LoadDataAddr { dst, region, offset } => {
-                let base = self.b.ins().load(
-                    I64,
-                    ctx_flags(),
-                    self.env.data_bases,
-                    (region as i32).wrapping_mul(8),
-                );
+                let bases = self.env.data_bases(&mut self.b);
+                let base =
+                    self.b.ins().load(I64, const_flags(), bases, (region as i32).wrapping_mul(8));
                 let v = self.b.ins().iadd_imm_s(base, i64::from(offset));
                 self.set(dst, v);
             }
@@ -549,8 +801,13 @@ impl Lower<'_, '_> {
     fn budget_event(&mut self, pc: usize) {
         let left = self.b.use_var(self.budget);
         let ok = self.b.create_block();
+        // The pc is materialised on the cold side only.
+        let out = self.b.create_block();
+        self.b.set_cold_block(out);
+        self.b.ins().brif(left, ok, &[], out, &[]);
+        self.b.switch_to_block(out);
         let pcv = self.b.ins().iconst(I32, pc as i64);
-        self.b.ins().brif(left, ok, &[], self.budget_out, &[arg(pcv)]);
+        self.b.ins().jump(self.budget_out, &[arg(pcv)]);
         self.b.switch_to_block(ok);
         let left = self.b.ins().iadd_imm_s(left, -1);
         self.b.def_var(self.budget, left);
@@ -573,66 +830,152 @@ impl Lower<'_, '_> {
     fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> Value {
         let b0 = self.get(base);
         let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
-        if base == Reg::R10 && self.in_frame(pc, off, size) {
+        if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
+            || self.unchecked.contains(&pc)
+            || self.covered.contains(&pc)
+        {
             return addr;
         }
-        self.check(pc, addr, size, write, if write { REGION_WRITE } else { REGION_READ });
-        addr
-    }
-
-    fn in_frame(&self, pc: usize, off: i16, size: u32) -> bool {
-        let f = self.functions.iter().rev().find(|f| f.start as usize <= pc);
-        match f {
-            Some(f) if f.frame_tracked && (pc as u32) < f.end => {
-                let off = i64::from(off);
-                off < 0 && -off <= i64::from(f.frame_size) && off + i64::from(size) <= 0
+        let need = if write { REGION_WRITE } else { REGION_READ };
+        match self.groups.get(&pc).cloned() {
+            Some(members) => {
+                let (lo, span) = group::span(&members);
+                let low = self.b.ins().iadd_imm_s(b0, lo);
+                let exact = members.iter().map(|&(p, o, s)| (p, b0, o, s)).collect();
+                self.check(pc, low, span, write, need, exact);
             }
-            _ => false,
+            None => self.check(pc, addr, size, write, need, vec![(pc, b0, off, size)]),
         }
+        addr
     }
 
     /// Checks `size` bytes at `addr` for `need` (`REGION_READ` or
     /// `REGION_WRITE`); continues in a new block when allowed.
-    fn check(&mut self, pc: usize, addr: Value, size: u32, write: bool, need: u32) {
-        let cache = if write { &self.wcache } else { &self.rcache };
-        let (cs, cl) = (cache.start, cache.len);
-        let start = self.b.use_var(cs);
-        let len = self.b.use_var(cl);
-        let ok = self.fits(addr, start, len, size);
+    ///
+    /// `members` are the exact accesses the check stands for (pc, base,
+    /// offset, size): one, or a group of loads whose span `addr`/`size`
+    /// covers. The slow path checks each exactly, in order.
+    fn check(
+        &mut self,
+        pc: usize,
+        addr: Value,
+        size: u32,
+        write: bool,
+        need: u32,
+        members: Vec<(usize, Value, i16, u32)>,
+    ) {
+        let region = self.likely.get(&pc).copied().unwrap_or(Region::Ctx);
         let hit = self.b.create_block();
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        match self.fast.get(&(region, size, write)).copied() {
+            Some(f) => {
+                let start = self.b.use_var(f.start);
+                let limit = self.b.use_var(f.limit);
+                let off = self.b.ins().isub(addr, start);
+                let ok = self.b.ins().icmp(IntCC::UnsignedLessThan, off, limit);
+                self.b.ins().brif(ok, hit, &[], slow, &[]);
+            }
+            // Not planned at entry (cannot happen): search every time.
+            None => {
+                self.b.ins().jump(slow, &[]);
+            }
+        }
+
+        // Miss: spill what is live, search the whole table for each
+        // access, reload.
+        self.b.switch_to_block(slow);
+        let keep = self.spill_state(pc);
+        for (mpc, base, off, msize) in members {
+            let maddr = self.b.ins().iadd_imm_s(base, i64::from(off));
+            self.search(mpc, maddr, msize, write, need);
+        }
+        self.reload_state(keep);
+        self.b.ins().jump(hit, &[]);
+        self.b.switch_to_block(hit);
+    }
+
+    /// Searches the table for `size` bytes at `addr`; continues in a new
+    /// (cold) block if found, else leaves through the fault block.
+    fn search(&mut self, pc: usize, addr: Value, size: u32, write: bool, need: u32) {
         let search = self.b.create_block();
         self.b.append_block_param(search, I32);
+        let body = self.b.create_block();
+        let found = self.b.create_block();
+        let refuse = self.b.create_block();
+        for blk in [search, body, found, refuse] {
+            self.b.set_cold_block(blk);
+        }
         let zero = self.b.ins().iconst(I32, 0);
-        self.b.ins().brif(ok, hit, &[], search, &[arg(zero)]);
-
-        // Miss: search the table; refill the cache from the region found.
+        self.b.ins().jump(search, &[arg(zero)]);
         self.b.switch_to_block(search);
         let i = self.b.block_params(search)[0];
-        let body = self.b.create_block();
-        let done = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, self.env.region_count);
-        let pcv = self.b.ins().iconst(I32, pc as i64);
-        let sizev = self.b.ins().iconst(I32, i64::from(size));
-        let wv = self.b.ins().iconst(I32, i64::from(write));
-        self.b.ins().brif(done, self.fault, &[arg(pcv), arg(addr), arg(sizev), arg(wv)], body, &[]);
+        let count = self.env.region_count(&mut self.b);
+        let done = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, count);
+        self.b.ins().brif(done, refuse, &[], body, &[]);
         self.b.switch_to_block(body);
+        let table = self.env.regions(&mut self.b);
         let i64v = self.b.ins().uextend(I64, i);
         let offs = self.b.ins().imul_imm_u(i64v, REGION_ENTRY);
-        let ent = self.b.ins().iadd(self.env.regions, offs);
+        let ent = self.b.ins().iadd(table, offs);
         let rs = self.b.ins().load(I64, ctx_flags(), ent, 0);
         let rl = self.b.ins().load(I64, ctx_flags(), ent, 8);
         let rf = self.b.ins().load(I32, ctx_flags(), ent, 16);
         let inside = self.fits(addr, rs, rl, size);
         let perm = self.b.ins().band_imm_u(rf, i64::from(need));
         let perm = self.b.ins().icmp_imm_u(IntCC::NotEqual, perm, 0);
-        let found = self.b.ins().band(inside, perm);
-        let refill = self.b.create_block();
+        let ok = self.b.ins().band(inside, perm);
         let next = self.b.ins().iadd_imm_s(i, 1);
-        self.b.ins().brif(found, refill, &[], search, &[arg(next)]);
-        self.b.switch_to_block(refill);
-        self.b.def_var(cs, rs);
-        self.b.def_var(cl, rl);
-        self.b.ins().jump(hit, &[]);
-        self.b.switch_to_block(hit);
+        self.b.ins().brif(ok, found, &[], search, &[arg(next)]);
+
+        self.b.switch_to_block(refuse);
+        self.reload_budget();
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        let sizev = self.b.ins().iconst(I32, i64::from(size));
+        let wv = self.b.ins().iconst(I32, i64::from(write));
+        self.b.ins().jump(self.fault, &[arg(pcv), arg(addr), arg(sizev), arg(wv)]);
+        self.b.switch_to_block(found);
+    }
+
+    /// Stores what a check's slow path must not keep in registers: the
+    /// registers live after `pc` or read by its instruction, and the
+    /// budget. Returns the registers. (The callers' state saved for local
+    /// calls is read only at a callee's exit, so the allocator keeps it
+    /// on the stack anyway.)
+    fn spill_state(&mut self, pc: usize) -> Regs {
+        let reads = self.current.as_ref().map_or(0, live::reads);
+        let keep = self.live_out.get(&pc).copied().unwrap_or(Regs::MAX) | reads;
+        for (k, &var) in self.regs.clone().iter().enumerate() {
+            if keep & (1 << k) != 0 {
+                let v = self.b.use_var(var);
+                self.b.ins().stack_store(I64, v, self.spill, 8 * k as i32);
+            }
+        }
+        let v = self.b.use_var(self.budget);
+        self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
+        keep
+    }
+
+    fn reload_budget(&mut self) {
+        let v = self.b.ins().stack_load(I64, I64, self.spill, SPILL_BUDGET);
+        self.b.def_var(self.budget, v);
+    }
+
+    /// Reloads what [`Self::spill_state`] stored, and the fast-check bounds.
+    fn reload_state(&mut self, keep: Regs) {
+        for (k, &var) in self.regs.clone().iter().enumerate() {
+            if keep & (1 << k) != 0 {
+                let v = self.b.ins().stack_load(I64, I64, self.spill, 8 * k as i32);
+                self.b.def_var(var, v);
+            }
+        }
+        self.reload_budget();
+        for f in self.fast.values().copied().collect::<Vec<_>>() {
+            let v = self.b.ins().stack_load(I64, I64, self.spill, f.slot);
+            self.b.def_var(f.start, v);
+            let v = self.b.ins().stack_load(I64, I64, self.spill, f.slot + 8);
+            self.b.def_var(f.limit, v);
+        }
     }
 
     /// True iff `size` bytes at `addr` lie in `[start, start + len)`.
@@ -677,7 +1020,7 @@ impl Lower<'_, '_> {
             &[],
         );
         self.b.switch_to_block(aligned);
-        self.check(pc, addr, n, true, REGION_WRITE);
+        self.check(pc, addr, n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
         let fl =
             MemFlagsData::new().with_notrap().with_aligned().with_endianness(Endianness::Little);
         let v = self.value_w(src, if ty == I32 { Width::W32 } else { Width::W64 });
@@ -726,15 +1069,12 @@ impl Lower<'_, '_> {
         let pcv = self.b.ins().iconst(I32, pc as i64);
         self.b.ins().store(ctx_flags(), pcv, ctx, OFF_EXIT_PC as i32);
         self.store_budget();
-        let f = self.b.ins().load(
-            I64,
-            ctx_flags(),
-            self.env.routines,
-            routine_offset::HELPER_CALL as i32,
-        );
+        let routines = self.env.routines(&mut self.b);
+        let f = self.b.ins().load(I64, ctx_flags(), routines, routine_offset::HELPER_CALL as i32);
         let call = self.b.ins().call_indirect(self.helper_sig, f, &[ctx]);
         let st = self.b.inst_results(call)[0];
         let stop = self.b.create_block();
+        self.b.set_cold_block(stop);
         let cont = self.b.create_block();
         self.b.ins().brif(st, stop, &[], cont, &[]);
         self.b.switch_to_block(stop);
@@ -832,4 +1172,9 @@ impl Lower<'_, '_> {
         let s = self.b.ins().iconst(I32, i64::from(status::BUDGET));
         self.b.ins().return_(&[s]);
     }
+}
+
+/// The pc of every instruction of `program`, in order.
+pub(crate) fn insn_pcs(program: &VerifiedProgram) -> Vec<u32> {
+    decode_all(&program.program.code).filter_map(|d| d.ok()).map(|d| d.pc as u32).collect()
 }

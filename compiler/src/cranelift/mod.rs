@@ -7,7 +7,10 @@
 //! A relocation, or any trap site other than the (guarded) division
 //! instructions, is a [`CompileError`].
 
+mod group;
+mod live;
 mod lower;
+mod predict;
 
 use std::str::FromStr;
 
@@ -34,6 +37,11 @@ pub struct CompiledCode {
     pub machine_stack: u32,
     /// Features the code needs.
     pub features: Features,
+    /// (native byte offset, eBPF pc) at each change of eBPF instruction, by
+    /// offset; `u32::MAX` marks the prologue and the shared tails. Offsets
+    /// never decrease; an instruction that compiled to no code of its own
+    /// (folded into others) gets an empty range before the next pc's code.
+    pub pc_map: Vec<(u32, u32)>,
 }
 
 /// Why a program could not be compiled.
@@ -159,17 +167,74 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
             return Err(CompileError::Trap { offset: t.offset, code: t.code.to_string() });
         }
     }
+    let code = compiled.code_buffer().to_vec();
+    let ranges: Vec<(u32, u32, u32)> = compiled
+        .buffer
+        .get_srclocs_sorted()
+        .iter()
+        .map(|s| (s.start, s.end, s.loc.bits()))
+        .collect();
+    let pc_map = pc_map(&ranges, &lower::insn_pcs(program), code.len() as u32);
     let frame = compiled.buffer.frame_layout().map_or(0, |f| f.frame_to_fp_offset);
     // Return address and saved frame pointer (or RISC-V ra/s0) above the
     // frame, the frame itself, and the routines it may call.
     let machine_stack = frame.saturating_add(16).saturating_add(ROUTINE_STACK_BYTES);
-    Ok(CompiledCode {
-        engine,
-        code: compiled.code_buffer().to_vec(),
-        entry: 0,
-        machine_stack,
-        features: Features::NONE,
-    })
+    Ok(CompiledCode { engine, code, entry: 0, machine_stack, features: Features::NONE, pc_map })
+}
+
+/// The pc map from Cranelift's (start, end, pc) ranges (sorted by start;
+/// `u32::MAX` for code without a pc), the program's instruction pcs and
+/// the code length.
+fn pc_map(ranges: &[(u32, u32, u32)], pcs: &[u32], len: u32) -> Vec<(u32, u32)> {
+    const NONE: u32 = u32::MAX;
+    let mut map: Vec<(u32, u32)> = Vec::new();
+    let push = |map: &mut Vec<(u32, u32)>, at: u32, pc: u32| {
+        if at < len && map.last().is_none_or(|&(_, p)| p != pc) {
+            map.push((at, pc));
+        }
+    };
+    let mut at = 0;
+    for &(start, end, pc) in ranges {
+        if start > at {
+            push(&mut map, at, NONE);
+        }
+        if end > start {
+            push(&mut map, start, pc);
+        }
+        at = at.max(end);
+    }
+    if at < len {
+        push(&mut map, at, NONE);
+    }
+    // Instructions without code of their own: an empty range just before
+    // the code of the next pc that has some (or of the last entry).
+    let present: std::collections::BTreeSet<u32> = map.iter().map(|&(_, p)| p).collect();
+    let first_at: std::collections::BTreeMap<u32, usize> =
+        map.iter().enumerate().rev().map(|(i, &(_, p))| (p, i)).collect();
+    let mut inserts: Vec<(usize, u32)> = Vec::new();
+    for &pc in pcs {
+        if present.contains(&pc) {
+            continue;
+        }
+        let next = first_at.range(pc..).find(|&(&p, _)| p != NONE).map(|(_, &i)| i);
+        let i = next.unwrap_or(map.len().saturating_sub(1));
+        inserts.push((i, pc));
+    }
+    // Stable: several missing pcs before the same entry keep pc order.
+    inserts.sort_by_key(|&(i, pc)| (i, pc));
+    let mut out = Vec::with_capacity(map.len() + inserts.len());
+    let mut ins = inserts.into_iter().peekable();
+    for (i, &(off, pc)) in map.iter().enumerate() {
+        while let Some(&(j, missing)) = ins.peek() {
+            if j != i {
+                break;
+            }
+            out.push((off, missing));
+            ins.next();
+        }
+        out.push((off, pc));
+    }
+    out
 }
 
 #[cfg(test)]

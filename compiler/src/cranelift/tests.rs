@@ -60,3 +60,101 @@ fn mcu_engines_are_not_this_backends() {
         assert_eq!(compile(&program, engine), Err(CompileError::UnsupportedEngine(engine)));
     }
 }
+
+#[test]
+fn pc_map_is_ordered_inside_the_code_and_names_every_pc() {
+    let program = verified(EVERYTHING);
+    let pcs: Vec<u32> = femtoc_isa::decode::decode_all(&program.program.code)
+        .map(|d| d.expect("decodes").pc as u32)
+        .collect();
+    for engine in HOSTS {
+        let c = compile(&program, engine).expect("compiles");
+        let map = &c.pc_map;
+        assert!(!map.is_empty(), "{engine}");
+        assert!(map.windows(2).all(|w| w[0].0 <= w[1].0), "{engine}: offsets decrease: {map:?}");
+        assert!(map.iter().all(|&(off, _)| (off as usize) < c.code.len()), "{engine}");
+        for pc in &pcs {
+            assert!(map.iter().any(|&(_, p)| p == *pc), "{engine}: pc {pc} missing from {map:?}");
+        }
+        let known = |p: u32| p == u32::MAX || pcs.contains(&p);
+        assert!(map.iter().all(|&(_, p)| known(p)), "{engine}: unknown pc in {map:?}");
+        // The entry's prologue has no pc.
+        assert_eq!(map[0], (0, u32::MAX), "{engine}");
+    }
+}
+
+#[test]
+fn pc_map_fills_gaps_and_places_codeless_pcs_before_their_successor() {
+    // pc 0 at 4..8, pc 2 at 8..12 (pc 1 has no code), a tail without pc.
+    let ranges = [(4, 8, 0), (8, 12, 2), (12, 16, u32::MAX)];
+    let map = super::pc_map(&ranges, &[0, 1, 2], 16);
+    assert_eq!(map, vec![(0, u32::MAX), (4, 0), (8, 1), (8, 2), (12, u32::MAX)]);
+}
+
+#[test]
+fn loads_sharing_a_check_group_only_within_effect_free_stretches() {
+    use femtoc_isa::decode::decode_all;
+    let program = verified(
+        "ldxb %r3, [%r1+1]\n lsh %r3, 8\n ldxb %r0, [%r1]\n stxb [%r10-1], %r0\n \
+         ldxb %r4, [%r1+2]\n stxb [%r1+3], %r4\n ldxb %r5, [%r1+4]\n mov %r1, %r5\n \
+         ldxb %r5, [%r1+5]\n exit",
+    );
+    let insns: Vec<_> = decode_all(&program.program.code)
+        .map(|d| d.map(|d| (d.pc, d.insn)).expect("decodes"))
+        .collect();
+    let leaders = [0usize].into_iter().collect();
+    let groups = super::group::load_groups(&insns, &leaders, |_, _| true);
+    // Only pcs 0 and 2: the stores end stretches, and pc 8 reads a new r1.
+    let heads: Vec<_> = groups.keys().copied().collect();
+    assert_eq!(heads, vec![0]);
+    let pcs: Vec<_> = groups[&0].iter().map(|&(pc, _, _)| pc).collect();
+    assert_eq!(pcs, vec![0, 2]);
+    assert_eq!(super::group::span(&groups[&0]), (0, 2));
+}
+
+/// Runs `src` natively and in the interpreter over a `ctx_len`-byte
+/// context; both must give the same outcome.
+#[cfg(target_arch = "x86_64")]
+fn same_as_interpreter(src: &str, ctx_len: usize) -> Result<u64, femtoc_runtime::error::RunError> {
+    use femtoc_runtime::helpers::NoHelpers;
+    use femtoc_runtime::host_exec::{run_host, HostCode};
+    use femtoc_runtime::interp::{self, RunArgs};
+    use femtoc_runtime::native::NativeProgram;
+    use femtoc_runtime::region::{MemRegion, RegionKind, Regions};
+    let program = verified(src);
+    let c = compile(&program, Engine::X86_64).expect("compiles");
+    let code = HostCode::new(Engine::X86_64, &c.code, c.entry).expect("maps");
+    let ctx: Vec<u8> = (0..ctx_len).map(|i| i as u8).collect();
+    let mut stack = vec![0u8; 512];
+    let mut regions = Regions::new(&mut stack);
+    regions.push(MemRegion::read_only(RegionKind::Context, &ctx)).expect("room");
+    let args = RunArgs { r1: ctx.as_ptr() as u64, r2: ctx_len as u64, budget: Some(1000) };
+    let np = NativeProgram { stack_usage: program.stack_usage, min_ctx_len: program.min_ctx_len };
+    let native = run_host(&code, np, &regions, args, &mut NoHelpers).map(|o| o.r0);
+    let interp = interp::run(&program.as_ref(), &regions, args, &mut NoHelpers).map(|o| o.r0);
+    assert_eq!(native, interp, "{src}");
+    native
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_grouped_load_faults_at_its_own_pc() {
+    // A jump first, so that min_ctx_len does not cover the loads.
+    let src = "ja +0\n ldxb %r3, [%r1+1]\n ldxb %r4, [%r1+9]\n ldxb %r0, [%r1]\n \
+               add %r0, %r4\n add %r0, %r3\n exit";
+    assert_eq!(same_as_interpreter(src, 16), Ok(1 + 9));
+    let e = same_as_interpreter(src, 8).expect_err("the second load is past the end");
+    assert_eq!(e.pc, 2);
+    let e = same_as_interpreter(src, 1).expect_err("the first load is past the end");
+    assert_eq!(e.pc, 1);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_mispredicted_region_still_passes_its_check() {
+    // r2 points into the stack, but the callee cannot tell: its loads are
+    // predicted to hit the context, miss, and find the stack by search.
+    let src = "stb [%r10-8], 7\n mov %r2, %r10\n add %r2, -8\n call local f\n exit\n\
+               f:\n ldxb %r0, [%r2]\n ldxb %r3, [%r1]\n add %r0, %r3\n exit";
+    assert_eq!(same_as_interpreter(src, 4), Ok(7));
+}
