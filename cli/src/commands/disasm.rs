@@ -142,9 +142,7 @@ fn recompile(verified: &VerifiedProgram, engine: Engine) -> Result<Recompiled, S
             .map_err(|e| e.to_string()),
         Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc => {
             femtoc_compiler::cranelift::compile(verified, engine)
-                // The Cranelift backend reports no pc map yet; an empty one
-                // gives a plain listing.
-                .map(|c| Recompiled { code: c.code, entry: c.entry, pc_map: Vec::new() })
+                .map(|c| Recompiled { code: c.code, entry: c.entry, pc_map: c.pc_map })
                 .map_err(|e| e.to_string())
         }
         other => Err(format!("femtoc has no backend for {other}")),

@@ -1032,7 +1032,19 @@ impl Lower<'_, '_> {
             }
         };
         if let AtomicOp::CmpXchg = op {
-            let expected = self.value_w(Reg::R0, if ty == I32 { Width::W32 } else { Width::W64 });
+            let expected = if ty == I32 {
+                // Cranelift 0.135's AArch64 compare-and-swap loop compares
+                // all 64 bits of the expected value, and an `ireduce` (which
+                // its optimiser also makes of any masking) leaves r0's upper
+                // half there. A 32-bit reload from memory really clears it.
+                let r0 = self.value_w(Reg::R0, Width::W64);
+                let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3);
+                let slot = self.b.create_sized_stack_slot(data);
+                self.b.ins().stack_store(I64, r0, slot, 0);
+                self.b.ins().stack_load(I64, I32, slot, 0)
+            } else {
+                self.value_w(Reg::R0, Width::W64)
+            };
             let old = self.b.ins().atomic_cas(fl, addr, expected, v);
             let old = widen(&mut self.b, old);
             self.set(Reg::R0, old);
