@@ -27,9 +27,9 @@ use femtoc_benches::{BenchProgram, HostMemory, PROGRAMS};
 use femtoc_compiler::cranelift::compile;
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_runtime::helpers::NoHelpers;
-use femtoc_runtime::host_exec::{run_host, HostCode, HOST_ENGINE};
+use femtoc_runtime::host_exec::{run_host_in, HostCode, HOST_ENGINE};
 use femtoc_runtime::interp;
-use femtoc_runtime::native::NativeProgram;
+use femtoc_runtime::native::{NativeFrame, NativeProgram};
 
 /// One program over one input, with the result every engine must give.
 struct Case<'a> {
@@ -72,9 +72,12 @@ fn femtoc_native(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> R
     let mut memory = HostMemory::new(&case.verified.program, case.input);
     let args = memory.run_args();
     let regions = memory.regions().map_err(|e| e.to_string())?;
-    let run = || run_host(&code, program, &regions, args, &mut NoHelpers).map(|o| o.r0);
+    // One frame for every run, as a container keeps it.
+    let mut frame = Box::new(NativeFrame::default());
+    let mut run =
+        || run_host_in(&mut frame, &code, program, &regions, args, &mut NoHelpers).map(|o| o.r0);
     assert_eq!(run(), Ok(case.expected_r0), "femtoc-native on {}", case.program.name);
-    group.bench_function("femtoc-native", |b| b.iter(run));
+    group.bench_function("femtoc-native", |b| b.iter(&mut run));
     Ok(())
 }
 

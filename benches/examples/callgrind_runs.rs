@@ -11,15 +11,16 @@
 //! ```
 //!
 //! Each function's inclusive count over 10 is the instructions of one run,
-//! setup of the run (`run_host`'s frame, the stack zeroing) included.
+//! setup of the run (preparing the kept native frame, the stack zeroing)
+//! included.
 
 use femtoc_benches::input::load_input;
 use femtoc_benches::{HostMemory, PROGRAMS};
 use femtoc_compiler::cranelift::compile;
 use femtoc_runtime::helpers::NoHelpers;
-use femtoc_runtime::host_exec::{run_host, HostCode, HOST_ENGINE};
+use femtoc_runtime::host_exec::{run_host_in, HostCode, HOST_ENGINE};
 use femtoc_runtime::interp;
-use femtoc_runtime::native::NativeProgram;
+use femtoc_runtime::native::{NativeFrame, NativeProgram};
 
 const RUNS: usize = 10;
 
@@ -46,8 +47,10 @@ fn main() -> Result<(), String> {
     let args = memory.run_args();
     let regions = memory.regions().map_err(|e| e.to_string())?;
     let prog = verified.as_ref();
+    let mut frame = Box::new(NativeFrame::default());
     let native = measured_native(&mut || {
-        run_host(&code, np, &regions, args, &mut NoHelpers).map_or(u64::MAX, |o| o.r0)
+        run_host_in(&mut frame, &code, np, &regions, args, &mut NoHelpers)
+            .map_or(u64::MAX, |o| o.r0)
     });
     let interp = measured_interp(&mut || {
         interp::run(&prog, &regions, args, &mut NoHelpers).map_or(u64::MAX, |o| o.r0)

@@ -129,7 +129,8 @@ impl NativeCaller for HostCaller<'_> {
     }
 }
 
-/// Runs `code` natively over `regions`, like [`crate::interp::run`].
+/// Runs `code` natively over `regions`, like [`crate::interp::run`], in a
+/// fresh native frame.
 pub fn run_host(
     code: &HostCode,
     program: NativeProgram,
@@ -138,15 +139,20 @@ pub fn run_host(
     helpers: &mut dyn Helpers,
 ) -> Result<RunOutcome, RunError> {
     let mut frame = Box::new(NativeFrame::default());
-    run_native(
-        program,
-        regions,
-        args,
-        helpers,
-        RoutineTable::device(),
-        &mut frame,
-        &mut code.caller(),
-    )
+    run_host_in(&mut frame, code, program, regions, args, helpers)
+}
+
+/// [`run_host`] in a frame the caller keeps between runs (as a container
+/// does), so a run allocates nothing.
+pub fn run_host_in(
+    frame: &mut NativeFrame,
+    code: &HostCode,
+    program: NativeProgram,
+    regions: &Regions<'_>,
+    args: RunArgs,
+    helpers: &mut dyn Helpers,
+) -> Result<RunOutcome, RunError> {
+    run_native(program, regions, args, helpers, RoutineTable::device(), frame, &mut code.caller())
 }
 
 #[cfg(test)]
