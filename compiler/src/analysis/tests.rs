@@ -96,3 +96,36 @@ fn unwritten_means_no_writer_at_all() {
     // r0 (load, helper), r3 (xchg fetches into it) are written.
     assert_eq!(regs(unwritten_registers(&p)), [1, 2, 4, 5, 6, 7, 8, 9]);
 }
+
+#[test]
+fn groups_respect_the_backends_limits() {
+    use std::collections::BTreeSet;
+
+    use super::groups::{covered, load_groups};
+    let p = verified(
+        "
+        mov %r6, %r1
+        ldxb %r2, [%r6+0]
+        ldxb %r3, [%r6+100]
+        ldxb %r4, [%r6+101]
+        ldxb %r5, [%r6-300]
+        ldxb %r7, [%r6+1]
+        ldxb %r8, [%r6+2]
+        mov %r0, 0
+        exit",
+    );
+    let insns: Vec<_> =
+        femtoc_isa::decode_all(&p.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
+    let leaders = BTreeSet::from([0]);
+    // No limits: one group of all six loads.
+    let all = load_groups(&insns, &leaders, |_, _| true, |_| true, u32::MAX);
+    assert_eq!(all.keys().copied().collect::<Vec<_>>(), [1]);
+    assert_eq!(all[&1].len(), 6);
+    // A 64-byte span and offsets of at least -255: pc 2 starts a new group
+    // (101 bytes from pc 1), pc 4 stands alone and ends the one before it.
+    let fits = |m: &(usize, i16, u32)| m.1 >= -255;
+    let limited = load_groups(&insns, &leaders, |_, _| true, fits, 64);
+    let heads: Vec<usize> = limited.keys().copied().collect();
+    assert_eq!(heads, [2, 5]);
+    assert_eq!(covered(&limited), BTreeSet::from([3, 6]));
+}

@@ -8,7 +8,7 @@
 //!   r6..r9, r10 and the return site. Its `exit` restores them and switches
 //!   on the return site.
 //! - Memory checks: each access is checked inline against the region its
-//!   base most likely points into ([`predict`]): the region's start and
+//!   base most likely points into ([`crate::analysis::regions`]): the region's start and
 //!   `len - size + 1` (0 if the access can never fit or lacks permission)
 //!   are computed once at entry, since the table does not change during a
 //!   run, so the check is one subtraction, one compare and one branch. A
@@ -43,10 +43,10 @@ use femtoc_runtime::abi::{
     OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
 };
 
-use super::group::{self, Member};
 use super::live::{self, Regs};
-use super::predict::{self, Region};
 use super::CompileError;
+use crate::analysis::groups::{self as group, Member};
+use crate::analysis::regions::{self as predict, Region};
 
 const I64: Type = types::I64;
 const I32: Type = types::I32;
@@ -239,10 +239,14 @@ pub(crate) fn lower(
     let likely = predict::regions(&insns, &starts);
     let unchecked: BTreeSet<usize> =
         predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
-    let groups = group::load_groups(&insns, &leaders, |pc, insn| {
-        needs_check(&program.functions, &unchecked, pc, insn)
-    });
-    let covered = covered(&groups);
+    let groups = group::load_groups(
+        &insns,
+        &leaders,
+        |pc, insn| needs_check(&program.functions, &unchecked, pc, insn),
+        |_| true,
+        u32::MAX,
+    );
+    let covered = group::covered(&groups);
     let used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
     let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
@@ -293,7 +297,7 @@ fn checked_accesses(
     functions: &[FunctionInfo],
     groups: &BTreeMap<usize, Vec<Member>>,
 ) -> BTreeSet<(Region, u32, bool)> {
-    let covered = covered(groups);
+    let covered = group::covered(groups);
     let mut out = BTreeSet::new();
     for &(pc, insn) in insns {
         let (base, off, size, write) = match insn {
@@ -314,11 +318,6 @@ fn checked_accesses(
         out.insert((r, size, write));
     }
     out
-}
-
-/// Loads whose check an earlier load of their group makes.
-fn covered(groups: &BTreeMap<usize, Vec<Member>>) -> BTreeSet<usize> {
-    groups.values().flat_map(|m| m.iter().skip(1).map(|&(pc, _, _)| pc)).collect()
 }
 
 /// True if the access `insn` at `pc` needs a runtime check at all.

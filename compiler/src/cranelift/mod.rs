@@ -7,10 +7,8 @@
 //! A relocation, or any trap site other than the (guarded) division
 //! instructions, is a [`CompileError`].
 
-mod group;
 mod live;
 mod lower;
-mod predict;
 
 use std::str::FromStr;
 

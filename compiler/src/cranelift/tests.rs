@@ -103,13 +103,14 @@ fn loads_sharing_a_check_group_only_within_effect_free_stretches() {
         .map(|d| d.map(|d| (d.pc, d.insn)).expect("decodes"))
         .collect();
     let leaders = [0usize].into_iter().collect();
-    let groups = super::group::load_groups(&insns, &leaders, |_, _| true);
+    let groups =
+        crate::analysis::groups::load_groups(&insns, &leaders, |_, _| true, |_| true, u32::MAX);
     // Only pcs 0 and 2: the stores end stretches, and pc 8 reads a new r1.
     let heads: Vec<_> = groups.keys().copied().collect();
     assert_eq!(heads, vec![0]);
     let pcs: Vec<_> = groups[&0].iter().map(|&(pc, _, _)| pc).collect();
     assert_eq!(pcs, vec![0, 2]);
-    assert_eq!(super::group::span(&groups[&0]), (0, 2));
+    assert_eq!(crate::analysis::groups::span(&groups[&0]), (0, 2));
 }
 
 /// Runs `src` natively and in the interpreter over a `ctx_len`-byte

@@ -10,7 +10,7 @@
 
 pub mod assembler;
 pub mod encode;
-pub mod groups;
+
 pub mod insn;
 pub mod lower;
 pub mod regmap;

@@ -20,10 +20,13 @@ use femtoc_runtime::abi::{self, routine_offset, status};
 use femtoc_runtime::engine::Features;
 
 use super::assembler::Thumb2Assembler;
-use super::groups::Role;
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
 use super::regmap::{Half, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
 use super::CompileError;
+use crate::analysis::groups::{self, Member};
+use crate::analysis::regions::{self, Region};
 use windows::{Target, Window};
 
 use Reg as R;
@@ -55,9 +58,9 @@ struct CheckSite {
     size: u32,
     write: bool,
     resume: Label,
-    /// For a group's check: the group, whose loads the slow path checks
-    /// one by one.
-    group: Option<usize>,
+    /// For a group's check: the base register; the slow path checks the
+    /// group's loads (`Lowerer::groups` at `pc`) one by one.
+    group: Option<EReg>,
 }
 
 mod windows;
@@ -95,11 +98,13 @@ pub struct Lowerer<'p> {
     /// The frame word holding the low word of `budget_left` while the code
     /// runs, for programs with budget events (see [`Lowerer::budget`]).
     budget_slot: Option<u32>,
-    groups: Vec<super::groups::LoadGroup>,
-    roles: Vec<super::groups::Role>,
-    /// For each memory access, the region its base likely points into
-    /// (see [`Lowerer::plan_hints`]).
-    hints: Vec<Option<Target>>,
+    /// Loads sharing one check ([`crate::analysis::groups`]), by the pc
+    /// of the first, and the later ones.
+    groups: BTreeMap<usize, Vec<Member>>,
+    covered: BTreeSet<usize>,
+    /// For each checked access, the region its base likely points into
+    /// ([`crate::analysis::regions`]).
+    hints: BTreeMap<usize, Region>,
     /// Where the entry prologue starts (it is emitted last).
     pub entry: Label,
     /// eBPF registers the program never writes.
@@ -143,9 +148,9 @@ impl<'p> Lowerer<'p> {
             windows: Vec::new(),
             window_words: 0,
             budget_slot: None,
-            groups: Vec::new(),
-            roles: Vec::new(),
-            hints: Vec::new(),
+            groups: BTreeMap::new(),
+            covered: BTreeSet::new(),
+            hints: BTreeMap::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
         }
@@ -329,8 +334,7 @@ impl<'p> Lowerer<'p> {
         let insns: Vec<Decoded> = femtoc_isa::decode_all(code)
             .collect::<Result<_, _>>()
             .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
-        self.plan_groups(&insns);
-        self.plan_hints(&insns);
+        self.plan_checks(&insns);
         let events = !self.prog.back_edges.is_empty()
             || insns.iter().any(|d| matches!(d.insn, Insn::CallLocal { .. }));
         if events {
@@ -357,82 +361,35 @@ impl<'p> Lowerer<'p> {
         self.prologue()
     }
 
-    /// Guesses, in one pass in program order, which region each access's
-    /// base points into: r10 into the stack, `lddw data[n]` starts a
-    /// pointer into data region n, 64-bit `mov` copies a guess, 64-bit
-    /// `add`/`sub` keep it, any other write forgets it; no guess means the
-    /// context. Only a guess (it picks which window the inline check uses):
-    /// a wrong one costs a slow-path call, never correctness.
-    fn plan_hints(&mut self, insns: &[Decoded]) {
-        let mut hints = vec![None; self.prog.program.code.len()];
-        let mut points = [None::<Target>; 11];
-        points[10] = Some(Target::Entry(0));
-        for d in insns {
-            let base = match d.insn {
-                Insn::Load { src, .. } | Insn::LoadSx { src, .. } => Some(src),
-                Insn::Store { dst, .. } | Insn::Atomic { dst, .. } => Some(dst),
-                _ => None,
-            };
-            if let (Some(b), Some(h)) = (base, hints.get_mut(d.pc)) {
-                *h = points.get(b.index()).copied().flatten();
-            }
-            let (dst, keep) = match d.insn {
-                Insn::LoadDataAddr { dst, region, .. } => (dst, Some(Some(Target::Data(region)))),
-                Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(s) } => {
-                    (dst, Some(points.get(s.index()).copied().flatten()))
+    /// Plans the checks: the likeliest region of each access and the loads
+    /// that share a check (both shared with the other backends).
+    fn plan_checks(&mut self, insns: &[Decoded]) {
+        let insns: Vec<(usize, Insn)> = insns.iter().map(|d| (d.pc, d.insn)).collect();
+        let starts: Vec<usize> = self.prog.functions.iter().map(|f| f.start as usize).collect();
+        let mut leaders: BTreeSet<usize> = starts.iter().copied().collect();
+        for &(pc, insn) in &insns {
+            if matches!(insn, Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. }) {
+                if let Some(t) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {
+                    leaders.insert(t);
                 }
-                Insn::Alu { width: Width::W64, op: AluOp::Add | AluOp::Sub, dst, .. } => {
-                    (dst, None)
-                }
-                Insn::Alu { dst, .. }
-                | Insn::Neg { dst, .. }
-                | Insn::Endian { dst, .. }
-                | Insn::LoadImm64 { dst, .. }
-                | Insn::Load { dst, .. }
-                | Insn::LoadSx { dst, .. } => (dst, Some(None)),
-                Insn::Call { .. } | Insn::CallLocal { .. } => (EReg::R0, Some(None)),
-                _ => continue,
-            };
-            if let (Some(v), Some(p)) = (keep, points.get_mut(dst.index())) {
-                *p = v;
             }
         }
-        self.hints = hints;
-    }
-
-    /// Finds the loads that share a bounds check ([`super::groups`]).
-    fn plan_groups(&mut self, insns: &[Decoded]) {
-        let n = self.prog.program.code.len();
-        let mut boundary = vec![false; n];
-        for f in &self.prog.functions {
-            if let Some(b) = boundary.get_mut(f.start as usize) {
-                *b = true;
-            }
-        }
-        for d in insns {
-            let off = match d.insn {
-                Insn::Ja { off } | Insn::Jmp { off, .. } => i64::from(off),
-                Insn::JaLong { off } => i64::from(off),
-                _ => continue,
-            };
-            let t = d.pc as i64 + 1 + off;
-            if let Some(b) = usize::try_from(t).ok().and_then(|t| boundary.get_mut(t)) {
-                *b = true;
-            }
-        }
+        self.hints = regions::regions(&insns, &starts);
         let prog = self.prog.as_ref();
-        let checked = |d: &Decoded| {
-            let (Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. }) = d.insn
+        let checked = |pc: usize, insn: &Insn| {
+            let (Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. }) = *insn
             else {
                 return true;
             };
             let in_frame =
-                prog.function_at(d.pc as u32).is_some_and(|f| Self::in_frame(f, src, off, size));
+                prog.function_at(pc as u32).is_some_and(|f| Self::in_frame(f, src, off, size));
             !in_frame && !self.in_context(src, off, size)
         };
-        let (groups, roles) = super::groups::plan(insns, &boundary, checked);
-        self.groups = groups;
-        self.roles = roles;
+        // Every member's access uses an immediate offset from the base;
+        // windows have limits for spans up to 64 bytes.
+        let fits = |m: &Member| (-255..=4087).contains(&m.1);
+        self.groups = groups::load_groups(&insns, &leaders, checked, fits, 64);
+        self.covered = groups::covered(&self.groups);
     }
 
     /// The entry: saves, frame, eBPF registers, check windows, then a jump
@@ -1349,22 +1306,22 @@ impl<'p> Lowerer<'p> {
             let b = self.lo(base, R::R2);
             return (b, i32::from(off));
         }
-        let role =
-            if write { Role::Alone } else { self.roles.get(pc).copied().unwrap_or(Role::Alone) };
-        match role {
-            Role::Alone => {
-                let addr = self.checked_address(pc, base, off, size.bytes(), write, None);
-                return (addr, 0);
-            }
-            Role::Leader(g) => {
-                let Some(group) = self.groups.get(g) else { return (R::R2, 0) };
-                // Window limits exist for powers of two; checking a wider
-                // span only sends more runs to the exact slow path.
-                let span = ((group.end - group.start) as u32).next_power_of_two();
-                let start = group.start as i16;
-                self.checked_address(pc, base, start, span, false, Some(g));
-            }
-            Role::Covered => {}
+        let group = if write { None } else { self.groups.get(&pc).cloned() };
+        if let Some(members) = group {
+            // Window limits exist for powers of two; checking a wider span
+            // only sends more runs to the exact slow path.
+            let (start, span) = groups::span(&members);
+            self.checked_address(
+                pc,
+                base,
+                start as i16,
+                span.next_power_of_two(),
+                false,
+                Some(base),
+            );
+        } else if write || !self.covered.contains(&pc) {
+            let addr = self.checked_address(pc, base, off, size.bytes(), write, None);
+            return (addr, 0);
         }
         // Checked with its group: the whole span lies in one region below
         // 2^32, so the low word plus the offset is the address.
@@ -1387,7 +1344,7 @@ impl<'p> Lowerer<'p> {
         off: i16,
         size: u32,
         write: bool,
-        group: Option<usize>,
+        group: Option<EReg>,
     ) -> Reg {
         let entry = self.asm.label();
         let lo = self.lo(base, R::R2);
@@ -1424,13 +1381,14 @@ impl<'p> Lowerer<'p> {
     }
 
     /// The likeliest region for an access at `pc` through `base`: the
-    /// stack for r10, else what [`Lowerer::plan_hints`] guessed, else the
+    /// stack for r10, else what [`Lowerer::plan_checks`] guessed, else the
     /// context.
     fn target(&self, pc: usize, base: EReg) -> Target {
-        match self.hints.get(pc).copied().flatten() {
+        match self.hints.get(&pc) {
             _ if base == EReg::R10 => Target::Entry(0),
-            Some(t) => t,
-            None => Target::Entry(1),
+            Some(Region::Stack) => Target::Entry(0),
+            Some(&Region::Data(n)) => Target::Data(n),
+            Some(Region::Ctx) | None => Target::Entry(1),
         }
     }
 
@@ -1651,12 +1609,13 @@ impl<'p> Lowerer<'p> {
                         self.asm.bind(carry);
                     }
                     self.asm.bind(site.entry);
-                    let group = site.group.and_then(|g| self.groups.get(g)).cloned();
-                    for m in group.iter().flat_map(|g| g.members.iter().map(move |m| (g.base, m))) {
-                        let (base, m) = m;
-                        self.address64(base, m.off);
-                        self.imm(R::R0, m.pc, true);
-                        self.imm(R::R1, m.size, true);
+                    let members = self.groups.get(&(site.pc as usize)).cloned().unwrap_or_default();
+                    for (pc, off, size) in members {
+                        if let Some(base) = site.group {
+                            self.address64(base, off);
+                        }
+                        self.imm(R::R0, pc as u32, true);
+                        self.imm(R::R1, size, true);
                         self.e(I::Bl { target: self.shared.check_slow });
                     }
                     self.e(I::B { cond: None, target: site.resume });

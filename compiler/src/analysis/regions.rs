@@ -1,9 +1,9 @@
 //! Which region each checked access most likely hits, and which context
-//! loads need no check at all.
+//! loads need no check at all; shared by the backends.
 //!
-//! The inline check compares an address against one region whose bounds
-//! are loaded once at entry, so it pays to guess that region right: a miss
-//! costs a table search. The guess comes from a forward data-flow pass
+//! A backend's inline check compares an address against one region whose
+//! bounds it loads once at entry, so it pays to guess that region right: a
+//! miss costs the slow path. The guess comes from a forward data-flow pass
 //! over the registers: r10 and pointers derived from it point into the
 //! stack, `lddw` of a data region into that region, and everything else is
 //! taken to point into the context. A wrong guess is only slower, never
@@ -15,7 +15,7 @@ use femtoc_isa::insn::{AluOp, Insn, Reg, Source, Width};
 
 /// Where a pointer most likely points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Region {
+pub enum Region {
     /// The context, or unknown (the context is the usual target then).
     Ctx,
     /// The eBPF stack.
@@ -84,7 +84,7 @@ fn transfer(insn: &Insn, s: &mut State) -> bool {
 /// The likeliest region of every checked access's base register, by pc.
 /// `insns` is the decoded program; `starts` the function starts (slot 0
 /// first).
-pub(crate) fn regions(insns: &[(usize, Insn)], starts: &[usize]) -> BTreeMap<usize, Region> {
+pub fn regions(insns: &[(usize, Insn)], starts: &[usize]) -> BTreeMap<usize, Region> {
     let index: BTreeMap<usize, usize> =
         insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
     let mut states: Vec<Option<State>> = vec![None; insns.len()];
@@ -151,7 +151,7 @@ pub(crate) fn regions(insns: &[(usize, Insn)], starts: &[usize]) -> BTreeMap<usi
 /// copy of it) at a constant offset `off >= 0` with `off + size <=
 /// min_ctx_len`. Every engine refuses a shorter context, so these need no
 /// check. Stores stay checked: the context may be read-only.
-pub(crate) fn unchecked_ctx_loads(insns: &[(usize, Insn)], min_ctx_len: u32) -> Vec<usize> {
+pub fn unchecked_ctx_loads(insns: &[(usize, Insn)], min_ctx_len: u32) -> Vec<usize> {
     let mut out = Vec::new();
     if min_ctx_len == 0 {
         return out;
