@@ -102,6 +102,12 @@ pub struct Lowerer<'p> {
     /// of the first, and the later ones.
     groups: BTreeMap<usize, Vec<Member>>,
     covered: BTreeSet<usize>,
+    /// Pcs where a basic block starts (jump targets, function starts).
+    leaders: BTreeSet<usize>,
+    /// eBPF registers (bit per index) whose stored upper half is known to
+    /// be zero here, within the current basic block: a 32-bit operation
+    /// on them need not clear it again.
+    hi_zero: u16,
     /// For each checked access, the region its base likely points into
     /// ([`crate::analysis::regions`]).
     hints: BTreeMap<usize, Region>,
@@ -150,6 +156,8 @@ impl<'p> Lowerer<'p> {
             budget_slot: None,
             groups: BTreeMap::new(),
             covered: BTreeSet::new(),
+            leaders: BTreeSet::new(),
+            hi_zero: 0,
             hints: BTreeMap::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
@@ -267,6 +275,7 @@ impl<'p> Lowerer<'p> {
     /// Stores a computed high half; for a narrow register it is zero and
     /// has nowhere to go.
     fn put_hi(&mut self, r: EReg, v: Reg) {
+        self.hi_zero &= !r.bit();
         match self.map.loc(r).hi {
             Some(Half::Reg(hi)) => self.mov(hi, v),
             Some(Half::Slot(off)) => self.str(v, R::SP, off),
@@ -274,8 +283,13 @@ impl<'p> Lowerer<'p> {
         }
     }
 
-    /// Zeroes the high half of `r` (after a 32-bit operation).
+    /// Zeroes the high half of `r` (after a 32-bit operation), unless it
+    /// is known to be zero already.
     fn zero_hi(&mut self, r: EReg) {
+        if self.hi_zero & r.bit() != 0 {
+            return;
+        }
+        self.hi_zero |= r.bit();
         match self.map.loc(r).hi {
             Some(Half::Reg(hi)) => self.imm(hi, 0, true),
             Some(Half::Slot(off)) => {
@@ -355,7 +369,14 @@ impl<'p> Lowerer<'p> {
             }
             let label = self.label_at(d.pc)?;
             self.asm.bind(label);
+            if self.leaders.contains(&d.pc) {
+                self.hi_zero = 0;
+            }
             self.insn(d.pc, d.insn, &func)?;
+            if let Insn::CallLocal { .. } = d.insn {
+                // The callee may have left anything in any register.
+                self.hi_zero = 0;
+            }
         }
         self.emit_cold();
         self.prologue()
@@ -375,6 +396,7 @@ impl<'p> Lowerer<'p> {
             }
         }
         self.hints = regions::regions(&insns, &starts);
+        self.leaders = leaders.clone();
         let prog = self.prog.as_ref();
         let checked = |pc: usize, insn: &Insn| {
             let (Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. }) = *insn
@@ -1436,8 +1458,12 @@ impl<'p> Lowerer<'p> {
         match (size, signed) {
             (MemSize::DW, _) => self.e(I::Mem { op: MemOp::Ldr, rt: h, rn: base, off: disp + 4 }),
             (_, true) => self.e(I::ShiftImm { kind: Shift::Asr, s: Any, rd: h, rm: l, amount: 31 }),
-            _ if self.narrow(dst) => {}
-            _ => self.imm(h, 0, true),
+            _ => {
+                // Zero-extending: like a 32-bit operation.
+                self.put_lo(dst, l);
+                self.zero_hi(dst);
+                return Ok(());
+            }
         }
         self.store64(dst, l, h);
         Ok(())
