@@ -355,7 +355,8 @@ impl<'p> Lowerer<'p> {
             self.budget_slot = Some(self.map.fixed + 4 * self.window_words);
             self.window_words += 1;
         }
-        for d in insns {
+        let mut fused = None;
+        for (i, &d) in insns.iter().enumerate() {
             self.asm.set_tag(d.pc as u32);
             let func = *self
                 .prog
@@ -372,6 +373,15 @@ impl<'p> Lowerer<'p> {
             if self.leaders.contains(&d.pc) {
                 self.hi_zero = 0;
             }
+            if fused == Some(d.pc) {
+                continue;
+            }
+            if let Some(&next) = insns.get(i + 1) {
+                if self.fuse_move(d, next) {
+                    fused = Some(next.pc);
+                    continue;
+                }
+            }
             self.insn(d.pc, d.insn, &func)?;
             if let Insn::CallLocal { .. } = d.insn {
                 // The callee may have left anything in any register.
@@ -380,6 +390,59 @@ impl<'p> Lowerer<'p> {
         }
         self.emit_cold();
         self.prologue()
+    }
+
+    /// Lowers `mov32 D, S` followed by `op32 D, X` as one three-operand
+    /// instruction `D = S op X`, when nothing can jump in between. The code
+    /// is tagged with the second pc; the first has none of its own.
+    fn fuse_move(&mut self, first: Decoded, next: Decoded) -> bool {
+        let Insn::Alu { width: Width::W32, op: AluOp::Mov, dst, src: Source::Reg(s) } = first.insn
+        else {
+            return false;
+        };
+        let Insn::Alu { width: Width::W32, op, dst: d2, src: x } = next.insn else { return false };
+        let dp_op = match op {
+            AluOp::Add => DpOp::Add,
+            AluOp::Sub => DpOp::Sub,
+            AluOp::And => DpOp::And,
+            AluOp::Or => DpOp::Orr,
+            AluOp::Xor => DpOp::Eor,
+            // Shifts by an immediate: the op is unused.
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => DpOp::Orr,
+            _ => return false,
+        };
+        let shift = matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh);
+        if d2 != dst
+            || x == Source::Reg(dst)
+            || (shift && !matches!(x, Source::Imm(_)))
+            || self.leaders.contains(&next.pc)
+        {
+            return false;
+        }
+        self.asm.set_tag(next.pc as u32);
+        let d = self.dlo(dst, R::R0);
+        let a = self.lo(s, R::R0);
+        match x {
+            Source::Imm(k) if shift => {
+                let kind = match op {
+                    AluOp::Lsh => Shift::Lsl,
+                    AluOp::Rsh => Shift::Lsr,
+                    _ => Shift::Asr,
+                };
+                match (k & 31) as u8 {
+                    0 => self.mov(d, a),
+                    amount => self.e(I::ShiftImm { kind, s: Any, rd: d, rm: a, amount }),
+                }
+            }
+            Source::Imm(k) => self.dp_imm(dp_op, Any, d, a, k as u32, false),
+            Source::Reg(b) => {
+                let b = self.lo(b, R::R2);
+                self.e(dp(dp_op, Any, d, a, b));
+            }
+        }
+        self.put_lo(dst, d);
+        self.zero_hi(dst);
+        true
     }
 
     /// Plans the checks: the likeliest region of each access and the loads
