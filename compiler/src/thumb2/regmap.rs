@@ -3,16 +3,16 @@
 //! | what | where |
 //! |---|---|
 //! | eBPF r10 | r11 (no upper half: stack addresses are below 2^32); a program that never names r10 and makes no local call gets r11 as a seventh core register |
-//! | the hottest of eBPF r0..r9 | r4, r5, r6, r7, r8, r10 (callee-saved, so helper and routine calls keep them): one core register for a *narrow* register (upper half always zero, see [`crate::analysis::zext`]), a pair for a wide one, or only the low half when one core register is left |
+//! | the costliest register halves of eBPF r0..r9 | r4, r5, r6, r7, r8, r10 (callee-saved, so helper and routine calls keep them); a *narrow* register (upper half always zero, see [`crate::analysis::zext`]) has only a low half |
 //! | the other halves | 4-byte slots at `[sp, #SLOTS + 8 * n]` (low word, high word at +4) |
 //! | upper half of a narrow register | nowhere: it is zero |
 //! | temporaries | r0..r3, r12, lr (never live across an eBPF instruction) |
 //! | r9 | untouched (platform register) |
 //!
-//! "Hottest" counts static uses, eight times over for each loop around the
-//! use (a loop: from a back edge's target to the jump); core registers go
-//! to the highest counts first, a narrow register costing one and a wide one
-//! two.
+//! Each half of a register is placed on its own: a half's cost is the
+//! loads and stores it would take from a stack slot, counted statically
+//! and eight times over for each loop around the use (a loop: from a back
+//! edge's target to the jump); the costliest halves get core registers.
 //!
 //! The machine frame, at `sp` while any eBPF code runs (8-aligned):
 //! `[sp, #CTX]` the context pointer, `[sp, #DEPTH]` the local-call save
@@ -77,67 +77,44 @@ impl RegMap {
     /// never have a non-zero upper half.
     pub fn new(prog: &VerifiedProgram, narrow: u16) -> RegMap {
         let code = &prog.program.code;
-        let mut uses = [0u64; 10];
+        // Weighted loads and stores each half would cost in a stack slot.
+        let mut cost = [[0u64; 2]; 10];
         let mut calls = false;
         let mut frame_used = false;
         for d in decode_all(code).flatten() {
             let pc = d.pc as u32;
             let depth = prog.back_edges.iter().filter(|&&(j, t)| t <= pc && pc <= j).count();
             let weight = 8u64.pow(depth.min(5) as u32);
-            let mut count = |r: femtoc_isa::Reg| match uses.get_mut(r.index()) {
-                Some(u) => *u += weight,
-                None => frame_used = true,
-            };
-            match d.insn {
-                Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => {
-                    count(dst);
-                    if let Source::Reg(s) = src {
-                        count(s);
-                    }
+            for (r, half, n) in accesses(&d.insn) {
+                match cost.get_mut(r.index()) {
+                    Some(c) => c[half] += weight * n,
+                    None => frame_used = true,
                 }
-                Insn::Store { dst, src, .. } => {
-                    count(dst);
-                    if let Source::Reg(s) = src {
-                        count(s);
-                    }
-                }
-                Insn::Neg { dst, .. }
-                | Insn::Endian { dst, .. }
-                | Insn::LoadImm64 { dst, .. }
-                | Insn::LoadDataAddr { dst, .. } => count(dst),
-                Insn::Load { dst, src, .. }
-                | Insn::LoadSx { dst, src, .. }
-                | Insn::Atomic { dst, src, .. } => {
-                    count(dst);
-                    count(src);
-                }
-                Insn::CallLocal { .. } => calls = true,
-                _ => {}
             }
+            calls |= matches!(d.insn, Insn::CallLocal { .. });
         }
-        let mut order: Vec<usize> = (0..10).collect();
-        order.sort_by_key(|&r| core::cmp::Reverse(uses[r]));
         let mut locs = [Loc { lo: Half::Slot(0), hi: None }; 11];
         for (r, loc) in locs.iter_mut().enumerate().take(10) {
             let off = SLOTS + 8 * r as u32;
             let hi = if narrow & (1 << r) != 0 { None } else { Some(Half::Slot(off + 4)) };
             *loc = Loc { lo: Half::Slot(off), hi };
         }
+        // Halves by cost, the costliest first (a narrow register has no
+        // upper half to place).
+        let mut halves: Vec<(u64, usize, usize)> = (0..10)
+            .flat_map(|r| [(cost[r][0], r, 0), (cost[r][1], r, 1)])
+            .filter(|&(c, r, half)| c > 0 && (half == 0 || narrow & (1 << r) == 0))
+            .collect();
+        halves.sort_by_key(|&(c, r, half)| (core::cmp::Reverse(c), r, half));
         // A program that never names r10 and makes no local call needs no
         // frame pointer: r11 holds eBPF registers too.
         let spare = if frame_used || calls { None } else { Some(Reg::R11) };
-        let mut core = CORE.iter().copied().chain(spare);
-        for r in order {
-            if uses[r] == 0 {
-                break;
-            }
-            let loc = &mut locs[r];
-            let Some(lo) = core.next() else { break };
-            loc.lo = Half::Reg(lo);
-            if loc.hi.is_some() {
-                if let Some(hi) = core.next() {
-                    loc.hi = Some(Half::Reg(hi));
-                }
+        let core = CORE.iter().copied().chain(spare);
+        for ((_, r, half), reg) in halves.into_iter().zip(core) {
+            if half == 0 {
+                locs[r].lo = Half::Reg(reg);
+            } else {
+                locs[r].hi = Some(Half::Reg(reg));
             }
         }
         locs[10] = Loc { lo: Half::Reg(Reg::R11), hi: None };
@@ -154,4 +131,66 @@ impl RegMap {
     pub fn narrow(&self, r: femtoc_isa::Reg) -> bool {
         self.loc(r).hi.is_none()
     }
+}
+
+/// The register halves `insn` reads or writes (0: low, 1: high), with how
+/// many loads or stores each would cost from a stack slot. Upper halves of
+/// narrow registers are counted but never placed.
+fn accesses(insn: &Insn) -> Vec<(femtoc_isa::Reg, usize, u64)> {
+    use femtoc_isa::{AluOp, MemSize, Reg as E, Width};
+    let both = |r: E, n: u64| [(r, 0, n), (r, 1, n)];
+    let mut out = Vec::new();
+    match *insn {
+        Insn::Alu { width, op, dst, src } => {
+            // A move writes; everything else reads and writes.
+            let n = if op == AluOp::Mov { 1 } else { 2 };
+            match width {
+                Width::W32 => out.push((dst, 0, n)),
+                Width::W64 => out.extend(both(dst, n)),
+            }
+            if let Source::Reg(s) = src {
+                match width {
+                    Width::W32 => out.push((s, 0, 1)),
+                    Width::W64 => out.extend(both(s, 1)),
+                }
+            }
+        }
+        Insn::Jmp { width, dst, src, .. } => {
+            let regs = [Some(dst), if let Source::Reg(s) = src { Some(s) } else { None }];
+            for r in regs.into_iter().flatten() {
+                match width {
+                    Width::W32 => out.push((r, 0, 1)),
+                    Width::W64 => out.extend(both(r, 1)),
+                }
+            }
+        }
+        Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => out.extend(both(dst, 2)),
+        Insn::LoadImm64 { dst, .. } | Insn::LoadDataAddr { dst, .. } => out.extend(both(dst, 1)),
+        Insn::Load { dst, src, .. } | Insn::LoadSx { dst, src, .. } => {
+            out.extend(both(src, 1));
+            out.extend(both(dst, 1));
+        }
+        Insn::Store { size, dst, src, .. } => {
+            out.extend(both(dst, 1));
+            if let Source::Reg(s) = src {
+                out.push((s, 0, 1));
+                if size == MemSize::DW {
+                    out.push((s, 1, 1));
+                }
+            }
+        }
+        Insn::Atomic { dst, src, .. } => {
+            out.extend(both(dst, 1));
+            out.extend(both(src, 2));
+        }
+        Insn::Call { .. } => {
+            for r in [E::R1, E::R2, E::R3, E::R4, E::R5] {
+                out.extend(both(r, 1));
+            }
+            out.extend(both(E::R0, 1));
+        }
+        Insn::Exit => out.extend(both(E::R0, 1)),
+        _ => {}
+    }
+    out
 }
