@@ -147,4 +147,38 @@ impl EmuError {
     pub(crate) fn unicorn(what: impl Into<String>, code: unicorn_engine::uc_error) -> EmuError {
         EmuError::Unicorn { what: what.into(), code }
     }
+
+    /// The error for a failure to install the `what` hook.
+    pub(crate) fn hook(what: &str) -> impl FnOnce(unicorn_engine::uc_error) -> EmuError {
+        let what = format!("installing the {what} hook");
+        move |e| EmuError::unicorn(what, e)
+    }
+
+    /// What Unicorn's `outcome` of a call means once no hook recorded an error: success if
+    /// it stopped cleanly `at_return` address, else why it stopped at `pc`.
+    pub(crate) fn check_stop(
+        outcome: Result<(), unicorn_engine::uc_error>,
+        pc: u32,
+        at_return: bool,
+    ) -> Result<(), EmuError> {
+        match outcome {
+            Ok(()) if at_return => Ok(()),
+            Ok(()) => Err(EmuError::Stopped { pc, code: unicorn_engine::uc_error::OK }),
+            Err(unicorn_engine::uc_error::INSN_INVALID) => Err(EmuError::InvalidInstruction { pc }),
+            Err(code) => Err(EmuError::Stopped { pc, code }),
+        }
+    }
+
+    /// The fault for an access of `kind` to `addr` that Unicorn found unmapped or
+    /// forbidden, by the instruction at `pc`.
+    pub(crate) fn invalid_access(kind: unicorn_engine::MemType, addr: u64, pc: u32) -> EmuError {
+        use unicorn_engine::MemType;
+        match kind {
+            MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => EmuError::FetchFault { addr },
+            MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => {
+                EmuError::MemoryFault { addr, pc, write: true }
+            }
+            _ => EmuError::MemoryFault { addr, pc, write: false },
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub mod classify;
 mod core;
 pub mod cycles;
 mod error;
+mod harness;
 mod machine;
 pub mod machine64;
 pub mod native;

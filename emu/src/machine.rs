@@ -99,7 +99,7 @@ impl Perms {
     /// Everything.
     pub const RWX: Perms = Perms { read: true, write: true, exec: true };
 
-    fn prot(self) -> Prot {
+    pub(crate) fn prot(self) -> Prot {
         let mut p = Prot::NONE;
         if self.read {
             p |= Prot::READ;
@@ -300,19 +300,15 @@ impl Machine {
     }
 
     fn install_hooks(&mut self) -> Result<(), EmuError> {
-        let hook_err = |what: &str| {
-            let what = format!("installing the {what} hook");
-            move |e| EmuError::unicorn(what, e)
-        };
         // begin > end selects the whole address space.
-        self.uc.add_code_hook(1, 0, on_code).map_err(hook_err("code"))?;
+        self.uc.add_code_hook(1, 0, on_code).map_err(EmuError::hook("code"))?;
         self.uc
             .add_mem_hook(HookType::MEM_READ | HookType::MEM_WRITE, 1, 0, on_access)
-            .map_err(hook_err("memory access"))?;
+            .map_err(EmuError::hook("memory access"))?;
         self.uc
             .add_mem_hook(HookType::MEM_INVALID, 1, 0, on_invalid)
-            .map_err(hook_err("invalid memory"))?;
-        self.uc.add_intr_hook(on_interrupt).map_err(hook_err("interrupt"))?;
+            .map_err(EmuError::hook("invalid memory"))?;
+        self.uc.add_intr_hook(on_interrupt).map_err(EmuError::hook("interrupt"))?;
         Ok(())
     }
 
@@ -502,14 +498,7 @@ impl Machine {
         if let Some(e) = state.error.take() {
             return Err(e);
         }
-        match outcome {
-            Ok(()) if pc == return_addr => {}
-            Ok(()) => return Err(EmuError::Stopped { pc, code: unicorn_engine::uc_error::OK }),
-            Err(unicorn_engine::uc_error::INSN_INVALID) => {
-                return Err(EmuError::InvalidInstruction { pc })
-            }
-            Err(code) => return Err(EmuError::Stopped { pc, code }),
-        }
+        EmuError::check_stop(outcome, pc, pc == return_addr)?;
         let state = self.uc.get_data();
         let result = CallResult {
             ret: 0,
@@ -725,14 +714,7 @@ fn on_access(uc: &mut Hooked<'_>, kind: MemType, addr: u64, size: usize, _value:
 
 fn on_invalid(uc: &mut Hooked<'_>, kind: MemType, addr: u64, _size: usize, _value: i64) -> bool {
     let pc = uc.get_data().pc;
-    let error = match kind {
-        MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => EmuError::FetchFault { addr },
-        MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => {
-            EmuError::MemoryFault { addr, pc, write: true }
-        }
-        _ => EmuError::MemoryFault { addr, pc, write: false },
-    };
-    fail(uc, error);
+    fail(uc, EmuError::invalid_access(kind, addr, pc));
     false
 }
 

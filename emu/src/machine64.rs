@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use femtoc_runtime::engine::Engine;
 use unicorn_engine::{
-    uc_error, Arch, Arm64CpuModel, HookType, MemType, Mode, Prot, RegisterARM64, RegisterRISCV,
+    uc_error, Arch, Arm64CpuModel, HookType, MemType, Mode, RegisterARM64, RegisterRISCV,
     Riscv64CpuModel, Unicorn,
 };
 
@@ -228,20 +228,6 @@ impl std::fmt::Debug for Machine64 {
     }
 }
 
-fn prot(p: Perms) -> Prot {
-    let mut out = Prot::NONE;
-    if p.read {
-        out |= Prot::READ;
-    }
-    if p.write {
-        out |= Prot::WRITE;
-    }
-    if p.exec {
-        out |= Prot::EXEC;
-    }
-    out
-}
-
 /// Narrows an address the machine guarantees to be below 2^32 for an [`EmuError`] field.
 fn low(addr: u64) -> u32 {
     addr as u32
@@ -273,16 +259,12 @@ impl Machine64 {
     }
 
     fn install_hooks(&mut self) -> Result<(), EmuError> {
-        let hook_err = |what: &str| {
-            let what = format!("installing the {what} hook");
-            move |e| EmuError::unicorn(what, e)
-        };
         // begin > end selects the whole address space.
-        self.uc.add_code_hook(1, 0, on_code).map_err(hook_err("code"))?;
+        self.uc.add_code_hook(1, 0, on_code).map_err(EmuError::hook("code"))?;
         self.uc
             .add_mem_hook(HookType::MEM_INVALID, 1, 0, on_invalid)
-            .map_err(hook_err("invalid memory"))?;
-        self.uc.add_intr_hook(on_interrupt).map_err(hook_err("interrupt"))?;
+            .map_err(EmuError::hook("invalid memory"))?;
+        self.uc.add_intr_hook(on_interrupt).map_err(EmuError::hook("interrupt"))?;
         Ok(())
     }
 
@@ -316,7 +298,7 @@ impl Machine64 {
             return Err(fail(format!("{} initial bytes do not fit", init.len())));
         }
         self.uc
-            .mem_map(addr, size, prot(perms))
+            .mem_map(addr, size, perms.prot())
             .map_err(|e| fail(format!("Unicorn refused ({e:?}); does it overlap a region?")))?;
         self.write(addr, init)
     }
@@ -341,7 +323,7 @@ impl Machine64 {
         }
         // SAFETY: the caller guarantees `host` stays valid for `size` bytes while the engine
         // (and so the mapping) lives.
-        unsafe { self.uc.mem_map_ptr(addr, size, prot(perms), host.cast()) }.map_err(|e| {
+        unsafe { self.uc.mem_map_ptr(addr, size, perms.prot(), host.cast()) }.map_err(|e| {
             EmuError::Map {
                 addr,
                 size,
@@ -427,14 +409,7 @@ impl Machine64 {
         if let Some(e) = state.error.take() {
             return Err(e);
         }
-        match outcome {
-            Ok(()) if pc == return_addr => {}
-            Ok(()) => return Err(EmuError::Stopped { pc: low(pc), code: uc_error::OK }),
-            Err(uc_error::INSN_INVALID) => {
-                return Err(EmuError::InvalidInstruction { pc: low(pc) })
-            }
-            Err(code) => return Err(EmuError::Stopped { pc: low(pc), code }),
-        }
+        EmuError::check_stop(outcome, low(pc), pc == return_addr)?;
         let (insns, trap_calls) = (state.insns, state.trap_calls);
         let ret = self.reg(isa.arg_reg(0))?;
         Ok(Call64Result { ret, insns, trap_calls })
@@ -534,14 +509,7 @@ fn on_invalid(
     _value: i64,
 ) -> bool {
     let pc = low(uc.get_data().pc);
-    let error = match kind {
-        MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => EmuError::FetchFault { addr },
-        MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => {
-            EmuError::MemoryFault { addr, pc, write: true }
-        }
-        _ => EmuError::MemoryFault { addr, pc, write: false },
-    };
-    fail(uc, error);
+    fail(uc, EmuError::invalid_access(kind, addr, pc));
     false
 }
 

@@ -18,7 +18,7 @@
 //! | eBPF stack | `layout::STACK_BASE` | read, write |
 //! | context | `layout::CONTEXT_BASE` | read (and write if the input says so) |
 //! | data region i | `layout::data_addr(i)` | read (and write unless `.rodata`) |
-//! | [`NativeFrame`] | [`FRAME_ADDR`] (arena host slot 0) | read, write |
+//! | [`NativeFrame`](femtoc_runtime::native::NativeFrame) | [`FRAME_ADDR`] (arena host slot 0) | read, write |
 //! | machine stack | just below `layout::DATA_BASE` | read, write |
 //!
 //! Mappings are page-granular, so the emulated code may touch the tail of a region's last
@@ -45,33 +45,23 @@
 //! with an emulator error: the host must never act on an address the code was not allowed
 //! to hand it.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use femtoc_isa::{scratch_len, FunctionInfo, SlotScratch};
 use femtoc_runtime::abi::{NativeContext, RoutineTable};
-use femtoc_runtime::blob::{Blob, RegionKind as BlobRegionKind};
 use femtoc_runtime::engine::{Engine, Features};
-use femtoc_runtime::install::{install, DeviceProfile, ExecMode, InstallError, RunPlan};
-use femtoc_runtime::layout::{self, ArenaError, ArenaSpec, FixedArena};
-use femtoc_runtime::native::{routines, run_native, NativeCaller, NativeFrame};
-use femtoc_runtime::{
-    Access, Helpers, MemRegion, RegionKind, Regions, RunArgs, RunError, RunErrorKind, RunOutcome,
-};
+use femtoc_runtime::install::{ExecMode, InstallError};
+use femtoc_runtime::layout::{self, ArenaError};
+use femtoc_runtime::native::routines;
+use femtoc_runtime::{Helpers, RunError, RunOutcome};
 
-use crate::{CallResult, Core, EmuError, Machine, MachineConfig, Perms, TrapContext, TrapError};
+use crate::harness::{self, page_round, Caller, Emulated, Failure, Guard, STACK_PAINT};
+use crate::{CallResult, Core, EmuError, Machine, MachineConfig, Perms, TrapContext};
 
 /// Where the code section is loaded: the Cortex-M Code region, executable on every core.
 pub const CODE_ADDR: u32 = 0x0800_0000;
-/// Where the [`NativeFrame`] lives: host slot 0 of the fixed layout (data access only, which
+/// Where the [`NativeFrame`](femtoc_runtime::native::NativeFrame) lives: host slot 0 of the fixed layout (data access only, which
 /// the Cortex-M memory map allows there).
 pub const FRAME_ADDR: u64 = layout::host_addr(0);
 /// Top of the machine stack (exclusive); the stack grows down from here.
 const MACHINE_STACK_TOP: u32 = layout::DATA_BASE as u32;
-/// Byte the machine stack is filled with before a run, to measure how deep the code went.
-pub(crate) const STACK_PAINT: u8 = 0xa5;
-/// Page size of the mappings.
-const PAGE: u32 = 0x1000;
 
 /// Cycle costs charged for the runtime routines (see the module documentation).
 pub mod cost {
@@ -201,6 +191,21 @@ pub enum EmuRunError {
     },
 }
 
+impl EmuRunError {
+    /// The error for `failure` of a run on `core`.
+    fn on(core: Core, failure: Failure) -> Self {
+        match failure {
+            Failure::Install(source) => EmuRunError::Install { core, source },
+            Failure::Layout(e) => EmuRunError::Layout(e),
+            Failure::Setup(source) => EmuRunError::Setup { core, source },
+            Failure::Emulator(source) => EmuRunError::Emulator { core, source },
+            Failure::MachineStack { used, declared } => {
+                EmuRunError::MachineStack { core, used, declared }
+            }
+        }
+    }
+}
+
 /// The femtoc engine whose code `core` runs.
 pub fn engine_of(core: Core) -> Engine {
     match core {
@@ -296,52 +301,6 @@ fn read_args(t: &TrapContext<'_>, sizes: &[u32]) -> Result<Vec<u64>, EmuError> {
         .collect()
 }
 
-/// What every routine trap checks before acting on the code's arguments.
-#[derive(Clone)]
-pub(crate) struct Guard {
-    pub(crate) frame: u32,
-    /// `NativeContext::host` as the runtime set it, recorded when the call starts.
-    pub(crate) host: Rc<Cell<u64>>,
-    /// Writable regions as (start, len): where `atomic64` may act.
-    pub(crate) writable: Rc<Vec<(u64, u64)>>,
-    pub(crate) regions: u64,
-}
-
-impl Guard {
-    pub(crate) fn context(&self, addr: u64) -> Result<*mut NativeContext, TrapError> {
-        if addr != u64::from(self.frame) {
-            return Err(format!(
-                "ABI violation: routine called with context {addr:#x}, not the run's {:#x}",
-                self.frame
-            )
-            .into());
-        }
-        let ctx = self.frame as usize as *mut NativeContext;
-        // SAFETY: the frame is host memory mapped for the whole run (FixedArena slot), and
-        // `NativeContext` is plain integers.
-        let host = unsafe { core::ptr::addr_of!((*ctx).host).read_volatile() };
-        if host != self.host.get() {
-            return Err("ABI violation: the code overwrote NativeContext::host".into());
-        }
-        Ok(ctx)
-    }
-
-    pub(crate) fn atomic_target(&self, addr: u64) -> Result<(), TrapError> {
-        let inside = self
-            .writable
-            .iter()
-            .any(|&(start, len)| addr >= start && len >= 8 && addr - start <= len - 8);
-        if inside && addr.is_multiple_of(8) {
-            Ok(())
-        } else {
-            Err(format!(
-                "ABI violation: atomic64 on {addr:#x}, which is not 8 aligned bytes of a writable region"
-            )
-            .into())
-        }
-    }
-}
-
 fn div_trap(
     machine: &mut Machine,
     addr: u32,
@@ -419,80 +378,52 @@ fn install_routines(machine: &mut Machine, guard: &Guard) -> Result<RoutineTable
 
 /// Calls the code's entry in the emulator. An emulator error is kept here (the runtime only
 /// sees an `InvalidProgram` stop) so that [`run_blob`] can report it as what it is.
-pub struct EmuCaller<'m> {
-    machine: &'m mut Machine,
-    entry: u32,
-    frame: u32,
-    host: Rc<Cell<u64>>,
-    /// The emulator's measurements of the call, once it returned.
-    pub result: Option<CallResult>,
-    /// Why the emulator stopped the call, if it did.
-    pub error: Option<EmuError>,
-}
+pub type EmuCaller<'m> = Caller<'m, Machine>;
 
 /// The stop `EmuCaller` reports to the runtime when the emulator, not the program, ended
 /// the run.
 pub const EMULATOR_STOPPED: &str = "emulator stopped the native code (see EmuRunError)";
 
-impl NativeCaller for EmuCaller<'_> {
-    fn call(&mut self, ctx: *mut NativeContext) -> Result<u32, RunError> {
-        let stopped = RunError {
-            pc: 0,
-            kind: RunErrorKind::InvalidProgram(EMULATOR_STOPPED),
-            budget_used: 0,
-        };
-        if ctx as usize as u64 != u64::from(self.frame) {
-            self.error = Some(EmuError::Map {
-                addr: ctx as usize as u64,
-                size: core::mem::size_of::<NativeFrame>() as u64,
-                reason: format!("the context is not the frame mapped at {:#x}", self.frame),
-            });
-            return Err(stopped);
-        }
-        let frame = self.frame as usize as *const NativeContext;
-        // SAFETY: `ctx` is that frame (checked above), which `run_native` just prepared in
-        // host memory mapped for the whole run.
-        self.host.set(unsafe { core::ptr::addr_of!((*frame).host).read_volatile() });
-        match self.machine.call(self.entry, &[self.frame]) {
-            Ok(result) => {
-                self.result = Some(result);
-                // The status is a uint32_t: r0 / a0 alone.
-                Ok(result.ret as u32)
-            }
-            Err(e) => {
-                self.error = Some(e);
-                Err(stopped)
-            }
-        }
-    }
-}
+impl Emulated for Machine {
+    type Call = CallResult;
 
-/// A copy of the blob at an 8-aligned address, so install can read its bytecode in place.
-pub(crate) struct AlignedBlob {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl AlignedBlob {
-    pub(crate) fn new(bytes: &[u8]) -> Self {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            *w = u64::from_ne_bytes(b);
-        }
-        AlignedBlob { words, len: bytes.len() }
+    unsafe fn map_host(
+        &mut self,
+        addr: u64,
+        size: u32,
+        perms: Perms,
+        host: *mut u8,
+    ) -> Result<(), EmuError> {
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { Machine::map_host(self, addr as u32, size, perms, host) }
     }
 
-    pub(crate) fn bytes(&self) -> &[u8] {
-        // SAFETY: `words` owns at least `len` initialised bytes (built from `len` bytes in
-        // native order), and u8 has no alignment or validity requirement.
-        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    fn install_routines(&mut self, guard: &Guard) -> Result<RoutineTable, EmuError> {
+        install_routines(self, guard)
     }
-}
 
-pub(crate) fn page_round(len: usize) -> u32 {
-    (len as u32).next_multiple_of(PAGE).max(PAGE)
+    fn call_entry(&mut self, entry: u32, frame: u32) -> Result<CallResult, EmuError> {
+        self.call(CODE_ADDR + entry, &[frame])
+    }
+
+    fn status(call: &CallResult) -> u32 {
+        // The status is a uint32_t: r0 / a0 alone.
+        call.ret as u32
+    }
+
+    fn stats(call: &CallResult, machine_stack_used: u32) -> EmuStats {
+        EmuStats {
+            insns: call.insns,
+            cycles: call.cycles,
+            trap_calls: call.trap_calls,
+            machine_stack_used,
+        }
+    }
+
+    fn machine_stack(&self) -> Result<Vec<u8>, EmuError> {
+        let config = self.config();
+        self.read_vec(config.stack_base, config.stack_size as usize)
+    }
 }
 
 /// Installs `blob` on a device with `core` and runs it once with `input`: natively in the
@@ -504,231 +435,10 @@ pub fn run_blob(
     input: &NativeInput<'_>,
     helpers: &mut dyn Helpers,
 ) -> Result<NativeRun, EmuRunError> {
-    let aligned = AlignedBlob::new(blob);
-    let bytes = aligned.bytes();
-    let provided: Vec<u32> = Blob::parse(bytes)
-        .map(|b| b.helpers().filter(|&id| helpers.provides(id)).collect())
-        .unwrap_or_default();
-    let device = DeviceProfile {
-        engine: engine_of(core),
-        features: input.features.unwrap_or(device_features(core)),
-        helpers: &provided,
-        stack_size: input.stack_size,
-        public_key: None,
-    };
-    let slots = (bytes.len() / 8).min(femtoc_isa::MAX_INSNS);
-    let mut scratch = vec![SlotScratch::EMPTY; scratch_len(slots)];
-    let mut functions = vec![FunctionInfo::default(); slots + 1];
-    let installed = install(bytes, &device, &mut scratch, &mut functions)
-        .map_err(|source| EmuRunError::Install { core, source })?;
-
-    let has_context = input.context.is_some();
-    let context = input.context.unwrap_or(&[]);
-    let data: Vec<_> = installed.blob.data_regions().collect();
-    let native = matches!(installed.plan, RunPlan::Native { .. });
-    let spec = ArenaSpec {
-        stack: input.stack_size as usize,
-        context: context.len(),
-        data: data.iter().map(|d| d.size as usize).collect(),
-        host: if native { vec![core::mem::size_of::<NativeFrame>()] } else { vec![] },
-    };
-    let mut arena = FixedArena::new(&spec)?;
-    let args = RunArgs {
-        r1: if has_context { layout::CONTEXT_BASE } else { 0 },
-        r2: context.len() as u64,
-        budget: input.budget,
-    };
-
-    let (outcome, stats, final_ctx) = {
-        let slices = arena.slices();
-        slices.context.copy_from_slice(context);
-        let mut regions = Regions::new(slices.stack);
-        let mut maps = vec![(layout::STACK_BASE, input.stack_size as usize, Perms::RW)];
-        if has_context {
-            let region = if input.context_writable {
-                MemRegion::read_write(RegionKind::Context, slices.context)
-            } else {
-                MemRegion::read_only(RegionKind::Context, slices.context)
-            };
-            push(&mut regions, region, false)?;
-            let perms = if input.context_writable { Perms::RW } else { Perms::R };
-            if !context.is_empty() {
-                maps.push((layout::CONTEXT_BASE, context.len(), perms));
-            }
-        }
-        for (i, (region, slice)) in data.iter().zip(slices.data).enumerate() {
-            let addr = layout::data_addr(i);
-            if let Some(image) = slice.get_mut(..region.image.len()) {
-                image.copy_from_slice(region.image);
-            }
-            let writable = region.kind != BlobRegionKind::ReadOnly;
-            let mem = if slice.is_empty() {
-                // SAFETY: a zero-length region at its fixed address: nothing can be accessed.
-                unsafe {
-                    MemRegion::from_raw_parts(
-                        addr as usize as *mut u8,
-                        0,
-                        Access::Read,
-                        kind(writable),
-                    )
-                }
-            } else if writable {
-                MemRegion::read_write(kind(writable), slice)
-            } else {
-                MemRegion::read_only(kind(writable), slice)
-            };
-            push(&mut regions, mem, true)?;
-            maps.push((addr, region.size as usize, if writable { Perms::RW } else { Perms::R }));
-        }
-
-        match installed.plan {
-            RunPlan::Interpret(verified) => {
-                (femtoc_runtime::interp::run(&verified, &regions, args, helpers), None, None)
-            }
-            RunPlan::Native { code, program } => {
-                let frame_slice = slices.host.into_iter().next().unwrap_or_default();
-                let mut machine = native_machine(core, input, code.code, code.machine_stack)
-                    .map_err(|source| EmuRunError::Setup { core, source })?;
-                for &(addr, len, perms) in maps.iter().filter(|m| m.1 > 0) {
-                    // SAFETY: the arena maps these page-rounded ranges at these addresses
-                    // until it is dropped, after the machine (dropped at the end of this arm).
-                    unsafe {
-                        machine.map_host(
-                            addr as u32,
-                            page_round(len),
-                            perms,
-                            addr as usize as *mut u8,
-                        )
-                    }
-                    .map_err(|source| EmuRunError::Setup { core, source })?;
-                }
-                let frame_addr = frame_address(frame_slice)
-                    .map_err(|source| EmuRunError::Setup { core, source })?;
-                // SAFETY: as above, for the frame's slot.
-                unsafe {
-                    machine.map_host(
-                        frame_addr,
-                        page_round(core::mem::size_of::<NativeFrame>()),
-                        Perms::RW,
-                        frame_addr as usize as *mut u8,
-                    )
-                }
-                .map_err(|source| EmuRunError::Setup { core, source })?;
-                let guard = Guard {
-                    frame: frame_addr,
-                    host: Rc::new(Cell::new(0)),
-                    writable: Rc::new(
-                        regions
-                            .as_slice()
-                            .iter()
-                            .filter(|r| r.access() == Access::ReadWrite)
-                            .map(|r| (r.start(), r.len()))
-                            .collect(),
-                    ),
-                    regions: regions.as_slice().len() as u64,
-                };
-                let table = install_routines(&mut machine, &guard)
-                    .map_err(|source| EmuRunError::Setup { core, source })?;
-                let frame_ptr = frame_addr as usize as *mut NativeFrame;
-                // SAFETY: the slot is at least a NativeFrame long (the arena spec), page
-                // aligned, exclusively ours (its slice was consumed above), and every bit
-                // pattern of a NativeFrame's integers is valid.
-                let frame = unsafe {
-                    frame_ptr.write(NativeFrame::default());
-                    &mut *frame_ptr
-                };
-                let mut caller = EmuCaller {
-                    machine: &mut machine,
-                    entry: CODE_ADDR + code.entry,
-                    frame: frame_addr,
-                    host: guard.host.clone(),
-                    result: None,
-                    error: None,
-                };
-                let outcome =
-                    run_native(program, &regions, args, helpers, table, frame, &mut caller);
-                let (result, error) = (caller.result, caller.error);
-                if let Some(source) = error {
-                    return Err(EmuRunError::Emulator { core, source });
-                }
-                let stats = match result {
-                    Some(r) => {
-                        let used = machine_stack_used(&machine)
-                            .map_err(|source| EmuRunError::Setup { core, source })?;
-                        if used > code.machine_stack {
-                            return Err(EmuRunError::MachineStack {
-                                core,
-                                used,
-                                declared: code.machine_stack,
-                            });
-                        }
-                        Some(EmuStats {
-                            insns: r.insns,
-                            cycles: r.cycles,
-                            trap_calls: r.trap_calls,
-                            machine_stack_used: used,
-                        })
-                    }
-                    None => None,
-                };
-                (outcome, stats, Some(frame.ctx))
-            }
-        }
-    };
-
-    let slices = arena.slices();
-    Ok(NativeRun {
-        mode: installed.mode(),
-        outcome,
-        stats,
-        final_ctx,
-        stack: slices.stack.to_vec(),
-        context: slices.context.to_vec(),
-        data: slices.data.iter().map(|d| d.to_vec()).collect(),
+    harness::run(engine_of(core), device_features(core), blob, input, helpers, |code, stack| {
+        native_machine(core, input, code, stack)
     })
-}
-
-pub(crate) fn kind(writable: bool) -> RegionKind {
-    if writable {
-        RegionKind::Data
-    } else {
-        RegionKind::Rodata
-    }
-}
-
-pub(crate) fn push<'a>(
-    regions: &mut Regions<'a>,
-    region: MemRegion<'a>,
-    data: bool,
-) -> Result<(), EmuRunError> {
-    let result = if data { regions.push_data(region) } else { regions.push(region) };
-    // The blob's region count was checked by install and the arena holds at most the stack,
-    // the context and those: the table cannot overflow; report it as a layout error anyway.
-    result.map_err(|e| {
-        EmuRunError::Layout(ArenaError::Map {
-            addr: region.start(),
-            len: region.len() as usize,
-            source: std::io::Error::other(e.to_string()),
-        })
-    })
-}
-
-/// The frame slot's address, checked to be where the layout puts it and below 2^32.
-pub(crate) fn frame_address(slot: &mut [u8]) -> Result<u32, EmuError> {
-    let addr = slot.as_mut_ptr() as usize as u64;
-    let size = core::mem::size_of::<NativeFrame>();
-    if addr != FRAME_ADDR || slot.len() < size {
-        return Err(EmuError::Map {
-            addr,
-            size: size as u64,
-            reason: format!("the frame slot is not {size} bytes at {FRAME_ADDR:#x}"),
-        });
-    }
-    u32::try_from(addr).map_err(|_| EmuError::Map {
-        addr,
-        size: size as u64,
-        reason: "the frame must lie below 2^32 for 32-bit code".into(),
-    })
+    .map_err(|failure| EmuRunError::on(core, failure))
 }
 
 /// A machine for `core` with the code at [`CODE_ADDR`] and a painted machine stack of the
@@ -750,14 +460,6 @@ fn native_machine(
     machine.map(CODE_ADDR, page_round(code.len()), Perms::RX, code)?;
     machine.write(config.stack_base, &vec![STACK_PAINT; stack_size as usize])?;
     Ok(machine)
-}
-
-/// Bytes below the stack top that no longer hold the paint.
-fn machine_stack_used(machine: &Machine) -> Result<u32, EmuError> {
-    let config = machine.config();
-    let stack = machine.read_vec(config.stack_base, config.stack_size as usize)?;
-    let untouched = stack.iter().take_while(|&&b| b == STACK_PAINT).count();
-    Ok(config.stack_size - untouched as u32)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! The counterpart of [`crate::native::run_blob`] for [`Isa64`] cores, with the same memory
 //! layout (see [`crate::native`]): every region is host memory from a `FixedArena` mapped
 //! into Unicorn at its fixed test address, the code section at [`CODE_ADDR`] read+execute
-//! only, the [`NativeFrame`] at [`crate::native::FRAME_ADDR`], a painted machine stack below
+//! only, the [`NativeFrame`](femtoc_runtime::native::NativeFrame) at [`crate::native::FRAME_ADDR`], a painted machine stack below
 //! `layout::DATA_BASE`.
 //!
 //! The routine table holds trap addresses; each trap reads its arguments from x0..x4 /
@@ -17,25 +17,16 @@
 //! Only instructions are counted: application cores have no cycle model here, so
 //! [`EmuStats::cycles`] stays 0.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use femtoc_isa::{scratch_len, FunctionInfo, SlotScratch};
-use femtoc_runtime::abi::{NativeContext, RoutineTable};
-use femtoc_runtime::blob::{Blob, RegionKind as BlobRegionKind};
+use femtoc_runtime::abi::RoutineTable;
 use femtoc_runtime::engine::Features;
-use femtoc_runtime::install::{install, DeviceProfile, InstallError, RunPlan};
-use femtoc_runtime::layout::{self, ArenaError, ArenaSpec, FixedArena};
-use femtoc_runtime::native::{routines, run_native, NativeCaller, NativeFrame};
-use femtoc_runtime::{
-    Access, Helpers, MemRegion, RegionKind, Regions, RunArgs, RunError, RunErrorKind,
-};
+use femtoc_runtime::install::InstallError;
+use femtoc_runtime::layout::{self, ArenaError};
+use femtoc_runtime::native::routines;
+use femtoc_runtime::Helpers;
 
+use crate::harness::{self, page_round, Emulated, Failure, Guard, STACK_PAINT};
 use crate::machine64::{Call64Result, Isa64, Machine64, Machine64Config, TrapValue};
-use crate::native::{
-    frame_address, kind, page_round, push, AlignedBlob, Guard, EMULATOR_STOPPED, STACK_PAINT,
-};
-use crate::{EmuError, EmuRunError, EmuStats, NativeInput, NativeRun, Perms};
+use crate::{EmuError, EmuStats, NativeInput, NativeRun, Perms};
 
 /// Where the code section is loaded.
 pub const CODE_ADDR: u64 = crate::native::CODE_ADDR as u64;
@@ -88,15 +79,18 @@ pub enum Emu64RunError {
     },
 }
 
-/// The shared region-table helpers only fail with a layout error.
-fn push_error(e: EmuRunError) -> Emu64RunError {
-    match e {
-        EmuRunError::Layout(a) => Emu64RunError::Layout(a),
-        other => Emu64RunError::Layout(ArenaError::Map {
-            addr: 0,
-            len: 0,
-            source: std::io::Error::other(other.to_string()),
-        }),
+impl Emu64RunError {
+    /// The error for `failure` of a run on `isa`.
+    fn on(isa: Isa64, failure: Failure) -> Self {
+        match failure {
+            Failure::Install(source) => Emu64RunError::Install { isa, source },
+            Failure::Layout(e) => Emu64RunError::Layout(e),
+            Failure::Setup(source) => Emu64RunError::Setup { isa, source },
+            Failure::Emulator(source) => Emu64RunError::Emulator { isa, source },
+            Failure::MachineStack { used, declared } => {
+                Emu64RunError::MachineStack { isa, used, declared }
+            }
+        }
     }
 }
 
@@ -119,186 +113,47 @@ pub fn run_blob64(
     input: &NativeInput<'_>,
     helpers: &mut dyn Helpers,
 ) -> Result<NativeRun, Emu64RunError> {
-    let aligned = AlignedBlob::new(blob);
-    let bytes = aligned.bytes();
-    let provided: Vec<u32> = Blob::parse(bytes)
-        .map(|b| b.helpers().filter(|&id| helpers.provides(id)).collect())
-        .unwrap_or_default();
-    let device = DeviceProfile {
-        engine: isa.engine(),
-        features: input.features.unwrap_or(device_features64(isa)),
-        helpers: &provided,
-        stack_size: input.stack_size,
-        public_key: None,
-    };
-    let slots = (bytes.len() / 8).min(femtoc_isa::MAX_INSNS);
-    let mut scratch = vec![SlotScratch::EMPTY; scratch_len(slots)];
-    let mut functions = vec![FunctionInfo::default(); slots + 1];
-    let installed = install(bytes, &device, &mut scratch, &mut functions)
-        .map_err(|source| Emu64RunError::Install { isa, source })?;
-
-    let has_context = input.context.is_some();
-    let context = input.context.unwrap_or(&[]);
-    let data: Vec<_> = installed.blob.data_regions().collect();
-    let native = matches!(installed.plan, RunPlan::Native { .. });
-    let spec = ArenaSpec {
-        stack: input.stack_size as usize,
-        context: context.len(),
-        data: data.iter().map(|d| d.size as usize).collect(),
-        host: if native { vec![core::mem::size_of::<NativeFrame>()] } else { vec![] },
-    };
-    let mut arena = FixedArena::new(&spec)?;
-    let args = RunArgs {
-        r1: if has_context { layout::CONTEXT_BASE } else { 0 },
-        r2: context.len() as u64,
-        budget: input.budget,
-    };
-    let setup = |source| Emu64RunError::Setup { isa, source };
-
-    let (outcome, stats, final_ctx) = {
-        let slices = arena.slices();
-        slices.context.copy_from_slice(context);
-        let mut regions = Regions::new(slices.stack);
-        let mut maps = vec![(layout::STACK_BASE, input.stack_size as usize, Perms::RW)];
-        if has_context {
-            let region = if input.context_writable {
-                MemRegion::read_write(RegionKind::Context, slices.context)
-            } else {
-                MemRegion::read_only(RegionKind::Context, slices.context)
-            };
-            push(&mut regions, region, false).map_err(push_error)?;
-            let perms = if input.context_writable { Perms::RW } else { Perms::R };
-            if !context.is_empty() {
-                maps.push((layout::CONTEXT_BASE, context.len(), perms));
-            }
-        }
-        for (i, (region, slice)) in data.iter().zip(slices.data).enumerate() {
-            let addr = layout::data_addr(i);
-            if let Some(image) = slice.get_mut(..region.image.len()) {
-                image.copy_from_slice(region.image);
-            }
-            let writable = region.kind != BlobRegionKind::ReadOnly;
-            let mem = if slice.is_empty() {
-                // SAFETY: a zero-length region at its fixed address: nothing can be accessed.
-                unsafe {
-                    MemRegion::from_raw_parts(
-                        addr as usize as *mut u8,
-                        0,
-                        Access::Read,
-                        kind(writable),
-                    )
-                }
-            } else if writable {
-                MemRegion::read_write(kind(writable), slice)
-            } else {
-                MemRegion::read_only(kind(writable), slice)
-            };
-            push(&mut regions, mem, true).map_err(push_error)?;
-            maps.push((addr, region.size as usize, if writable { Perms::RW } else { Perms::R }));
-        }
-
-        match installed.plan {
-            RunPlan::Interpret(verified) => {
-                (femtoc_runtime::interp::run(&verified, &regions, args, helpers), None, None)
-            }
-            RunPlan::Native { code, program } => {
-                let frame_slice = slices.host.into_iter().next().unwrap_or_default();
-                let mut machine =
-                    native_machine(isa, input, code.code, code.machine_stack).map_err(setup)?;
-                for &(addr, len, perms) in maps.iter().filter(|m| m.1 > 0) {
-                    // SAFETY: the arena maps these page-rounded ranges at these addresses
-                    // until it is dropped, after the machine (dropped at the end of this arm).
-                    unsafe {
-                        machine.map_host(
-                            addr,
-                            page_round(len).into(),
-                            perms,
-                            addr as usize as *mut u8,
-                        )
-                    }
-                    .map_err(setup)?;
-                }
-                let frame_addr = frame_address(frame_slice).map_err(setup)?;
-                // SAFETY: as above, for the frame's slot.
-                unsafe {
-                    machine.map_host(
-                        frame_addr.into(),
-                        page_round(core::mem::size_of::<NativeFrame>()).into(),
-                        Perms::RW,
-                        frame_addr as usize as *mut u8,
-                    )
-                }
-                .map_err(setup)?;
-                let guard = Guard {
-                    frame: frame_addr,
-                    host: Rc::new(Cell::new(0)),
-                    writable: Rc::new(
-                        regions
-                            .as_slice()
-                            .iter()
-                            .filter(|r| r.access() == Access::ReadWrite)
-                            .map(|r| (r.start(), r.len()))
-                            .collect(),
-                    ),
-                    regions: regions.as_slice().len() as u64,
-                };
-                let table = install_routines(&mut machine, &guard).map_err(setup)?;
-                let frame_ptr = frame_addr as usize as *mut NativeFrame;
-                // SAFETY: the slot is at least a NativeFrame long (the arena spec), page
-                // aligned, exclusively ours (its slice was consumed above), and every bit
-                // pattern of a NativeFrame's integers is valid.
-                let frame = unsafe {
-                    frame_ptr.write(NativeFrame::default());
-                    &mut *frame_ptr
-                };
-                let mut caller = Caller64 {
-                    machine: &mut machine,
-                    entry: CODE_ADDR + u64::from(code.entry),
-                    frame: frame_addr.into(),
-                    host: guard.host.clone(),
-                    result: None,
-                    error: None,
-                };
-                let outcome =
-                    run_native(program, &regions, args, helpers, table, frame, &mut caller);
-                let (result, error) = (caller.result, caller.error);
-                if let Some(source) = error {
-                    return Err(Emu64RunError::Emulator { isa, source });
-                }
-                let stats = match result {
-                    Some(r) => {
-                        let used = machine_stack_used(&machine).map_err(setup)?;
-                        if used > code.machine_stack {
-                            return Err(Emu64RunError::MachineStack {
-                                isa,
-                                used,
-                                declared: code.machine_stack,
-                            });
-                        }
-                        Some(EmuStats {
-                            insns: r.insns,
-                            cycles: 0,
-                            trap_calls: r.trap_calls,
-                            machine_stack_used: used,
-                        })
-                    }
-                    None => None,
-                };
-                (outcome, stats, Some(frame.ctx))
-            }
-        }
-    };
-
-    let slices = arena.slices();
-    Ok(NativeRun {
-        mode: installed.mode(),
-        outcome,
-        stats,
-        final_ctx,
-        stack: slices.stack.to_vec(),
-        context: slices.context.to_vec(),
-        data: slices.data.iter().map(|d| d.to_vec()).collect(),
+    harness::run(isa.engine(), device_features64(isa), blob, input, helpers, |code, stack| {
+        native_machine(isa, input, code, stack)
     })
+    .map_err(|failure| Emu64RunError::on(isa, failure))
+}
+
+impl Emulated for Machine64 {
+    type Call = Call64Result;
+
+    unsafe fn map_host(
+        &mut self,
+        addr: u64,
+        size: u32,
+        perms: Perms,
+        host: *mut u8,
+    ) -> Result<(), EmuError> {
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { Machine64::map_host(self, addr, size.into(), perms, host) }
+    }
+
+    fn install_routines(&mut self, guard: &Guard) -> Result<RoutineTable, EmuError> {
+        install_routines(self, guard)
+    }
+
+    fn call_entry(&mut self, entry: u32, frame: u32) -> Result<Call64Result, EmuError> {
+        self.call(CODE_ADDR + u64::from(entry), &[frame.into()])
+    }
+
+    fn status(call: &Call64Result) -> u32 {
+        // The status is a uint32_t: the low half of x0 / a0.
+        call.ret as u32
+    }
+
+    fn stats(call: &Call64Result, machine_stack_used: u32) -> EmuStats {
+        EmuStats { insns: call.insns, cycles: 0, trap_calls: call.trap_calls, machine_stack_used }
+    }
+
+    fn machine_stack(&self) -> Result<Vec<u8>, EmuError> {
+        let config = self.config();
+        self.read_vec(config.stack_base, config.stack_size as usize)
+    }
 }
 
 /// A machine for `isa` with the code at [`CODE_ADDR`] (read and execute only) and a painted
@@ -320,14 +175,6 @@ fn native_machine(
     machine.map(CODE_ADDR, page_round(code.len()).into(), Perms::RX, code)?;
     machine.write(config.stack_base, &vec![STACK_PAINT; stack_size as usize])?;
     Ok(machine)
-}
-
-/// Bytes below the stack top that no longer hold the paint.
-fn machine_stack_used(machine: &Machine64) -> Result<u32, EmuError> {
-    let config = machine.config();
-    let stack = machine.read_vec(config.stack_base, config.stack_size as usize)?;
-    let untouched = stack.iter().take_while(|&&b| b == STACK_PAINT).count();
-    Ok((stack.len() - untouched) as u32)
 }
 
 fn div_trap(
@@ -374,46 +221,4 @@ fn install_routines(machine: &mut Machine64, guard: &Guard) -> Result<RoutineTab
     })?;
 
     Ok(RoutineTable { helper_call, access_check, udiv64, sdiv64, umod64, smod64, atomic64 })
-}
-
-/// Calls the code's entry in the emulator, keeping an emulator error for [`run_blob64`].
-struct Caller64<'m> {
-    machine: &'m mut Machine64,
-    entry: u64,
-    frame: u64,
-    host: Rc<Cell<u64>>,
-    result: Option<Call64Result>,
-    error: Option<EmuError>,
-}
-
-impl NativeCaller for Caller64<'_> {
-    fn call(&mut self, ctx: *mut NativeContext) -> Result<u32, RunError> {
-        let stopped = RunError {
-            pc: 0,
-            kind: RunErrorKind::InvalidProgram(EMULATOR_STOPPED),
-            budget_used: 0,
-        };
-        if ctx as usize as u64 != self.frame {
-            self.error = Some(EmuError::Map {
-                addr: ctx as usize as u64,
-                size: core::mem::size_of::<NativeFrame>() as u64,
-                reason: format!("the context is not the frame mapped at {:#x}", self.frame),
-            });
-            return Err(stopped);
-        }
-        // SAFETY: `ctx` is the frame (checked above), which `run_native` just prepared in
-        // host memory mapped for the whole run.
-        self.host.set(unsafe { core::ptr::addr_of!((*ctx).host).read_volatile() });
-        match self.machine.call(self.entry, &[self.frame]) {
-            Ok(result) => {
-                self.result = Some(result);
-                // The status is a uint32_t: the low half of x0 / a0.
-                Ok(result.ret as u32)
-            }
-            Err(e) => {
-                self.error = Some(e);
-                Err(stopped)
-            }
-        }
-    }
 }
