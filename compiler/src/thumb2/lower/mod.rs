@@ -3,13 +3,22 @@
 //! instruction, so each lowering starts from a clean slate.
 //!
 //! Memory: r10-relative accesses with a constant offset inside the
-//! function's tracked frame go straight to `[r11, #off]`; every other access
-//! computes the 64-bit address into r3:r2, checks it inline against the
-//! likeliest region (the stack for r10-derived bases, else the context,
-//! table entry 1) and otherwise calls the shared slow path, which asks
-//! `routines.access_check` and on refusal leaves through the fault exit.
-//! Word and halfword accesses use LDR/STR/LDRH/STRH, which need
-//! CCR.UNALIGN_TRP clear: the section then needs `UNALIGNED_ACCESS`.
+//! function's tracked frame go straight to `[r11, #off]`, and loads through
+//! an unwritten r1 below the minimum context length go straight to
+//! `[r1, #off]`. Every other access is checked inline against the window
+//! ([`windows`]) of the region its base most likely points into
+//! ([`crate::analysis::regions`]): the address's upper half must be zero
+//! and its low word between the window's start and its limit for the size.
+//! Loads through one base in a basic block share one check over their span
+//! ([`crate::analysis::groups`]). A failed inline check calls the shared
+//! slow path, which asks `routines.access_check` and on refusal leaves
+//! through the fault exit. Word and halfword accesses use LDR/STR/LDRH/STRH,
+//! which need CCR.UNALIGN_TRP clear: the section then needs
+//! `UNALIGNED_ACCESS`.
+//!
+//! Budget: the low word of `budget_left` lives in a frame word while the
+//! code runs; an event decrements it, and a borrow from the high word or
+//! the stop happens in a shared tail.
 
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{
