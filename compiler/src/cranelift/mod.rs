@@ -1,7 +1,7 @@
 //! The Cranelift backend for host ISAs: `x86_64`, `aarch64`, `riscv64gc`.
 //!
 //! The whole verified program becomes one Cranelift function with the
-//! native ABI's entry signature (`femtoc_runtime::abi`); see [`lower`] for
+//! native ABI's entry signature (`femtoc_runtime::abi`); see its `lower` module for
 //! the translation. The output is position-independent and has no
 //! relocations: every runtime address comes through the context pointer.
 //! A relocation, or any trap site other than the (guarded) division

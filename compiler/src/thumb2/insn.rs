@@ -502,7 +502,7 @@ pub enum Thumb2Insn {
         /// Target.
         target: Label,
     },
-    /// CBZ/CBNZ (forward only, 0..=126 bytes; relaxed into CMP + B<c>.W).
+    /// CBZ/CBNZ (forward only, 0..=126 bytes; relaxed into CMP + `B<c>.W`).
     Cbz {
         /// CBNZ instead of CBZ.
         nonzero: bool,

@@ -6,7 +6,7 @@
 //! function's tracked frame go straight to `[r11, #off]`, and loads through
 //! an unwritten r1 below the minimum context length go straight to
 //! `[r1, #off]`. Every other access is checked inline against the window
-//! ([`windows`]) of the region its base most likely points into
+//! (module `windows`) of the region its base most likely points into
 //! ([`crate::analysis::regions`]): the address's upper half must be zero
 //! and its low word between the window's start and its limit for the size.
 //! Loads through one base in a basic block share one check over their span
