@@ -115,13 +115,17 @@ impl Env {
 /// The inline check against one likely region, computed at entry. They
 /// are variables (with a copy in the spill area) so that a check's slow
 /// path can reload them rather than keep them live through it.
+/// Checks of one region share its `start` variable: each distinct variable
+/// would hold the same value in a register of its own through every loop.
 #[derive(Clone, Copy)]
 struct Fast {
     start: Variable,
+    /// Offset of `start` in the spill area.
+    start_slot: i32,
     /// `len - size + 1` if `size` bytes fit and the access is allowed, else 0.
     limit: Variable,
-    /// Offset of `start` in the spill area (`limit` follows).
-    slot: i32,
+    /// Offset of `limit` in the spill area.
+    limit_slot: i32,
 }
 
 /// Spill-area offsets: eBPF registers, then the budget, then the rest.
@@ -409,10 +413,10 @@ fn fast_checks(
     spill: StackSlot,
 ) -> BTreeMap<(Region, u32, bool), Fast> {
     let mut at = SPILL_FAST;
-    let mut entries: BTreeMap<Region, [Value; 3]> = BTreeMap::new();
+    let mut entries: BTreeMap<Region, ([Value; 3], Variable, i32)> = BTreeMap::new();
     let mut out = BTreeMap::new();
     for &(region, size, write) in used {
-        let [start, len, fl] = match entries.get(&region) {
+        let ([_, len, fl], start, start_slot) = match entries.get(&region) {
             Some(e) => *e,
             None => {
                 let e = match region {
@@ -420,8 +424,13 @@ fn fast_checks(
                     Region::Ctx => table_entry(b, env, 1),
                     Region::Data(i) => data_entry(b, env, i),
                 };
-                entries.insert(region, e);
-                e
+                let var = b.declare_var(I64);
+                b.def_var(var, e[0]);
+                b.ins().stack_store(I64, e[0], spill, at);
+                let entry = (e, var, at);
+                at += 8;
+                entries.insert(region, entry);
+                entry
             }
         };
         let need = if write { REGION_WRITE } else { REGION_READ };
@@ -432,12 +441,10 @@ fn fast_checks(
         let lim = b.ins().iadd_imm_s(len, 1 - i64::from(size));
         let zero = b.ins().iconst(I64, 0);
         let limit = b.ins().select(ok, lim, zero);
-        let f = Fast { start: b.declare_var(I64), limit: b.declare_var(I64), slot: at };
-        b.def_var(f.start, start);
+        let f = Fast { start, start_slot, limit: b.declare_var(I64), limit_slot: at };
         b.def_var(f.limit, limit);
-        b.ins().stack_store(I64, start, spill, at);
-        b.ins().stack_store(I64, limit, spill, at + 8);
-        at += 16;
+        b.ins().stack_store(I64, limit, spill, at);
+        at += 8;
         out.insert((region, size, write), f);
     }
     out
@@ -969,10 +976,13 @@ impl Lower<'_, '_> {
             }
         }
         self.reload_budget();
+        let mut starts = BTreeSet::new();
         for f in self.fast.values().copied().collect::<Vec<_>>() {
-            let v = self.b.ins().stack_load(I64, I64, self.spill, f.slot);
-            self.b.def_var(f.start, v);
-            let v = self.b.ins().stack_load(I64, I64, self.spill, f.slot + 8);
+            if starts.insert(f.start_slot) {
+                let v = self.b.ins().stack_load(I64, I64, self.spill, f.start_slot);
+                self.b.def_var(f.start, v);
+            }
+            let v = self.b.ins().stack_load(I64, I64, self.spill, f.limit_slot);
             self.b.def_var(f.limit, v);
         }
     }
