@@ -7,7 +7,7 @@ use femtoc_runtime::helpers::testing::{ConformanceHelpers, HelperCall, Recording
 use femtoc_runtime::helpers::{fail, HelperResult, Helpers, MemoryAccess};
 use femtoc_runtime::layout::ArenaError;
 use femtoc_runtime::region::RegionError;
-use femtoc_runtime::{interp, RunArgs, RunError};
+use femtoc_runtime::{interp, RunArgs, RunError, RunOutcome};
 
 use crate::memory::{RegionSnapshot, TestMemory};
 
@@ -37,6 +37,27 @@ pub struct Observation {
     pub regions: Vec<RegionSnapshot>,
     /// Helper calls in order, with their arguments.
     pub helper_calls: Vec<HelperCall>,
+}
+
+impl Observation {
+    /// What a run that ended with `outcome` observed: its r0 or error, the
+    /// budget it used either way, the regions and the helper calls.
+    pub fn new(
+        outcome: Result<RunOutcome, RunError>,
+        regions: Vec<RegionSnapshot>,
+        helper_calls: Vec<HelperCall>,
+    ) -> Observation {
+        let budget_used = match &outcome {
+            Ok(o) => o.budget_used,
+            Err(e) => e.budget_used,
+        };
+        Observation {
+            result: outcome.map(|o| o.r0),
+            budget_used: Some(budget_used),
+            regions,
+            helper_calls,
+        }
+    }
 }
 
 /// Why an engine could not perform a run at all (not a run error).
@@ -159,14 +180,6 @@ impl Engine for Interpreter {
             let args = RunArgs { r1, r2, budget: case.budget };
             interp::run(&case.program.as_ref(), &regions, args, &mut helpers)
         };
-        Ok(Observation {
-            result: outcome.map(|o| o.r0),
-            budget_used: Some(match &outcome {
-                Ok(o) => o.budget_used,
-                Err(e) => e.budget_used,
-            }),
-            regions: memory.snapshot(),
-            helper_calls: helpers.calls,
-        })
+        Ok(Observation::new(outcome, memory.snapshot(), helpers.calls))
     }
 }

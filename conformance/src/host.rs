@@ -47,14 +47,6 @@ impl Engine for HostNative {
             let args = RunArgs { r1, r2, budget: case.budget };
             run_host(&code, program, &regions, args, &mut helpers)
         };
-        Ok(Observation {
-            result: outcome.map(|o| o.r0),
-            budget_used: Some(match &outcome {
-                Ok(o) => o.budget_used,
-                Err(e) => e.budget_used,
-            }),
-            regions: memory.snapshot(),
-            helper_calls: helpers.calls,
-        })
+        Ok(Observation::new(outcome, memory.snapshot(), helpers.calls))
     }
 }

@@ -6,6 +6,8 @@
 pub mod differential;
 #[cfg(feature = "emu")]
 pub mod emu64;
+#[cfg(feature = "emu")]
+mod emulated;
 pub mod engine;
 pub mod host;
 pub mod memory;

@@ -3,15 +3,15 @@
 //! and the runtime's own glue in the Unicorn Cortex-M3/M4 model with the
 //! emulator's silicon checks on (`femtoc_emu::native`).
 
-use femtoc_compiler::blob::{write_blob, BlobSpec, CodeSpec};
+use femtoc_compiler::blob::CodeSpec;
 use femtoc_compiler::thumb2::{self, CompiledCode};
-use femtoc_emu::native::{run_blob, NativeInput};
+use femtoc_emu::native::run_blob;
 use femtoc_emu::Core;
-use femtoc_runtime::engine::{Engine as EngineId, Features};
+use femtoc_runtime::engine::Engine as EngineId;
 use femtoc_runtime::helpers::testing::Recording;
 
-use crate::engine::{Case, Engine, EngineError, HarnessHelpers, Observation, STACK_SIZE};
-use crate::memory::RegionSnapshot;
+use crate::emulated;
+use crate::engine::{Case, Engine, EngineError, HarnessHelpers, Observation};
 
 /// Executed instructions and estimated cycles of the last run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +58,6 @@ impl Engine for Thumb2 {
             None => thumb2::compile(case.program, self.engine)
                 .map_err(|e| EngineError::Prepare(e.to_string()))?,
         };
-        let program = &case.program.program;
         let section = CodeSpec {
             engine: self.engine,
             features: code.features,
@@ -66,48 +65,12 @@ impl Engine for Thumb2 {
             machine_stack: code.machine_stack,
             code: &code.code,
         };
-        let spec = BlobSpec {
-            features: Features::default(),
-            ebpf_stack: case.program.stack_usage,
-            min_ctx_len: case.program.min_ctx_len,
-            helpers: &case.program.helpers_used,
-            data: &program.data,
-            code: std::slice::from_ref(&section),
-            bytecode: None,
-        };
-        let blob = write_blob(&spec, None).map_err(|e| EngineError::Prepare(e.to_string()))?;
-        let input = NativeInput {
-            context: case.context,
-            context_writable: true,
-            budget: case.budget,
-            stack_size: STACK_SIZE as u32,
-            ..NativeInput::default()
-        };
+        let blob = emulated::blob(case, section)?;
         let mut helpers = Recording::new(HarnessHelpers);
-        let run = run_blob(self.core(), &blob, &input, &mut helpers)
+        let run = run_blob(self.core(), &blob, &emulated::input(case), &mut helpers)
             .map_err(|e| EngineError::Native(e.to_string()))?;
         self.stats =
             run.stats.map_or_else(Stats::default, |s| Stats { insns: s.insns, cycles: s.cycles });
-
-        // The same snapshot as the interpreter's test memory: stack,
-        // context if any, then the writable data regions by name.
-        let mut regions = vec![RegionSnapshot { name: "stack".into(), bytes: run.stack }];
-        if case.context.is_some() {
-            regions.push(RegionSnapshot { name: "context".into(), bytes: run.context });
-        }
-        for (region, bytes) in program.data.iter().zip(run.data) {
-            if region.kind.writable() {
-                regions.push(RegionSnapshot { name: region.name.clone(), bytes });
-            }
-        }
-        Ok(Observation {
-            result: run.outcome.map(|o| o.r0),
-            budget_used: Some(match &run.outcome {
-                Ok(o) => o.budget_used,
-                Err(e) => e.budget_used,
-            }),
-            regions,
-            helper_calls: helpers.calls,
-        })
+        Ok(emulated::observe(case, run, helpers.calls))
     }
 }
