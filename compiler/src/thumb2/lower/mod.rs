@@ -459,16 +459,11 @@ impl<'p> Lowerer<'p> {
     fn plan_checks(&mut self, insns: &[Decoded]) {
         let insns: Vec<(usize, Insn)> = insns.iter().map(|d| (d.pc, d.insn)).collect();
         let starts: Vec<usize> = self.prog.functions.iter().map(|f| f.start as usize).collect();
-        let mut leaders: BTreeSet<usize> = starts.iter().copied().collect();
-        for &(pc, insn) in &insns {
-            if matches!(insn, Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. }) {
-                if let Some(t) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {
-                    leaders.insert(t);
-                }
-            }
-        }
+        // The verifier's block starts: entry, function starts, jump
+        // targets and the slots after jumps and exits.
+        self.leaders = self.prog.blocks.iter().map(|b| b.start as usize).collect();
         self.hints = regions::regions(&insns, &starts);
-        self.leaders = leaders.clone();
+        let leaders = &self.leaders;
         let prog = self.prog.as_ref();
         let checked = |pc: usize, insn: &Insn| {
             let (Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. }) = *insn
@@ -482,7 +477,7 @@ impl<'p> Lowerer<'p> {
         // Every member's access uses an immediate offset from the base;
         // windows have limits for spans up to 64 bytes.
         let fits = |m: &Member| (-255..=4087).contains(&m.1);
-        self.groups = groups::load_groups(&insns, &leaders, checked, fits, 64);
+        self.groups = groups::load_groups(&insns, leaders, checked, fits, 64);
         self.covered = groups::covered(&self.groups);
     }
 
