@@ -102,7 +102,10 @@ impl<'a> MemRegion<'a> {
     /// writes if `access` is `ReadWrite`), and nothing else may hold a Rust
     /// reference to them; other parties may only touch them through raw
     /// pointers or atomics (the interpreter's plain loads and stores then
-    /// race like C code would, its atomics do not).
+    /// race like C code would, its atomics do not). The bytes must not
+    /// include the last address of the address space (`base + len` must not
+    /// overflow `usize`), as for any Rust slice: compiled code for 32-bit
+    /// targets relies on it (see [`crate::abi`], "Memory checks").
     pub unsafe fn from_raw_parts(
         base: *mut u8,
         len: usize,

@@ -3,9 +3,13 @@
 //! run, or it is not reported.
 
 pub mod groups;
+pub mod low_word;
+pub mod ranges;
 pub mod regions;
 pub mod zext;
 
+pub use low_word::low_word_registers;
+pub use ranges::RangeConfig;
 pub use zext::{narrow_registers, unwritten_registers};
 
 #[cfg(test)]

@@ -2,7 +2,7 @@ use femtoc_isa::asm::assemble;
 use femtoc_isa::verifier::{verify, VerifiedProgram, VerifierConfig};
 use femtoc_isa::Reg;
 
-use super::{narrow_registers, unwritten_registers};
+use super::{low_word_registers, narrow_registers, unwritten_registers, RangeConfig};
 
 fn verified(src: &str) -> VerifiedProgram {
     let program = assemble(src).expect("assembles");
@@ -128,4 +128,147 @@ fn groups_respect_the_backends_limits() {
     let heads: Vec<usize> = limited.keys().copied().collect();
     assert_eq!(heads, [2, 5]);
     assert_eq!(covered(&limited), BTreeSet::from([3, 6]));
+}
+
+/// The low-word registers by ranges alone.
+fn by_range(src: &str) -> Vec<u8> {
+    regs(low_word_registers(&verified(src), &RangeConfig::device32(), 0))
+}
+
+#[test]
+fn a_counter_bounded_by_its_compare_is_narrow() {
+    // r7 = min(r2, 359) counted down to zero; r2 itself is wide (64-bit
+    // load). The compare is on r2, the loop uses its copy r4.
+    let n = by_range(
+        "
+        ldxdw %r2, [%r1+0]
+        jeq %r2, 0, out
+        mov %r4, %r2
+        jlt %r2, 359, take
+        mov %r4, 359
+    take:
+        mov %r7, %r4
+    loop:
+        add %r7, -1
+        jne %r7, 0, loop
+    out:
+        mov %r0, 0
+        exit",
+    );
+    assert!(n.contains(&4) && n.contains(&7), "{n:?}");
+    assert!(!n.contains(&2), "{n:?}");
+}
+
+#[test]
+fn a_compare_does_not_refine_a_former_copy() {
+    let n = by_range(
+        "
+        ldxdw %r2, [%r1+0]
+        mov %r4, %r2
+        mov %r2, 7
+        jlt %r2, 359, next
+        mov %r0, 0
+        exit
+    next:
+        mov %r0, %r4
+        exit",
+    );
+    assert!(!n.contains(&4) && !n.contains(&0), "{n:?}");
+}
+
+#[test]
+fn a_pointer_advanced_by_its_access_width_is_narrow() {
+    // Each load proves r1 + 2 <= 0xffff_ffff: r1 + 2 fits in 32 bits.
+    let src = |step: u32| {
+        format!(
+            "
+        mov %r3, 0
+    loop:
+        ldxb %r2, [%r1+1]
+        ldxb %r0, [%r1+0]
+        add %r1, {step}
+        add %r3, 1
+        jlt %r3, 100, loop
+        exit"
+        )
+    };
+    assert!(by_range(&src(2)).contains(&1));
+    // One byte more than the access covers could reach 2^32.
+    assert!(!by_range(&src(3)).contains(&1));
+}
+
+#[test]
+fn negative_offsets_and_signed_compares() {
+    // A load at r6 - 8 proves only r6 <= 0xffff_fffe - 1 + 8. A signed
+    // 32-bit compare does not bound a value with bit 31 set: r8 = r7 +
+    // 0xffff_fffd fits only if r7 < 3 unsigned.
+    let n = by_range(
+        "
+        mov %r6, %r1
+        add %r6, 8
+        ldxb %r0, [%r6-8]
+        ldxw %r7, [%r1+0]
+        jslt32 %r7, 3, take
+        mov %r0, 0
+        exit
+    take:
+        lddw %r9, 0xfffffffd
+        mov %r8, %r7
+        add %r8, %r9
+        mov %r0, %r8
+        exit",
+    );
+    assert!(!n.contains(&6), "{n:?}");
+    assert!(!n.contains(&8), "{n:?}");
+}
+
+#[test]
+fn an_unbounded_counter_is_widened_to_wide() {
+    let n = by_range(
+        "
+        mov %r6, 0
+    loop:
+        add %r6, 1
+        ldxb %r0, [%r1+0]
+        jne %r0, 0, loop
+        mov %r0, %r6
+        exit",
+    );
+    assert!(!n.contains(&6), "{n:?}");
+}
+
+#[test]
+fn a_callee_that_widens_a_register_widens_it_after_the_call() {
+    let n = by_range(
+        "
+        mov %r6, 5
+        call local f
+        mov %r0, %r6
+        rsh %r0, 32
+        exit
+    f:
+        lddw %r6, 0x100000000
+        mov %r0, 0
+        exit",
+    );
+    assert!(!n.contains(&6) && !n.contains(&0), "{n:?}");
+}
+
+#[test]
+fn a_value_wide_only_where_no_one_needs_its_upper_half() {
+    // r4 holds a 64-bit load until the compare narrows its copy; before
+    // that only the low word is moved around.
+    let n = by_range(
+        "
+        ldxdw %r2, [%r1+0]
+        mov %r4, %r2
+        jlt %r2, 100, small
+        mov %r4, 100
+    small:
+        mov %r0, %r4
+        rsh %r0, 1
+        exit",
+    );
+    assert!(n.contains(&4) && n.contains(&0), "{n:?}");
+    assert!(!n.contains(&2), "{n:?}");
 }

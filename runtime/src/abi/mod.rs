@@ -66,6 +66,13 @@
 //! Atomic accesses must be naturally aligned; a misaligned one is a memory
 //! fault with `fault_write = 1`.
 //!
+//! On a 32-bit target, code may rely on no region holding the byte at
+//! address `0xFFFF_FFFF`: a Rust slice never does (one past its end must be
+//! representable), and [`crate::region::MemRegion::from_raw_parts`] demands
+//! it. So an access that succeeded shows that its base plus its offset and
+//! size is below `2^32 - 1`, and the base advanced by at most that much
+//! still fits in 32 bits (the Thumb-2 backend's range analysis uses this).
+//!
 //! ## Budget
 //!
 //! `budget_left` counts the events still allowed (`u64::MAX` means no

@@ -8,7 +8,7 @@
 //! `[r1, #off]`. Every other access is checked inline against the window
 //! (module `windows`) of the region its base most likely points into
 //! ([`crate::analysis::regions`]): the address's upper half must be zero
-//! and its low word between the window's start and its limit for the size.
+//! and its offset from the window's start below the count for the size.
 //! Loads through one base in a basic block share one check over their span
 //! ([`crate::analysis::groups`]). A failed inline check calls the shared
 //! slow path, which asks `routines.access_check` and on refusal leaves
@@ -148,7 +148,9 @@ impl<'p> Lowerer<'p> {
             window_data: asm.label(),
         };
         // 32-bit target: the context address and length are below 2^32.
-        let narrow = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
+        let always = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
+        let cfg = crate::analysis::RangeConfig::device32();
+        let narrow = crate::analysis::low_word_registers(prog, &cfg, always);
         let entry = asm.label();
         Lowerer {
             prog,
@@ -475,7 +477,7 @@ impl<'p> Lowerer<'p> {
             !in_frame && !self.in_context(src, off, size)
         };
         // Every member's access uses an immediate offset from the base;
-        // windows have limits for spans up to 64 bytes.
+        // windows have counts for spans up to 64 bytes.
         let fits = |m: &Member| (-255..=4087).contains(&m.1);
         self.groups = groups::load_groups(&insns, leaders, checked, fits, 64);
         self.covered = groups::covered(&self.groups);
@@ -761,7 +763,7 @@ impl<'p> Lowerer<'p> {
 
     /// A 64-bit operation on a narrow destination done on low words, where
     /// that gives the same result (the analysis guarantees the result is
-    /// narrow; see [`crate::analysis::zext`]).
+    /// narrow; see [`crate::analysis::zext`] and [`crate::analysis::ranges`]).
     fn alu64_narrow(
         &mut self,
         pc: usize,
@@ -774,7 +776,32 @@ impl<'p> Lowerer<'p> {
             Source::Imm(k) => k >= 0,
         };
         match op {
-            AluOp::And | AluOp::Or | AluOp::Xor => Some(self.alu32(pc, op, dst, src)),
+            // The low word of a sum, difference or product depends only on
+            // the operands' low words.
+            AluOp::And | AluOp::Or | AluOp::Xor | AluOp::Add | AluOp::Sub | AluOp::Mul => {
+                Some(self.alu32(pc, op, dst, src))
+            }
+            AluOp::Lsh => {
+                let d = self.dlo(dst, R::R0);
+                let a = self.lo(dst, R::R0);
+                match src {
+                    Source::Imm(k) if k & 63 >= 32 => self.imm(d, 0, true),
+                    Source::Imm(k) if k & 63 == 0 => self.mov(d, a),
+                    Source::Imm(k) => {
+                        let amount = (k & 31) as u8;
+                        self.e(I::ShiftImm { kind: Shift::Lsl, s: Any, rd: d, rm: a, amount });
+                    }
+                    Source::Reg(s) => {
+                        // LSL by register takes the amount's low byte:
+                        // 32..63 give 0, as the low word of the 64-bit shift.
+                        let n = self.lo(s, R::R2);
+                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
+                        self.e(I::ShiftReg { kind: Shift::Lsl, s: Any, rd: d, rn: a, rm: R::R2 });
+                    }
+                }
+                self.put_lo(dst, d);
+                Some(Ok(()))
+            }
             // Non-negative operands: signed division is unsigned division.
             AluOp::Div | AluOp::SDiv if src_narrow => Some(self.alu32(pc, AluOp::Div, dst, src)),
             AluOp::Mod | AluOp::SMod if src_narrow => Some(self.alu32(pc, AluOp::Mod, dst, src)),
@@ -1397,7 +1424,7 @@ impl<'p> Lowerer<'p> {
         }
         let group = if write { None } else { self.groups.get(&pc).cloned() };
         if let Some(members) = group {
-            // Window limits exist for powers of two; checking a wider span
+            // Window counts exist for powers of two; checking a wider span
             // only sends more runs to the exact slow path.
             let (start, span) = groups::span(&members);
             self.checked_address(
@@ -1424,7 +1451,7 @@ impl<'p> Lowerer<'p> {
     ///
     /// The check: the upper half of the address must be zero (a narrow
     /// base only needs the carry of `+ off`), and the low word must lie
-    /// between the window's start and its limit for `size`; anything else
+    /// at an offset from the window's start below its count for `size`; anything else
     /// goes to the slow path, which searches the whole region table.
     fn checked_address(
         &mut self,

@@ -3,11 +3,13 @@
 //! A window is one region's bounds for one kind of access (read or write),
 //! read from the region table once at entry (the table does not change
 //! during a run) into eight frame words: the region's start, then for each
-//! access size 1, 2, 4, .., 64 the highest address such an access may start
-//! at. An inline check passes iff `start <= address <= limit`. Only the
-//! sizes the code uses are filled. A window that cannot be used (no such
-//! region, no permission, or an end that wraps or lies below a size) gets
-//! start `u32::MAX` and limits 0, which no address passes, so its checks
+//! access size 1, 2, 4, .., 64 the number of offsets from the start at which
+//! such an access may begin (`len - size + 1`). An inline check passes iff
+//! `address - start < count`, unsigned and modulo 2^32: one subtraction and
+//! one compare, since an address below the start wraps to a large offset.
+//! Only the sizes the code uses are filled. A window that cannot be used
+//! (no such region, no permission, a region that wraps, or one shorter than
+//! the widest size) gets counts 0, which no address passes, so its checks
 //! all go to the slow path.
 //!
 //! The entry fills the windows inline when there are at most
@@ -21,7 +23,7 @@ use super::{dp, Any, CheckSite, Cold, Lowerer, Set};
 
 use Reg as R;
 
-/// Frame words per window: the start and seven limits.
+/// Frame words per window: the start and seven counts.
 const WORDS: u32 = 8;
 
 /// Up to this many windows the entry fills them inline.
@@ -42,12 +44,12 @@ pub(super) struct Window {
     write: bool,
     /// Frame offset of the start word.
     slot: u32,
-    /// Bit `i` set: the limit for `2^i`-byte accesses is used.
+    /// Bit `i` set: the count for `2^i`-byte accesses is used.
     sizes: u32,
 }
 
 impl Lowerer<'_> {
-    /// The frame offsets of the start and of the limit for `size`-byte
+    /// The frame offsets of the start and of the count for `size`-byte
     /// accesses (a power of two up to 64) of the window for (`region`,
     /// `write`), made on first use.
     fn window(&mut self, region: Target, write: bool, size: u32) -> (u32, u32) {
@@ -66,16 +68,16 @@ impl Lowerer<'_> {
         (w.slot, w.slot + 4 + 4 * log)
     }
 
-    /// The window part of a check: `site.addr` against the start and the
-    /// limit of the likeliest region's window.
+    /// The window part of a check: `site.addr`'s offset from the start of
+    /// the likeliest region's window against the count for its size.
+    /// Clobbers r0 and r1 (the address is computed before any operand).
     pub(super) fn window_check(&mut self, mut site: CheckSite, region: Target) {
-        let (slot, limit) = self.window(region, site.write, site.size);
+        let (slot, count) = self.window(region, site.write, site.size);
         self.ldr(R::R0, R::SP, slot);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
-        self.e(I::B { cond: Some(Cond::Lo), target: site.entry });
-        self.ldr(R::R0, R::SP, limit);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: site.addr, rm: R::R0 });
-        self.e(I::B { cond: Some(Cond::Hi), target: site.entry });
+        self.e(dp(DpOp::Sub, Any, R::R0, site.addr, R::R0));
+        self.ldr(R::R1, R::SP, count);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R1 });
+        self.e(I::B { cond: Some(Cond::Hs), target: site.entry });
         site.resume = self.asm.label();
         self.asm.bind(site.resume);
         self.cold.push(Cold::Check(site));
@@ -138,9 +140,11 @@ impl Lowerer<'_> {
         self.ldr(R::R1, R::R12, at + 16);
         self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
         self.e(I::B { cond: Some(Cond::Eq), target: none });
+        // r2 start, r3 length (low words: on a 32-bit target regions lie
+        // below 2^32, and one that wraps gets no window).
         self.ldr(R::R2, R::R12, at);
         self.ldr(R::R3, R::R12, at + 8);
-        self.e(dp(DpOp::Add, Set, R::R3, R::R2, R::R3));
+        self.e(dp(DpOp::Add, Set, R::R1, R::R2, R::R3));
         self.e(I::B { cond: Some(Cond::Hs), target: none });
         let used = (0..WORDS - 1).filter(|i| w.sizes & (1 << i) != 0);
         let widest = 1 << used.clone().max().unwrap_or(0);
@@ -148,14 +152,13 @@ impl Lowerer<'_> {
         self.e(I::B { cond: Some(Cond::Lo), target: none });
         self.str(R::R2, R::SP, w.slot);
         for i in used.clone() {
-            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: 1 << i });
+            // len - size + 1 offsets.
+            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: (1 << i) - 1 });
             self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
         }
         self.e(I::B { cond: None, target: done });
         self.asm.bind(none);
-        self.imm(R::R2, u32::MAX, true);
         self.imm(R::R1, 0, true);
-        self.str(R::R2, R::SP, w.slot);
         for i in used {
             self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
         }
@@ -209,18 +212,22 @@ impl Lowerer<'_> {
         self.e(I::B { cond: Some(Cond::Ls), target: none });
         self.imm(R::R6, 24, true);
         self.e(I::Mla { sub: false, rd: R::R5, rn: R::R12, rm: R::R6, ra: R::R5 });
-        // r5 = the entry: permission, then start and end (start + length,
-        // low words only: on a 32-bit target regions lie below 2^32).
+        // r5 = the entry: permission, then start and length (low words
+        // only: on a 32-bit target regions lie below 2^32, and one that
+        // wraps gets no window).
         self.asm.bind(found);
         self.ldr(R::R6, R::R5, 16);
         self.e(I::CmpReg { kind: Compare::Tst, rn: R::R6, rm: R::R1 });
         self.e(I::B { cond: Some(Cond::Eq), target: none });
         self.ldr(R::R6, R::R5, 0);
         self.ldr(R::R7, R::R5, 8);
-        self.e(dp(DpOp::Add, Set, R::R7, R::R6, R::R7));
+        self.e(dp(DpOp::Add, Set, R::R4, R::R6, R::R7));
         self.e(I::B { cond: Some(Cond::Hs), target: none });
         self.str(R::R6, R::R8, 0);
-        // One limit per size bit, r2 walking the limit words.
+        // r7 = len + 1 (a length of 2^32 - 1 gets no window).
+        self.e(I::DpImm { op: DpOp::Add, s: Set, rd: R::R7, rn: R::R7, imm: 1 });
+        self.e(I::B { cond: Some(Cond::Hs), target: none });
+        // One count per size bit, r2 walking the count words.
         self.e(I::Mov { rd: R::R2, rm: R::R8 });
         self.imm(R::R6, 1, true);
         self.asm.bind(fill);
@@ -236,8 +243,6 @@ impl Lowerer<'_> {
         self.e(I::B { cond: Some(Cond::Ne), target: fill });
         self.e(I::Bx { rm: R::LR });
         self.asm.bind(none);
-        self.imm(R::R4, u32::MAX, true);
-        self.str(R::R4, R::R8, 0);
         self.imm(R::R4, 0, true);
         for i in 1..WORDS {
             self.str(R::R4, R::R8, 4 * i);

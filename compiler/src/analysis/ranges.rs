@@ -1,0 +1,571 @@
+//! Value ranges: an unsigned interval for every eBPF register at every
+//! instruction, from a forward data-flow pass with branch refinement.
+//!
+//! The writer-based proof in [`super::zext`] cannot see that a loop counter
+//! set to `min(n, 359)` and counted down to zero, or a pointer advanced by
+//! two after each one-byte load, never reaches 2^32. Intervals can: a
+//! conditional jump narrows its operand on each edge, and an access that
+//! succeeded bounds its base register, because every byte of every region
+//! lies below a limit the target guarantees (on a 32-bit device no region
+//! contains address 0xFFFF_FFFF: a Rust slice never holds the last byte of
+//! the address space, so one past its end stays representable).
+//!
+//! Local calls are handled on one graph for the whole program: a call
+//! flows into the callee's entry, and the state after the call is the join
+//! of the state before it and of every exit of the callee (sound whether or
+//! not an engine restores r6..r9). Loops converge by widening a bound that
+//! keeps moving to the next of a few thresholds.
+
+use std::collections::BTreeMap;
+
+use femtoc_isa::verifier::VerifiedProgram;
+use femtoc_isa::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, Reg, Source, Width};
+
+/// An unsigned 64-bit interval `lo..=hi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// Least value.
+    pub lo: u64,
+    /// Greatest value.
+    pub hi: u64,
+}
+
+const TOP: Range = Range { lo: 0, hi: u64::MAX };
+const TOP32: Range = Range { lo: 0, hi: u32::MAX as u64 };
+/// Bounds a widened interval jumps to, in order.
+const THRESHOLDS: [u64; 4] = [0xff, 0xffff, u32::MAX as u64, u64::MAX];
+/// Joins at one instruction before its bounds are widened.
+const WIDEN_AFTER: u32 = 3;
+
+impl Range {
+    /// Exactly `v`.
+    pub const fn exact(v: u64) -> Self {
+        Range { lo: v, hi: v }
+    }
+
+    /// True if every value fits in 32 bits.
+    pub const fn is_narrow(self) -> bool {
+        self.hi <= u32::MAX as u64
+    }
+
+    fn join(self, o: Range) -> Range {
+        Range { lo: self.lo.min(o.lo), hi: self.hi.max(o.hi) }
+    }
+
+    /// `self` with a bound that moved past `old` pushed to a threshold.
+    fn widen(self, old: Range) -> Range {
+        let lo = if self.lo < old.lo { 0 } else { self.lo };
+        let hi = if self.hi > old.hi {
+            THRESHOLDS.into_iter().find(|&t| t >= self.hi).unwrap_or(u64::MAX)
+        } else {
+            self.hi
+        };
+        Range { lo, hi }
+    }
+
+    /// The value as an operand of a 32-bit operation (its low word).
+    fn low32(self) -> Range {
+        if self.is_narrow() {
+            self
+        } else {
+            TOP32
+        }
+    }
+
+    fn add(self, o: Range) -> Range {
+        match (self.lo.checked_add(o.lo), self.hi.checked_add(o.hi)) {
+            (Some(lo), Some(hi)) => Range { lo, hi },
+            _ => TOP,
+        }
+    }
+
+    fn sub(self, o: Range) -> Range {
+        if self.lo >= o.hi {
+            Range { lo: self.lo - o.hi, hi: self.hi - o.lo }
+        } else {
+            TOP
+        }
+    }
+
+    fn mul(self, o: Range) -> Range {
+        match (self.lo.checked_mul(o.lo), self.hi.checked_mul(o.hi)) {
+            (Some(lo), Some(hi)) => Range { lo, hi },
+            _ => TOP,
+        }
+    }
+
+    /// Every value with no bit above the highest bit `hi` may have.
+    fn mask_of(hi: u64) -> u64 {
+        match hi {
+            0 => 0,
+            _ => u64::MAX >> hi.leading_zeros(),
+        }
+    }
+}
+
+/// What the analysis may assume about the target.
+#[derive(Clone, Copy, Debug)]
+pub struct RangeConfig {
+    /// Ranges of r0..r9 when the entry function starts.
+    pub entry: [Range; 10],
+    /// Every byte any region holds lies below this address; an access that
+    /// succeeded therefore bounds its base. `u64::MAX` assumes nothing.
+    pub address_limit: u64,
+}
+
+impl RangeConfig {
+    /// A 32-bit device under the native ABI: r1 (the context address) and
+    /// r2 (its length) fit in 32 bits, every other register starts at zero,
+    /// and no region holds address 0xFFFF_FFFF.
+    pub fn device32() -> Self {
+        let mut entry = [Range::exact(0); 10];
+        entry[1] = TOP32;
+        entry[2] = TOP32;
+        RangeConfig { entry, address_limit: u32::MAX as u64 }
+    }
+}
+
+/// The ranges, and which registers hold the same 64-bit value (so that a
+/// compare refines every copy of its operand, as in `mov r4, r2; jlt r2,
+/// 359` where r4 is what the loop uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct State {
+    range: [Range; Reg::COUNT],
+    /// `same[i]`: bit set of the registers equal to register `i` (always
+    /// including `i`).
+    same: [u16; Reg::COUNT],
+}
+
+impl State {
+    fn new(range: [Range; Reg::COUNT]) -> Self {
+        let mut same = [0u16; Reg::COUNT];
+        for (i, m) in same.iter_mut().enumerate() {
+            *m = 1 << i;
+        }
+        State { range, same }
+    }
+}
+
+fn join_into(old: &mut State, new: &State, widen: bool) -> bool {
+    let mut changed = false;
+    for (o, n) in old.range.iter_mut().zip(&new.range) {
+        let mut j = o.join(*n);
+        if widen {
+            j = j.widen(*o);
+        }
+        if j != *o {
+            *o = j;
+            changed = true;
+        }
+    }
+    for (o, n) in old.same.iter_mut().zip(&new.same) {
+        if *o & n != *o {
+            *o &= n;
+            changed = true;
+        }
+    }
+    changed
+}
+
+fn get(s: &State, r: Reg) -> Range {
+    s.range.get(r.index()).copied().unwrap_or(TOP)
+}
+
+/// `r` gets a new value `v`: it is no longer a copy of anything.
+fn set(s: &mut State, r: Reg, v: Range) {
+    let i = r.index();
+    if let Some(x) = s.range.get_mut(i) {
+        *x = v;
+    }
+    for (j, m) in s.same.iter_mut().enumerate() {
+        *m = if j == i { 1 << i } else { *m & !(1 << i) };
+    }
+}
+
+/// `dst` becomes a copy of `src`.
+fn copy(s: &mut State, dst: Reg, src: Reg) {
+    if dst == src {
+        return;
+    }
+    let v = get(s, src);
+    set(s, dst, v);
+    let class = s.same.get(src.index()).copied().unwrap_or(0) | dst.bit();
+    for (j, m) in s.same.iter_mut().enumerate() {
+        if class & (1 << j) != 0 {
+            *m = class;
+        }
+    }
+}
+
+/// Narrows `r` and every register holding the same value to `v`.
+fn narrow_to(s: &mut State, r: Reg, v: Range) {
+    let class = s.same.get(r.index()).copied().unwrap_or(r.bit()) | r.bit();
+    for (j, x) in s.range.iter_mut().enumerate() {
+        if class & (1 << j) != 0 {
+            *x = v;
+        }
+    }
+}
+
+fn operand(s: &State, src: Source, width: Width) -> Range {
+    match (src, width) {
+        (Source::Reg(r), Width::W64) => get(s, r),
+        (Source::Reg(r), Width::W32) => get(s, r).low32(),
+        (Source::Imm(k), Width::W64) => Range::exact(i64::from(k) as u64),
+        (Source::Imm(k), Width::W32) => Range::exact(u64::from(k as u32)),
+    }
+}
+
+/// The range of `a op b` computed at `width` (operands already taken at
+/// that width).
+fn alu(op: AluOp, a: Range, b: Range, width: Width) -> Range {
+    let bits = match width {
+        Width::W32 => 32,
+        Width::W64 => 64,
+    };
+    // A constant that is negative at this width adds as a subtraction of
+    // its magnitude (modulo 2^bits) and subtracts as an addition.
+    let negated = match width {
+        _ if b.lo != b.hi => None,
+        Width::W64 if b.lo > i64::MAX as u64 => Some(b.lo.wrapping_neg()),
+        Width::W32 if b.lo > i32::MAX as u64 => Some((1u64 << 32) - b.lo),
+        _ => None,
+    };
+    let r = match op {
+        AluOp::Mov => b,
+        AluOp::Add => match negated {
+            Some(n) => a.sub(Range::exact(n)),
+            None => a.add(b),
+        },
+        AluOp::Sub => match negated {
+            Some(n) => a.add(Range::exact(n)),
+            None => a.sub(b),
+        },
+        AluOp::Mul => a.mul(b),
+        // Division by zero gives 0 and modulo by zero the dividend: both
+        // are at most the dividend, like every other quotient/remainder.
+        AluOp::Div if b.lo > 0 => Range { lo: a.lo / b.hi, hi: a.hi / b.lo },
+        AluOp::Div | AluOp::Mod => Range { lo: 0, hi: a.hi },
+        AluOp::And => Range { lo: 0, hi: a.hi.min(b.hi) },
+        AluOp::Or => Range { lo: a.lo.max(b.lo), hi: Range::mask_of(a.hi | b.hi) },
+        AluOp::Xor => Range { lo: 0, hi: Range::mask_of(a.hi | b.hi) },
+        AluOp::Rsh if b.lo == b.hi && b.lo < bits => Range { lo: a.lo >> b.lo, hi: a.hi >> b.lo },
+        AluOp::Rsh => Range { lo: 0, hi: a.hi },
+        AluOp::Lsh if b.lo == b.hi && b.lo < bits && a.hi <= u64::MAX >> b.lo => {
+            Range { lo: a.lo << b.lo, hi: a.hi << b.lo }
+        }
+        AluOp::Lsh | AluOp::Arsh | AluOp::SDiv | AluOp::SMod | AluOp::MovSx(_) => TOP,
+    };
+    match width {
+        Width::W64 => r,
+        Width::W32 if r.is_narrow() => r,
+        Width::W32 => TOP32,
+    }
+}
+
+/// Narrows `b`, the base of a `size`-byte access at `b + off` that
+/// succeeded, given that every region byte lies below `limit`.
+fn after_access(b: Range, off: i16, size: MemSize, limit: u64) -> Range {
+    let size = u64::from(size.bytes());
+    let off_abs = u64::from(off.unsigned_abs());
+    // The address a = b + off satisfies a + size <= limit.
+    let bound = if off >= 0 {
+        // Only if no value of b wraps when the offset is added.
+        if b.hi.checked_add(off_abs).is_none() {
+            return b;
+        }
+        limit.checked_sub(size + off_abs)
+    } else {
+        // a = b - |off| wrapping below zero would land above the limit
+        // (|off| <= 2^15), so b >= |off| and b = a + |off|.
+        if limit > u64::MAX - (1 << 15) {
+            return b;
+        }
+        limit.checked_sub(size).map(|x| x + off_abs)
+    };
+    match bound {
+        Some(h) if h >= b.lo => Range { lo: b.lo, hi: b.hi.min(h) },
+        _ => b,
+    }
+}
+
+/// The ranges on the taken (`true`) or fall-through edge of a jump.
+fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, taken: bool) {
+    let a = get(s, dst);
+    let b = operand(s, src, width);
+    // A 32-bit compare is the 64-bit compare when both sides fit; signed
+    // compares are unsigned ones when neither side has its sign bit.
+    if width == Width::W32 && !a.is_narrow() {
+        return;
+    }
+    let smax = match width {
+        Width::W32 => i32::MAX as u64,
+        Width::W64 => i64::MAX as u64,
+    };
+    let signed_ok = a.hi <= smax && b.hi <= smax;
+    use JmpCond::*;
+    let cond = match cond {
+        Sgt if signed_ok => Gt,
+        Sge if signed_ok => Ge,
+        Slt if signed_ok => Lt,
+        Sle if signed_ok => Le,
+        c => c,
+    };
+    // Normalise to the condition that holds on this edge.
+    let holds = match (cond, taken) {
+        (c, true) => c,
+        (Eq, false) => Ne,
+        (Ne, false) => Eq,
+        (Lt, false) => Ge,
+        (Ge, false) => Lt,
+        (Gt, false) => Le,
+        (Le, false) => Gt,
+        _ => return,
+    };
+    let mut r = a;
+    match holds {
+        Eq => {
+            r = Range { lo: a.lo.max(b.lo), hi: a.hi.min(b.hi) };
+        }
+        Ne if b.lo == b.hi => {
+            if a.lo == b.lo {
+                r.lo = a.lo.saturating_add(1);
+            }
+            if a.hi == b.lo {
+                r.hi = a.hi.saturating_sub(1);
+            }
+        }
+        Lt if b.hi > 0 => r.hi = a.hi.min(b.hi - 1),
+        Le => r.hi = a.hi.min(b.hi),
+        Gt if b.lo < u64::MAX => r.lo = a.lo.max(b.lo + 1),
+        Ge => r.lo = a.lo.max(b.lo),
+        _ => {}
+    }
+    // An empty interval is an edge never taken; keeping the old range is
+    // merely less precise.
+    if r.lo <= r.hi {
+        narrow_to(s, dst, r);
+    }
+}
+
+/// The state after `insn` when it completes (not for jumps' edges, calls
+/// or exits, which [`analyse`] handles).
+fn transfer(insn: &Insn, s: &mut State, limit: u64) {
+    match *insn {
+        Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(r) } => {
+            copy(s, dst, r)
+        }
+        Insn::Alu { width: Width::W32, op: AluOp::Mov, dst, src: Source::Reg(r) }
+            if get(s, r).is_narrow() =>
+        {
+            copy(s, dst, r)
+        }
+        Insn::Alu { width, op, dst, src } => {
+            let a = match width {
+                Width::W64 => get(s, dst),
+                Width::W32 => get(s, dst).low32(),
+            };
+            let b = operand(s, src, width);
+            set(s, dst, alu(op, a, b, width));
+        }
+        Insn::Neg { width, dst } => set(
+            s,
+            dst,
+            match width {
+                Width::W32 => TOP32,
+                Width::W64 => TOP,
+            },
+        ),
+        Insn::Endian { order, bits, dst } => {
+            let v = match (order, bits) {
+                (ByteOrder::ToLe, 64) => get(s, dst),
+                (_, 64) => TOP,
+                (_, b) => Range { lo: 0, hi: (1u64 << b) - 1 },
+            };
+            set(s, dst, v);
+        }
+        Insn::LoadImm64 { dst, imm } => set(s, dst, Range::exact(imm)),
+        Insn::LoadDataAddr { dst, .. } => set(s, dst, Range { lo: 0, hi: limit.saturating_sub(1) }),
+        Insn::Load { size, dst, src, off } => {
+            let b = after_access(get(s, src), off, size, limit);
+            narrow_to(s, src, b);
+            let v = match size {
+                MemSize::DW => TOP,
+                _ => Range { lo: 0, hi: (1u64 << (8 * size.bytes())) - 1 },
+            };
+            set(s, dst, v);
+        }
+        Insn::LoadSx { size, dst, src, off } => {
+            let b = after_access(get(s, src), off, size, limit);
+            narrow_to(s, src, b);
+            set(s, dst, TOP);
+        }
+        Insn::Store { size, dst, off, .. } => {
+            let b = after_access(get(s, dst), off, size, limit);
+            narrow_to(s, dst, b);
+        }
+        Insn::Atomic { size, op, fetch, dst, src, off } => {
+            let b = after_access(get(s, dst), off, size, limit);
+            narrow_to(s, dst, b);
+            let old = match size {
+                MemSize::DW => TOP,
+                _ => TOP32,
+            };
+            if op == AtomicOp::CmpXchg {
+                set(s, Reg::R0, old);
+            } else if fetch || op == AtomicOp::Xchg {
+                set(s, src, old);
+            }
+        }
+        Insn::Call { .. } | Insn::CallReg { .. } => {
+            for r in [Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5] {
+                set(s, r, TOP);
+            }
+        }
+        Insn::CallLocal { .. }
+        | Insn::Jmp { .. }
+        | Insn::Ja { .. }
+        | Insn::JaLong { .. }
+        | Insn::Exit => {}
+    }
+}
+
+/// The range of every register before every reachable instruction, by pc.
+pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<usize, [Range; 11]> {
+    let insns: Vec<(usize, Insn)> =
+        femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
+    let index: BTreeMap<usize, usize> =
+        insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
+    let function_of = |pc: usize| {
+        prog.functions.iter().position(|f| (f.start as usize..f.end as usize).contains(&pc))
+    };
+    // Per function: the pcs after each call to it, and the join of its
+    // exits' states.
+    let mut returns: Vec<Vec<(usize, usize)>> = vec![Vec::new(); prog.functions.len()];
+    for &(pc, insn) in &insns {
+        if let Insn::CallLocal { .. } = insn {
+            let callee = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
+            if let Some(f) =
+                callee.and_then(|t| prog.functions.iter().position(|f| f.start as usize == t))
+            {
+                if let Some(v) = returns.get_mut(f) {
+                    v.push((pc, pc + 1));
+                }
+            }
+        }
+    }
+    let mut exits: Vec<Option<State>> = vec![None; prog.functions.len()];
+    let mut states: Vec<Option<State>> = vec![None; insns.len()];
+    let mut joins = vec![0u32; insns.len()];
+    let mut work = Vec::new();
+
+    let mut range = [TOP; Reg::COUNT];
+    range[..10].copy_from_slice(&cfg.entry);
+    let entry = State::new(range);
+    if let Some(slot) = states.first_mut() {
+        *slot = Some(entry);
+        work.push(0usize);
+    }
+    let push = |states: &mut Vec<Option<State>>,
+                joins: &mut Vec<u32>,
+                work: &mut Vec<usize>,
+                pc: usize,
+                s: &State| {
+        let Some(&j) = index.get(&pc) else { return };
+        let grew = match states.get_mut(j) {
+            Some(Some(old)) => {
+                let n = joins.get(j).copied().unwrap_or(0);
+                if let Some(c) = joins.get_mut(j) {
+                    *c = n + 1;
+                }
+                join_into(old, s, n >= WIDEN_AFTER)
+            }
+            Some(slot) => {
+                *slot = Some(*s);
+                true
+            }
+            None => false,
+        };
+        if grew {
+            work.push(j);
+        }
+    };
+
+    while let Some(i) = work.pop() {
+        let (Some(&(pc, insn)), Some(Some(before))) = (insns.get(i), states.get(i).copied()) else {
+            continue;
+        };
+        let mut s = before;
+        let next = pc + insn.slots();
+        match insn {
+            Insn::Jmp { width, cond, dst, src, .. } => {
+                let mut t = s;
+                refine(&mut t, width, cond, dst, src, true);
+                if let Some(target) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {
+                    push(&mut states, &mut joins, &mut work, target, &t);
+                }
+                refine(&mut s, width, cond, dst, src, false);
+                push(&mut states, &mut joins, &mut work, next, &s);
+            }
+            Insn::Ja { .. } | Insn::JaLong { .. } => {
+                if let Some(target) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {
+                    push(&mut states, &mut joins, &mut work, target, &s);
+                }
+            }
+            Insn::CallLocal { .. } => {
+                let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
+                if let Some(t) = target {
+                    push(&mut states, &mut joins, &mut work, t, &s);
+                }
+                let callee =
+                    target.and_then(|t| prog.functions.iter().position(|f| f.start as usize == t));
+                match callee.and_then(|f| exits.get(f).copied().flatten()) {
+                    Some(e) => {
+                        let mut after = s;
+                        join_into(&mut after, &e, false);
+                        push(&mut states, &mut joins, &mut work, next, &after);
+                    }
+                    // The callee never returned yet: its first exit
+                    // will push the return point.
+                    None if callee.is_some() => {}
+                    None => {
+                        let mut after = s;
+                        for r in Reg::all().filter(|r| r.index() < 10) {
+                            set(&mut after, r, TOP);
+                        }
+                        push(&mut states, &mut joins, &mut work, next, &after);
+                    }
+                }
+            }
+            Insn::Exit => {
+                let Some(f) = function_of(pc).filter(|&f| f > 0) else { continue };
+                let grew = match exits.get_mut(f) {
+                    Some(Some(old)) => join_into(old, &s, false),
+                    Some(slot) => {
+                        *slot = Some(s);
+                        true
+                    }
+                    None => false,
+                };
+                if grew {
+                    let sites = returns.get(f).cloned().unwrap_or_default();
+                    for (call_pc, ret) in sites {
+                        let Some(Some(at_call)) =
+                            index.get(&call_pc).and_then(|&c| states.get(c)).copied()
+                        else {
+                            continue;
+                        };
+                        let mut after = at_call;
+                        join_into(&mut after, &s, false);
+                        push(&mut states, &mut joins, &mut work, ret, &after);
+                    }
+                }
+            }
+            _ => {
+                transfer(&insn, &mut s, cfg.address_limit);
+                push(&mut states, &mut joins, &mut work, next, &s);
+            }
+        }
+    }
+    insns.iter().zip(states).filter_map(|(&(pc, _), s)| s.map(|s| (pc, s.range))).collect()
+}
