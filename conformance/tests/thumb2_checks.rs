@@ -353,3 +353,48 @@ fn a_move_and_the_operation_after_it_agree_when_fused() {
         }
     }
 }
+
+#[test]
+fn a_zero_test_reuses_the_flags_of_the_add_only_while_they_hold() {
+    // Each loop decrements a counter and tests it for zero later in the
+    // block. In between: nothing, register moves (flags kept), a compare
+    // inside a checked load, a constant move, a 32-bit operation that
+    // clears an upper half, and a helper-free store: each of the latter
+    // writes the flags, so the jump must compare again. The counter starts
+    // at the context byte, so runs differ in trip count.
+    let between = [
+        "",
+        "mov32 %r3, %r4\n mov32 %r4, %r3",
+        "ldxb %r3, [%r1+0]",
+        "mov %r3, 0",
+        "mov %r8, -1\n and32 %r8, 7",
+        "stxb [%r10-1], %r7",
+    ];
+    for (i, middle) in between.iter().enumerate() {
+        let src = format!(
+            "
+            ldxb %r7, [%r1+0]
+            add32 %r7, 1
+            mov %r0, 0
+            mov %r4, 0
+        loop:
+            add %r0, %r7
+            add32 %r7, -1
+            {middle}
+            jne32 %r7, 0, loop
+            exit"
+        );
+        let program = femtoc_isa::assemble(&src).unwrap_or_else(|e| panic!("{i}: {e}"));
+        let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{i}: {e}"));
+        for first in [0u8, 1, 2, 7] {
+            let context = [first, 9, 9, 9];
+            let case = Case { program: &verified, context: Some(&context), budget: Some(100) };
+            let reference = Interpreter.execute(&case).expect("interpreter runs");
+            assert!(reference.result.is_ok(), "{i}: {reference:?}");
+            for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+                let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+                assert_eq!(got, reference, "case {i}, counter {first}, {engine}");
+            }
+        }
+    }
+}

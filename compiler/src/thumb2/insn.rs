@@ -528,6 +528,43 @@ pub enum Thumb2Insn {
     },
 }
 
+impl Thumb2Insn {
+    /// True if the instruction may change the condition flags (calls
+    /// count: the callee may), so a flag result computed before it is lost.
+    pub fn may_write_flags(&self) -> bool {
+        use Thumb2Insn as I;
+        match *self {
+            I::DpReg { s, .. }
+            | I::DpImm { s, .. }
+            | I::MovImm { s, .. }
+            | I::MvnReg { s, .. }
+            | I::ShiftImm { s, .. }
+            | I::ShiftReg { s, .. }
+            | I::Mul { s, .. } => s != SetFlags::Keep,
+            I::AddW { .. }
+            | I::Mov { .. }
+            | I::Movw { .. }
+            | I::Movt { .. }
+            | I::Mla { .. }
+            | I::Umull { .. }
+            | I::Div { .. }
+            | I::Unary { .. }
+            | I::Mem { .. }
+            | I::MemReg { .. }
+            | I::Ldrex { .. }
+            | I::Strex { .. }
+            | I::Clrex
+            | I::Push { .. }
+            | I::Pop { .. }
+            | I::SpAdjust { .. }
+            | I::AddSpImm { .. }
+            | I::B { .. }
+            | I::Cbz { .. } => false,
+            _ => true,
+        }
+    }
+}
+
 /// Comparison kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Compare {

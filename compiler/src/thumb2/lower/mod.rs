@@ -117,6 +117,16 @@ pub struct Lowerer<'p> {
     /// be zero here, within the current basic block: a 32-bit operation
     /// on them need not clear it again.
     hi_zero: u16,
+    /// Set while lowering an add or subtract whose result a later
+    /// `jeq`/`jne` against 0 in the same block tests: emit it flag-setting.
+    flags_wanted: bool,
+    /// The eBPF register whose low word the Z flag reflects here, if any
+    /// (so that a `jeq`/`jne` against 0 needs no compare). Cleared by any
+    /// emitted instruction that may write the flags, by a block leader,
+    /// and by another write to the register.
+    zero_flag_of: Option<EReg>,
+    /// The instruction being lowered set [`Self::zero_flag_of`].
+    zero_flag_set: bool,
     /// For each checked access, the region its base likely points into
     /// ([`crate::analysis::regions`]).
     hints: BTreeMap<usize, Region>,
@@ -169,6 +179,9 @@ impl<'p> Lowerer<'p> {
             covered: BTreeSet::new(),
             leaders: BTreeSet::new(),
             hi_zero: 0,
+            flags_wanted: false,
+            zero_flag_of: None,
+            zero_flag_set: false,
             hints: BTreeMap::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
@@ -181,6 +194,9 @@ impl<'p> Lowerer<'p> {
     }
 
     fn e(&mut self, insn: I) {
+        if insn.may_write_flags() {
+            self.zero_flag_of = None;
+        }
         self.asm.emit(insn);
     }
 
@@ -383,6 +399,7 @@ impl<'p> Lowerer<'p> {
             self.asm.bind(label);
             if self.leaders.contains(&d.pc) {
                 self.hi_zero = 0;
+                self.zero_flag_of = None;
             }
             if fused == Some(d.pc) {
                 continue;
@@ -393,7 +410,13 @@ impl<'p> Lowerer<'p> {
                     continue;
                 }
             }
+            self.flags_wanted = self.tested_for_zero(d, insns.get(i + 1..).unwrap_or_default());
+            self.zero_flag_set = false;
             self.insn(d.pc, d.insn, &func)?;
+            self.flags_wanted = false;
+            if !self.zero_flag_set && self.zero_flag_of.is_some_and(|r| writes(&d.insn, r)) {
+                self.zero_flag_of = None;
+            }
             if let Insn::CallLocal { .. } = d.insn {
                 // The callee may have left anything in any register.
                 self.hi_zero = 0;
@@ -401,6 +424,42 @@ impl<'p> Lowerer<'p> {
         }
         self.emit_cold();
         self.prologue()
+    }
+
+    /// True if `first` is an add or subtract whose result a later
+    /// instruction of the same block compares with zero for equality on
+    /// the low word alone (a 32-bit compare, or a register kept as a low
+    /// word), with no other write to it in between.
+    fn tested_for_zero(&self, first: Decoded, rest: &[Decoded]) -> bool {
+        let Insn::Alu { width, op: AluOp::Add | AluOp::Sub, dst, .. } = first.insn else {
+            return false;
+        };
+        let low = |w: Width| w == Width::W32 || self.narrow(dst);
+        if !low(width) {
+            return false;
+        }
+        for n in rest {
+            if self.leaders.contains(&n.pc) {
+                return false;
+            }
+            match n.insn {
+                Insn::Jmp {
+                    width,
+                    cond: JmpCond::Eq | JmpCond::Ne,
+                    dst: d,
+                    src: Source::Imm(0),
+                    ..
+                } if d == dst => {
+                    return low(width);
+                }
+                Insn::Jmp { .. } | Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Exit => {
+                    return false
+                }
+                i if writes(&i, dst) => return false,
+                _ => {}
+            }
+        }
+        false
     }
 
     /// Lowers `mov32 D, S` followed by `op32 D, X` as one three-operand
@@ -969,10 +1028,14 @@ impl<'p> Lowerer<'p> {
             (_, _) if simple.is_some() => {
                 let o = simple.unwrap_or(DpOp::Add);
                 let a = self.lo(dst, R::R0);
+                // Flags for the `jeq`/`jne` after it (add and sub only: the
+                // and-forms below may become UXTB/UXTH, which set none).
+                let flags =
+                    if self.flags_wanted && matches!(o, DpOp::Add | DpOp::Sub) { Set } else { Any };
                 match src {
                     Source::Reg(s) => {
                         let b = self.lo(s, R::R2);
-                        self.e(dp(o, Any, d, a, b));
+                        self.e(dp(o, flags, d, a, b));
                     }
                     Source::Imm(0xff) if op == AluOp::And => {
                         self.e(I::Unary { op: UnOp::Uxtb, rd: d, rm: a });
@@ -980,7 +1043,17 @@ impl<'p> Lowerer<'p> {
                     Source::Imm(0xffff) if op == AluOp::And => {
                         self.e(I::Unary { op: UnOp::Uxth, rd: d, rm: a });
                     }
-                    Source::Imm(k) => self.dp_imm(o, Any, d, a, k as u32, false),
+                    Source::Imm(k) => self.dp_imm(o, flags, d, a, k as u32, false),
+                }
+                if flags == Set {
+                    // Z now reflects the result, unless storing it to its
+                    // home or clearing the upper half writes the flags
+                    // (`e` then forgets it).
+                    self.zero_flag_of = Some(dst);
+                    self.zero_flag_set = true;
+                    self.put_lo(dst, d);
+                    self.zero_hi(dst);
+                    return Ok(());
                 }
             }
             (AluOp::Mov, Source::Reg(s)) => {
@@ -1257,7 +1330,11 @@ impl<'p> Lowerer<'p> {
         let narrow64 = width == Width::W64 && self.narrow(dst) && src_narrow;
         if width == Width::W32 || narrow64 {
             let a = self.lo(dst, R::R0);
+            let flags_ready = self.zero_flag_of == Some(dst)
+                && matches!(cond, JmpCond::Eq | JmpCond::Ne)
+                && src == Source::Imm(0);
             match (cond, src) {
+                _ if flags_ready => {}
                 (JmpCond::Set, _) => {
                     let b = self.src_lo(src, R::R2);
                     self.e(I::CmpReg { kind: Compare::Tst, rn: a, rm: b });
@@ -1868,4 +1945,25 @@ impl<'p> Lowerer<'p> {
 
 fn dp(op: DpOp, s: SetFlags, rd: Reg, rn: Reg, rm: Reg) -> I {
     I::DpReg { op, s, rd, rn, rm, shift: Shift::Lsl, amount: 0 }
+}
+
+/// True if `insn` may change eBPF register `r` (calls and atomics: any).
+fn writes(insn: &Insn, r: EReg) -> bool {
+    match *insn {
+        Insn::Alu { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::Endian { dst, .. }
+        | Insn::LoadImm64 { dst, .. }
+        | Insn::LoadDataAddr { dst, .. }
+        | Insn::Load { dst, .. }
+        | Insn::LoadSx { dst, .. } => dst == r,
+        Insn::Atomic { .. } | Insn::Call { .. } | Insn::CallLocal { .. } | Insn::CallReg { .. } => {
+            true
+        }
+        Insn::Store { .. }
+        | Insn::Ja { .. }
+        | Insn::JaLong { .. }
+        | Insn::Jmp { .. }
+        | Insn::Exit => false,
+    }
 }
