@@ -203,11 +203,29 @@ fn data_region_accesses_use_their_own_window() {
     assert!(faults > 0 && faults < 8, "{faults} of 8 runs fault");
 }
 
+/// Runs `src` under budgets around 0 and 2^32 (so the counter's low word
+/// runs out and borrows on the first events) on both Thumb-2 engines
+/// against the interpreter; returns how many budgets stop the run.
+fn budget_agrees(name: &str, src: &str) -> usize {
+    let program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut stops = 0;
+    for budget in [0, 1, 4, 5, 6, 1 << 32, (1 << 32) + 1, (1 << 32) + 5, 3 << 32, u64::MAX] {
+        let case = Case { program: &verified, context: None, budget: Some(budget) };
+        let reference = Interpreter.execute(&case).expect("interpreter runs");
+        stops += usize::from(reference.result.is_err());
+        for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+            assert_eq!(got, reference, "{name}: budget {budget:#x}, {engine}");
+        }
+    }
+    stops
+}
+
 #[test]
 fn budget_borrows_from_its_high_word_and_stops_exactly() {
-    // Four backward jumps and a local call per run; budgets around 2^32
-    // make the low word run out (and borrow) on the first events.
-    let src = "
+    // Four backward jumps and a local call per run.
+    let with_call = "
         mov %r6, 5
     again:
         sub %r6, 1
@@ -217,19 +235,73 @@ fn budget_borrows_from_its_high_word_and_stops_exactly() {
     f:
         mov %r0, 7
         exit";
-    let program = femtoc_isa::assemble(src).expect("assembles");
-    let verified = verify_for_harness(&program).expect("verifies");
-    let mut stops = 0;
-    for budget in [0, 1, 4, 5, 6, 1 << 32, (1 << 32) + 1, (1 << 32) + 5, 3 << 32, u64::MAX] {
-        let case = Case { program: &verified, context: None, budget: Some(budget) };
-        let reference = Interpreter.execute(&case).expect("interpreter runs");
-        stops += usize::from(reference.result.is_err());
-        for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
-            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
-            assert_eq!(got, reference, "budget {budget:#x}, {engine}");
-        }
-    }
-    assert_eq!(stops, 3, "budgets 0, 1 and 4 stop the run");
+    assert_eq!(budget_agrees("with a call", with_call), 3, "budgets 0, 1 and 4 stop the run");
+    // No r10 and no call, so r11 is free and the counter gets a core
+    // register: back edges that are one conditional branch, an
+    // unconditional jump, and a 64-bit compare of several branches.
+    let loops = "
+        mov %r6, 3
+    outer:
+        mov %r7, 2
+    inner:
+        sub %r7, 1
+        jne %r7, 0, inner
+        lddw %r8, 0x100000002
+    wide:
+        sub %r8, 1
+        lddw %r9, 0x100000000
+        jgt %r8, %r9, wide
+        sub %r6, 1
+        jeq %r6, 0, done
+        ja outer
+    done:
+        mov %r0, %r8
+        exit";
+    let stops = budget_agrees("loops", loops);
+    assert!(stops > 0 && stops < 10, "loops: {stops} stops");
+    // Six hotter halves take r4..r8 and r10: the counter gets r11, which
+    // holds the stack top during the entry in other programs.
+    let seventh = "
+        mov %r6, 0
+        mov %r7, 0
+        lddw %r9, 0x100000003
+        lddw %r0, 0x100000000
+    loop:
+        add %r6, %r9
+        add %r6, %r9
+        add %r7, %r6
+        add %r7, %r6
+        sub %r9, 1
+        jgt %r9, %r0, loop
+        mov %r0, %r7
+        exit";
+    let stops = budget_agrees("seventh", seventh);
+    assert!(stops > 0 && stops < 10, "seventh: {stops} stops");
+    // Sixteen hot register halves: the counter stays in a frame word.
+    let crowded = "
+        mov %r0, 0
+        mov %r2, 0
+        mov %r3, 0
+        mov %r4, 0
+        mov %r5, 0
+        mov %r6, 0
+        mov %r7, 0
+        mov %r8, 4
+    loop:
+        add %r0, 1
+        add %r1, 1
+        add %r2, 1
+        add %r3, 1
+        add %r4, 1
+        add %r5, 1
+        add %r6, 1
+        add %r7, 1
+        sub %r8, 1
+        jne %r8, 0, loop
+        add %r0, %r7
+        exit";
+    let stops = budget_agrees("crowded", crowded);
+    assert!(stops > 0 && stops < 10, "crowded: {stops} stops");
 }
 
 /// A load or store of `size` bytes whose offset adds `k` (the first

@@ -5,6 +5,7 @@
 //! | eBPF r10 | r11 (no upper half: stack addresses are below 2^32); a program that never names r10 and makes no local call gets r11 as a seventh core register |
 //! | the costliest register halves of eBPF r0..r9 | r4, r5, r6, r7, r8, r10 (callee-saved, so helper and routine calls keep them); a *narrow* register (upper half always zero, see [`crate::analysis::zext`]) has only a low half |
 //! | the other halves | 4-byte slots at `[sp, #SLOTS + 8 * n]` (low word, high word at +4) |
+//! | the low word of the budget counter | a core register too when its cost ranks with the halves' (two memory accesses per event), else a frame word |
 //! | upper half of a narrow register | nowhere: it is zero |
 //! | temporaries | r0..r3, r12, lr (never live across an eBPF instruction) |
 //! | r9 | untouched (platform register) |
@@ -68,6 +69,8 @@ pub struct Loc {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegMap {
     locs: [Loc; 11],
+    /// The core register holding the budget counter's low word, if any.
+    pub budget: Option<Reg>,
     /// Bytes of frame used by the fixed part (up to the save entries).
     pub fixed: u32,
 }
@@ -81,6 +84,8 @@ impl RegMap {
         let mut cost = [[0u64; 2]; 10];
         let mut calls = false;
         let mut frame_used = false;
+        // The budget counter's low word: a load and a store per event.
+        let mut budget_cost = 0u64;
         for d in decode_all(code).flatten() {
             let pc = d.pc as u32;
             let depth = prog.back_edges.iter().filter(|&&(j, t)| t <= pc && pc <= j).count();
@@ -92,6 +97,11 @@ impl RegMap {
                 }
             }
             calls |= matches!(d.insn, Insn::CallLocal { .. });
+            let event = matches!(d.insn, Insn::CallLocal { .. })
+                || prog.back_edges.iter().any(|&(j, _)| j == pc);
+            if event {
+                budget_cost += 2 * weight;
+            }
         }
         let mut locs = [Loc { lo: Half::Slot(0), hi: None }; 11];
         for (r, loc) in locs.iter_mut().enumerate().take(10) {
@@ -101,17 +111,23 @@ impl RegMap {
         }
         // Halves by cost, the costliest first (a narrow register has no
         // upper half to place).
+        // Index 10 stands for the budget counter.
         let mut halves: Vec<(u64, usize, usize)> = (0..10)
             .flat_map(|r| [(cost[r][0], r, 0), (cost[r][1], r, 1)])
             .filter(|&(c, r, half)| c > 0 && (half == 0 || narrow & (1 << r) == 0))
+            .chain([(budget_cost, 10, 0)])
+            .filter(|&(c, _, _)| c > 0)
             .collect();
         halves.sort_by_key(|&(c, r, half)| (core::cmp::Reverse(c), r, half));
         // A program that never names r10 and makes no local call needs no
         // frame pointer: r11 holds eBPF registers too.
         let spare = if frame_used || calls { None } else { Some(Reg::R11) };
         let core = CORE.iter().copied().chain(spare);
+        let mut budget = None;
         for ((_, r, half), reg) in halves.into_iter().zip(core) {
-            if half == 0 {
+            if r == 10 {
+                budget = Some(reg);
+            } else if half == 0 {
                 locs[r].lo = Half::Reg(reg);
             } else {
                 locs[r].hi = Some(Half::Reg(reg));
@@ -119,7 +135,7 @@ impl RegMap {
         }
         locs[10] = Loc { lo: Half::Reg(Reg::R11), hi: None };
         let fixed = if calls { SAVES + SAVE_ENTRY * MAX_SAVES } else { SAVES };
-        RegMap { locs, fixed }
+        RegMap { locs, budget, fixed }
     }
 
     /// Where eBPF register `r` lives.

@@ -16,9 +16,12 @@
 //! which need CCR.UNALIGN_TRP clear: the section then needs
 //! `UNALIGNED_ACCESS`.
 //!
-//! Budget: the low word of `budget_left` lives in a frame word while the
-//! code runs; an event decrements it, and a borrow from the high word or
-//! the stop happens in a shared tail.
+//! Budget: the low word of `budget_left` lives in a core register when the
+//! [`RegMap`] finds one worth it, else in a frame word, while the code
+//! runs; an event decrements it, and a borrow from the high word or the
+//! stop happens in a shared tail. A backward jump that is one conditional
+//! branch becomes "skip unless taken; decrement; jump back if no borrow",
+//! so an iteration with budget left costs one taken branch.
 
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{
@@ -378,7 +381,7 @@ impl<'p> Lowerer<'p> {
         self.plan_checks(&insns);
         let events = !self.prog.back_edges.is_empty()
             || insns.iter().any(|d| matches!(d.insn, Insn::CallLocal { .. }));
-        if events {
+        if events && self.map.budget.is_none() {
             self.budget_slot = Some(self.map.fixed + 4 * self.window_words);
             self.window_words += 1;
         }
@@ -554,7 +557,8 @@ impl<'p> Lowerer<'p> {
             self.ldr(R::R1, R::R0, abi::OFF_BUDGET_LEFT);
             self.str(R::R1, R::SP, slot);
         }
-        // Before the eBPF registers: the window routine uses r4..r8.
+        // Before the eBPF registers and the budget register: the window
+        // routine uses r4..r8.
         let shared = self.windows.len() > windows::INLINE_WINDOWS;
         for w in core::mem::take(&mut self.windows) {
             self.window_init(&w, shared);
@@ -573,6 +577,10 @@ impl<'p> Lowerer<'p> {
         self.imm(R::R2, 0, true);
         for r in [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9] {
             self.store64(r, R::R1, R::R2);
+        }
+        // Last: the budget may have r11, which held the stack top above.
+        if let Some(b) = self.map.budget {
+            self.ldr(b, R::R0, abi::OFF_BUDGET_LEFT);
         }
         let start = self.label_at(0)?;
         self.e(I::B { cond: None, target: start });
@@ -1272,23 +1280,72 @@ impl<'p> Lowerer<'p> {
     /// before every return and every helper or routine call); a borrow
     /// from the high word, or the stop, happens out of line.
     fn budget(&mut self, pc: u32) {
-        let Some(slot) = self.budget_slot else { return };
-        let entry = self.asm.label();
         let resume = self.asm.label();
-        self.ldr(R::R0, R::SP, slot);
-        self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R0, rn: R::R0, imm: 1 });
-        self.str(R::R0, R::SP, slot);
-        self.e(I::B { cond: Some(Cond::Lo), target: entry });
+        if self.budget_decrement() {
+            let entry = self.asm.label();
+            self.e(I::B { cond: Some(Cond::Lo), target: entry });
+            self.cold.push(Cold::Budget { entry, pc, resume });
+        }
         self.asm.bind(resume);
-        self.cold.push(Cold::Budget { entry, pc, resume });
+    }
+
+    /// One budget event at `pc`, then a jump to `target` (a backward jump):
+    /// the usual case, a counter with something left, is one taken branch;
+    /// a borrow from the high word happens out of line.
+    fn budget_then_jump(&mut self, pc: u32, target: Label) {
+        if self.budget_decrement() {
+            let entry = self.asm.label();
+            self.e(I::B { cond: Some(Cond::Hs), target });
+            self.e(I::B { cond: None, target: entry });
+            self.cold.push(Cold::Budget { entry, pc, resume: target });
+        } else {
+            self.e(I::B { cond: None, target });
+        }
+    }
+
+    /// Decrements the budget copy's low word, leaving the borrow in the
+    /// flags (carry clear: it went from 0 to all ones); false if the
+    /// program has no budget events.
+    fn budget_decrement(&mut self) -> bool {
+        match (self.map.budget, self.budget_slot) {
+            (Some(b), _) => {
+                self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: b, rn: b, imm: 1 });
+                true
+            }
+            (None, Some(slot)) => {
+                self.ldr(R::R0, R::SP, slot);
+                self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R0, rn: R::R0, imm: 1 });
+                self.str(R::R0, R::SP, slot);
+                true
+            }
+            (None, None) => false,
+        }
+    }
+
+    /// True if the program has budget events (and so a budget copy).
+    fn has_budget(&self) -> bool {
+        self.map.budget.is_some() || self.budget_slot.is_some()
+    }
+
+    /// The register holding the budget copy's low word: its core register,
+    /// or `tmp` loaded from the frame word (`sp` lower by `bias` bytes than
+    /// while eBPF code runs); `None` without budget events.
+    fn budget_value(&mut self, tmp: Reg, bias: u32) -> Option<Reg> {
+        match (self.map.budget, self.budget_slot) {
+            (Some(b), _) => Some(b),
+            (None, Some(slot)) => {
+                self.ldr(tmp, R::SP, bias + slot);
+                Some(tmp)
+            }
+            (None, None) => None,
+        }
     }
 
     /// Stores the budget copy back into the context (in `ctx`), through
     /// `tmp`; keeps the flags.
     fn budget_store(&mut self, ctx: Reg, tmp: Reg) {
-        if let Some(slot) = self.budget_slot {
-            self.ldr(tmp, R::SP, slot);
-            self.str(tmp, ctx, abi::OFF_BUDGET_LEFT);
+        if let Some(v) = self.budget_value(tmp, 0) {
+            self.str(v, ctx, abi::OFF_BUDGET_LEFT);
         }
     }
 
@@ -1298,9 +1355,10 @@ impl<'p> Lowerer<'p> {
         let t = usize::try_from(target).map_err(|_| mem_error(pc, "jump target"))?;
         let label = self.label_at(t)?;
         if t <= pc {
-            self.budget(pc as u32);
+            self.budget_then_jump(pc as u32, label);
+        } else {
+            self.e(I::B { cond: None, target: label });
         }
-        self.e(I::B { cond: None, target: label });
         Ok(())
     }
 
@@ -1314,13 +1372,8 @@ impl<'p> Lowerer<'p> {
         target: i64,
     ) -> Result<(), CompileError> {
         let t = usize::try_from(target).map_err(|_| mem_error(pc, "jump target"))?;
-        let mut label = self.label_at(t)?;
-        if t <= pc {
-            let entry = self.asm.label();
-            self.cold.push(Cold::BackEdge { entry, pc: pc as u32, target: label });
-            label = entry;
-        }
-        let c = |c: Cond| I::B { cond: Some(c), target: label };
+        let target_label = self.label_at(t)?;
+        let backward = t <= pc;
         // Two narrow operands compare like their low words, and being
         // non-negative, signed like unsigned.
         let src_narrow = match src {
@@ -1361,9 +1414,26 @@ impl<'p> Lowerer<'p> {
                 JmpCond::Slt => Cond::Lt,
                 JmpCond::Sle => Cond::Le,
             };
-            self.e(c(cc));
+            if backward {
+                // Skip unless taken, then the budget and the jump.
+                let skip = self.asm.label();
+                self.e(I::B { cond: Some(cc.invert()), target: skip });
+                self.budget_then_jump(pc as u32, target_label);
+                self.asm.bind(skip);
+            } else {
+                self.e(I::B { cond: Some(cc), target: target_label });
+            }
             return Ok(());
         }
+        // Multi-branch compares: a taken backward jump goes out of line
+        // for its budget.
+        let mut label = target_label;
+        if backward {
+            let entry = self.asm.label();
+            self.cold.push(Cold::BackEdge { entry, pc: pc as u32, target: label });
+            label = entry;
+        }
+        let c = |c: Cond| I::B { cond: Some(c), target: label };
         if let (JmpCond::Eq | JmpCond::Ne, Source::Imm(k)) = (cond, src) {
             let al = self.lo(dst, R::R0);
             let ah = self.hi(dst, R::R1);
@@ -1727,9 +1797,8 @@ impl<'p> Lowerer<'p> {
                 self.str(r, R::SP, 4 * i as u32);
             }
             self.ldr(R::R0, R::SP, 16 + CTX);
-            if let Some(slot) = self.budget_slot {
-                self.ldr(R::R1, R::SP, 16 + slot);
-                self.str(R::R1, R::R0, abi::OFF_BUDGET_LEFT);
+            if let Some(v) = self.budget_value(R::R1, 16) {
+                self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
             }
             self.imm(R::R1, code, true);
             self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
@@ -1797,8 +1866,7 @@ impl<'p> Lowerer<'p> {
                 Cold::BackEdge { entry, pc, target } => {
                     self.asm.set_tag(pc);
                     self.asm.bind(entry);
-                    self.budget(pc);
-                    self.e(I::B { cond: None, target });
+                    self.budget_then_jump(pc, target);
                 }
                 Cold::Check(site) if site.group.is_some() => {
                     self.asm.set_tag(site.pc);
@@ -1871,7 +1939,7 @@ impl<'p> Lowerer<'p> {
         if self.windows.len() > windows::INLINE_WINDOWS {
             self.window_routine();
         }
-        if let Some(slot) = self.budget_slot {
+        if self.has_budget() {
             // budget_borrow: r0 = pc; the budget copy's low word went from
             // 0 to all ones. Borrow from the high word and return, or stop
             // (budget_left = 0) when there is nothing to borrow.
@@ -1884,8 +1952,13 @@ impl<'p> Lowerer<'p> {
             self.str(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
             self.e(I::Bx { rm: R::LR });
             self.asm.bind(out);
-            self.imm(R::R1, 0, true);
-            self.str(R::R1, R::SP, slot);
+            match (self.map.budget, self.budget_slot) {
+                (Some(b), _) => self.imm(b, 0, true),
+                (None, slot) => {
+                    self.imm(R::R1, 0, true);
+                    self.str(R::R1, R::SP, slot.unwrap_or(0));
+                }
+            }
             self.e(I::B { cond: None, target: budget_exit });
         }
         // check_slow: r3:r2 address, r1 = size | write << 8, r0 = pc.
@@ -1900,9 +1973,8 @@ impl<'p> Lowerer<'p> {
         self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R12, rm: R::R1, amount: 8 });
         self.str(R::R12, R::SP, 4);
         self.ldr(R::R0, R::SP, 32 + CTX);
-        if let Some(slot) = self.budget_slot {
-            self.ldr(R::R12, R::SP, 32 + slot);
-            self.str(R::R12, R::R0, abi::OFF_BUDGET_LEFT);
+        if let Some(v) = self.budget_value(R::R12, 32) {
+            self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
         }
         self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
         self.ldr(R::R12, R::R12, routine_offset::ACCESS_CHECK);
@@ -1934,7 +2006,7 @@ impl<'p> Lowerer<'p> {
         self.imm(R::R0, status::BUDGET, true);
         // epilogue: r0 = status.
         self.asm.bind(epilogue);
-        if self.budget_slot.is_some() {
+        if self.has_budget() {
             self.ctx(R::R12);
             self.budget_store(R::R12, R::R1);
         }
