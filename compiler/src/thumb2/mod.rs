@@ -37,6 +37,10 @@ pub struct CompiledCode {
     /// (native byte offset, eBPF pc) at each change of eBPF instruction;
     /// `u32::MAX` marks the shared tails.
     pub pc_map: Vec<(u32, u32)>,
+    /// Header pcs of the counted loops whose pointer accesses are checked
+    /// once before the loop rather than in every iteration (see
+    /// `lower::counted`).
+    pub counted_loops: Vec<u32>,
 }
 
 /// Why a verified program could not be compiled.
@@ -76,5 +80,6 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
         machine_stack,
         features: lowerer.features,
         pc_map: out.tags,
+        counted_loops: lowerer.counted_loop_heads(),
     })
 }

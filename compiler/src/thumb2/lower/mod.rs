@@ -75,6 +75,7 @@ struct CheckSite {
     group: Option<EReg>,
 }
 
+mod counted;
 mod windows;
 
 /// Labels of the shared tails.
@@ -130,6 +131,14 @@ pub struct Lowerer<'p> {
     zero_flag_of: Option<EReg>,
     /// The instruction being lowered set [`Self::zero_flag_of`].
     zero_flag_set: bool,
+    /// Counted loops whose pointer accesses are checked once before the
+    /// loop (module `counted`), by header pc.
+    counted: BTreeMap<usize, counted::CountedLoop>,
+    /// While lowering a counted loop's unchecked copy: its pointer.
+    unchecked_ptr: Option<EReg>,
+    /// While lowering a copy of a counted loop: its header pc and the
+    /// copy's own head, where its back edge goes.
+    head_override: Option<(usize, Label)>,
     /// For each checked access, the region its base likely points into
     /// ([`crate::analysis::regions`]).
     hints: BTreeMap<usize, Region>,
@@ -185,6 +194,9 @@ impl<'p> Lowerer<'p> {
             flags_wanted: false,
             zero_flag_of: None,
             zero_flag_set: false,
+            counted: BTreeMap::new(),
+            unchecked_ptr: None,
+            head_override: None,
             hints: BTreeMap::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
@@ -205,6 +217,15 @@ impl<'p> Lowerer<'p> {
 
     fn label_at(&self, pc: usize) -> Result<Label, CompileError> {
         self.pc_labels.get(pc).copied().ok_or(mem_error(pc, "jump outside the program"))
+    }
+
+    /// Where a jump to `pc` goes: its label, or inside a copy of a counted
+    /// loop, the copy's own head for the loop's header.
+    fn jump_label(&self, pc: usize) -> Result<Label, CompileError> {
+        match self.head_override {
+            Some((head, label)) if head == pc => Ok(label),
+            _ => self.label_at(pc),
+        }
     }
 
     fn fn_label(&self, pc: usize) -> Result<Label, CompileError> {
@@ -385,8 +406,10 @@ impl<'p> Lowerer<'p> {
             self.budget_slot = Some(self.map.fixed + 4 * self.window_words);
             self.window_words += 1;
         }
+        self.counted = self.find_counted_loops(&insns);
         let mut fused = None;
-        for (i, &d) in insns.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&d) = insns.get(i) {
             self.asm.set_tag(d.pc as u32);
             let func = *self
                 .prog
@@ -404,26 +427,15 @@ impl<'p> Lowerer<'p> {
                 self.hi_zero = 0;
                 self.zero_flag_of = None;
             }
-            if fused == Some(d.pc) {
+            if let Some(lp) = self.counted.get(&d.pc).copied() {
+                let end = insns.iter().position(|x| x.pc > lp.back).unwrap_or(insns.len());
+                let body = insns.get(i..end).unwrap_or_default();
+                self.counted_loop(&lp, body, &func)?;
+                i = end;
                 continue;
             }
-            if let Some(&next) = insns.get(i + 1) {
-                if self.fuse_move(d, next) {
-                    fused = Some(next.pc);
-                    continue;
-                }
-            }
-            self.flags_wanted = self.tested_for_zero(d, insns.get(i + 1..).unwrap_or_default());
-            self.zero_flag_set = false;
-            self.insn(d.pc, d.insn, &func)?;
-            self.flags_wanted = false;
-            if !self.zero_flag_set && self.zero_flag_of.is_some_and(|r| writes(&d.insn, r)) {
-                self.zero_flag_of = None;
-            }
-            if let Insn::CallLocal { .. } = d.insn {
-                // The callee may have left anything in any register.
-                self.hi_zero = 0;
-            }
+            self.emit_insn(&insns, i, &func, &mut fused)?;
+            i += 1;
         }
         self.emit_cold();
         self.prologue()
@@ -463,6 +475,40 @@ impl<'p> Lowerer<'p> {
             }
         }
         false
+    }
+
+    /// Lowers instruction `i` of `insns` (a slice of consecutive
+    /// instructions): a move fused with the next instruction, flags kept
+    /// for a later zero test, the upper halves known zero.
+    fn emit_insn(
+        &mut self,
+        insns: &[Decoded],
+        i: usize,
+        func: &FunctionInfo,
+        fused: &mut Option<usize>,
+    ) -> Result<(), CompileError> {
+        let Some(&d) = insns.get(i) else { return Ok(()) };
+        if *fused == Some(d.pc) {
+            return Ok(());
+        }
+        if let Some(&next) = insns.get(i + 1) {
+            if self.fuse_move(d, next) {
+                *fused = Some(next.pc);
+                return Ok(());
+            }
+        }
+        self.flags_wanted = self.tested_for_zero(d, insns.get(i + 1..).unwrap_or_default());
+        self.zero_flag_set = false;
+        self.insn(d.pc, d.insn, func)?;
+        self.flags_wanted = false;
+        if !self.zero_flag_set && self.zero_flag_of.is_some_and(|r| writes(&d.insn, r)) {
+            self.zero_flag_of = None;
+        }
+        if let Insn::CallLocal { .. } = d.insn {
+            // The callee may have left anything in any register.
+            self.hi_zero = 0;
+        }
+        Ok(())
     }
 
     /// Lowers `mov32 D, S` followed by `op32 D, X` as one three-operand
@@ -1353,7 +1399,7 @@ impl<'p> Lowerer<'p> {
 
     fn jump(&mut self, pc: usize, target: i64) -> Result<(), CompileError> {
         let t = usize::try_from(target).map_err(|_| mem_error(pc, "jump target"))?;
-        let label = self.label_at(t)?;
+        let label = self.jump_label(t)?;
         if t <= pc {
             self.budget_then_jump(pc as u32, label);
         } else {
@@ -1372,7 +1418,7 @@ impl<'p> Lowerer<'p> {
         target: i64,
     ) -> Result<(), CompileError> {
         let t = usize::try_from(target).map_err(|_| mem_error(pc, "jump target"))?;
-        let target_label = self.label_at(t)?;
+        let target_label = self.jump_label(t)?;
         let backward = t <= pc;
         // Two narrow operands compare like their low words, and being
         // non-negative, signed like unsigned.
@@ -1567,6 +1613,11 @@ impl<'p> Lowerer<'p> {
         }
         if !write && self.in_context(base, off, size) {
             let b = self.lo(base, R::R2);
+            return (b, i32::from(off));
+        }
+        if self.unchecked_ptr == Some(base) {
+            // Checked for the whole loop before it started.
+            let b = self.lo(base, R::R12);
             return (b, i32::from(off));
         }
         let group = if write { None } else { self.groups.get(&pc).cloned() };

@@ -52,7 +52,7 @@ impl Lowerer<'_> {
     /// The frame offsets of the start and of the count for `size`-byte
     /// accesses (a power of two up to 64) of the window for (`region`,
     /// `write`), made on first use.
-    fn window(&mut self, region: Target, write: bool, size: u32) -> (u32, u32) {
+    pub(super) fn window(&mut self, region: Target, write: bool, size: u32) -> (u32, u32) {
         let log = size.trailing_zeros().min(WORDS - 2);
         let i = match self.windows.iter().position(|w| w.region == region && w.write == write) {
             Some(i) => i,

@@ -1,0 +1,261 @@
+//! Counted loops: one bounds check before the loop instead of one per
+//! iteration.
+//!
+//! The shape is the inner loop of a checksum or a copy: a single basic
+//! block `head..=back` that ends in `jne c, 0, head`, in which a counter
+//! `c` is only decremented by one and a pointer `p` is only advanced by a
+//! constant stride `s > 0`, and every access through `p` is a plain load or
+//! store. Entered with `c >= 1`, such a loop runs exactly `c` iterations
+//! (or fewer, if the budget stops it), and iteration `k` accesses
+//! `p + k*s + off` for each access's offset (plus `s` for accesses after
+//! the advance). So the lowest address is `p + lo` and the highest end
+//! `p + (c-1)*s + hi`: if both lie in the window of `p`'s region, no access
+//! of the run can fail.
+//!
+//! Both registers must be kept as low words (so the address is the low
+//! word). The loop is emitted twice: at the header, the check, falling into
+//! a copy whose accesses through `p` are unchecked; when the check fails
+//! (a short region, `c == 0`, an overflow), the ordinary checked copy runs
+//! instead, faulting exactly where the interpreter does. Jumps into the
+//! loop from elsewhere reach the header, hence the check.
+
+use femtoc_isa::{AluOp, Decoded, FunctionInfo, Insn, JmpCond, Reg as EReg, Source};
+
+use super::super::insn::{Compare, Cond, DpOp, Reg, Thumb2Insn as I};
+use super::windows::Target;
+use super::{dp, Any, CompileError, Lowerer, Set};
+use std::collections::BTreeMap;
+
+use Reg as R;
+
+/// A loop whose accesses through `ptr` are checked once before it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct CountedLoop {
+    /// The header (the back edge's target).
+    pub head: usize,
+    /// The pc of the back edge, `jne counter, 0, head`.
+    pub back: usize,
+    /// The pointer advanced by `stride` once per iteration.
+    ptr: EReg,
+    /// The counter decremented once per iteration.
+    counter: EReg,
+    stride: u32,
+    /// Lowest offset from the pointer's value at the top of an iteration.
+    lowest: i32,
+    /// Highest end (offset plus size) from it.
+    end: i32,
+    /// Some access through the pointer is a store.
+    write: bool,
+    /// The region the accesses most likely hit.
+    region: Target,
+}
+
+impl Lowerer<'_> {
+    /// The header pcs of the counted loops found by [`Lowerer::lower`].
+    pub fn counted_loop_heads(&self) -> Vec<u32> {
+        self.counted.keys().map(|&h| h as u32).collect()
+    }
+
+    /// The counted loops of the program, by header pc.
+    pub(super) fn find_counted_loops(&self, insns: &[Decoded]) -> BTreeMap<usize, CountedLoop> {
+        let mut out = BTreeMap::new();
+        for &(back, head) in &self.prog.back_edges {
+            let (back, head) = (back as usize, head as usize);
+            let single_block = self
+                .prog
+                .blocks
+                .iter()
+                .any(|b| b.start as usize == head && b.end as usize == back + 1);
+            if !single_block || out.contains_key(&head) {
+                continue;
+            }
+            let body: Vec<Decoded> =
+                insns.iter().copied().filter(|d| (head..=back).contains(&d.pc)).collect();
+            if let Some(lp) = self.counted_loop_shape(head, back, &body) {
+                out.insert(head, lp);
+            }
+        }
+        out
+    }
+
+    fn counted_loop_shape(
+        &self,
+        head: usize,
+        back: usize,
+        body: &[Decoded],
+    ) -> Option<CountedLoop> {
+        let (last, rest) = body.split_last()?;
+        let Insn::Jmp { cond: JmpCond::Ne, dst: counter, src: Source::Imm(0), .. } = last.insn
+        else {
+            return None;
+        };
+        if last.pc != back || !self.narrow(counter) {
+            return None;
+        }
+        let func = self.prog.as_ref().function_at(head as u32).copied()?;
+        // The pointer: the base of the first access that would be checked.
+        let ptr = rest.iter().find_map(|d| match d.insn {
+            Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. }
+                if !self.unchecked_anyway(&func, src, off, size, false) =>
+            {
+                Some(src)
+            }
+            Insn::Store { dst, off, size, .. }
+                if !self.unchecked_anyway(&func, dst, off, size, true) =>
+            {
+                Some(dst)
+            }
+            _ => None,
+        })?;
+        if ptr == counter || ptr == EReg::R10 || !self.narrow(ptr) {
+            return None;
+        }
+        let mut stride = None;
+        let mut decremented = false;
+        let (mut lowest, mut end, mut write) = (i32::MAX, i32::MIN, false);
+        let mut region = None;
+        for d in rest {
+            let writes_ptr = super::writes(&d.insn, ptr);
+            let writes_counter = super::writes(&d.insn, counter);
+            match d.insn {
+                Insn::Ja { .. }
+                | Insn::JaLong { .. }
+                | Insn::Jmp { .. }
+                | Insn::Exit
+                | Insn::Call { .. }
+                | Insn::CallLocal { .. }
+                | Insn::CallReg { .. } => return None,
+                Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(s), .. }
+                    if dst == ptr && s > 0 && stride.is_none() =>
+                {
+                    stride = Some(s as u32);
+                }
+                Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(-1), .. }
+                | Insn::Alu { op: AluOp::Sub, dst, src: Source::Imm(1), .. }
+                    if dst == counter && !decremented =>
+                {
+                    decremented = true;
+                }
+                _ if writes_ptr || writes_counter => return None,
+                Insn::Atomic { dst, .. } if dst == ptr => return None,
+                Insn::Load { src: base, off, size, .. }
+                | Insn::LoadSx { src: base, off, size, .. }
+                | Insn::Store { dst: base, off, size, .. }
+                    if base == ptr =>
+                {
+                    if !(-255..=4087).contains(&off) {
+                        return None;
+                    }
+                    let eff = i32::from(off) + stride.map_or(0, |s| s as i32);
+                    lowest = lowest.min(eff);
+                    end = end.max(eff + size.bytes() as i32);
+                    let is_store = matches!(d.insn, Insn::Store { .. });
+                    write |= is_store;
+                    region.get_or_insert(self.target(d.pc, ptr));
+                }
+                _ => {}
+            }
+        }
+        Some(CountedLoop {
+            head,
+            back,
+            ptr,
+            counter,
+            stride: stride?,
+            lowest,
+            end,
+            write,
+            region: region?,
+        })
+        .filter(|_| decremented)
+    }
+
+    /// True if an access needs no check wherever it is (the verified frame
+    /// or the proven context prefix).
+    fn unchecked_anyway(
+        &self,
+        func: &FunctionInfo,
+        base: EReg,
+        off: i16,
+        size: femtoc_isa::MemSize,
+        write: bool,
+    ) -> bool {
+        Self::in_frame(func, base, off, size) || (!write && self.in_context(base, off, size))
+    }
+
+    /// Emits a counted loop at its header: the check, the unchecked copy,
+    /// a jump past the loop, and the checked copy the check falls back to.
+    pub(super) fn counted_loop(
+        &mut self,
+        lp: &CountedLoop,
+        body: &[Decoded],
+        func: &FunctionInfo,
+    ) -> Result<(), CompileError> {
+        let checked = self.asm.label();
+        let unchecked = self.asm.label();
+        self.counted_check(lp, checked);
+        self.asm.bind(unchecked);
+        self.unchecked_ptr = Some(lp.ptr);
+        self.head_override = Some((lp.head, unchecked));
+        self.loop_copy(lp, body, func)?;
+        self.unchecked_ptr = None;
+        let after = self.label_at(lp.back + 1)?;
+        self.e(I::B { cond: None, target: after });
+        self.asm.bind(checked);
+        self.head_override = Some((lp.head, checked));
+        self.loop_copy(lp, body, func)?;
+        self.head_override = None;
+        Ok(())
+    }
+
+    fn loop_copy(
+        &mut self,
+        lp: &CountedLoop,
+        body: &[Decoded],
+        func: &FunctionInfo,
+    ) -> Result<(), CompileError> {
+        self.hi_zero = 0;
+        self.zero_flag_of = None;
+        let mut fused = None;
+        for (i, d) in body.iter().enumerate() {
+            self.asm.set_tag(d.pc as u32);
+            self.emit_insn(body, i, func, &mut fused)?;
+        }
+        debug_assert!(body.last().is_some_and(|d| d.pc == lp.back));
+        Ok(())
+    }
+
+    /// Falls through if every access of the loop through its pointer lies
+    /// in the window; else branches to `fail`. In registers r0..r3, r12:
+    /// `a = p + lowest - start` without borrow, `n - 1 = c - 1` (mod 2^32),
+    /// then `a + (n-1)*stride + (end - lowest) <= len` without overflow.
+    fn counted_check(&mut self, lp: &CountedLoop, fail: super::Label) {
+        let (start, count) = self.window(lp.region, lp.write, 1);
+        let p = self.lo(lp.ptr, R::R2);
+        if lp.lowest != 0 {
+            self.add_imm(R::R2, p, lp.lowest, Set);
+            let wrapped = if lp.lowest > 0 { Cond::Hs } else { Cond::Lo };
+            self.e(I::B { cond: Some(wrapped), target: fail });
+        } else {
+            self.mov(R::R2, p);
+        }
+        self.ldr(R::R0, R::SP, start);
+        self.e(dp(DpOp::Sub, Set, R::R2, R::R2, R::R0));
+        self.e(I::B { cond: Some(Cond::Lo), target: fail });
+        // c = 0 gives n - 1 = 2^32 - 1, which the overflow checks below
+        // refuse (the span adds at least one more byte).
+        let c = self.lo(lp.counter, R::R3);
+        self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
+        self.imm(R::R12, lp.stride, true);
+        self.e(I::Umull { rdlo: R::R0, rdhi: R::R1, rn: R::R3, rm: R::R12 });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
+        self.e(I::B { cond: Some(Cond::Ne), target: fail });
+        self.e(dp(DpOp::Add, Set, R::R0, R::R0, R::R2));
+        self.e(I::B { cond: Some(Cond::Hs), target: fail });
+        self.add_imm(R::R0, R::R0, lp.end - lp.lowest, Set);
+        self.e(I::B { cond: Some(Cond::Hs), target: fail });
+        self.ldr(R::R1, R::SP, count);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R1 });
+        self.e(I::B { cond: Some(Cond::Hi), target: fail });
+    }
+}

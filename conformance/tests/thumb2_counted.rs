@@ -1,0 +1,169 @@
+//! Counted loops on Thumb-2 (`femtoc_compiler::thumb2::lower::counted`):
+//! a loop whose accesses through one pointer are checked once before it
+//! runs, against the interpreter. Each program runs over contexts that make
+//! the check pass, fail by one byte (so the checked copy faults at the
+//! exact iteration), or fail on the counter (zero, or so large that the
+//! span overflows 32 bits), under a budget that also stops some runs.
+#![cfg(feature = "emu")]
+
+use femtoc_compiler::thumb2;
+use femtoc_conformance::engine::{Case, Engine, Interpreter};
+use femtoc_conformance::runner::verify_for_harness;
+use femtoc_conformance::thumb::Thumb2;
+use femtoc_runtime::engine::Engine as EngineId;
+
+/// Runs `src` over every context on the interpreter and both Thumb-2
+/// engines. `counted` is whether the backend must treat the loop as
+/// counted (so that the test keeps exercising what it is about). Returns
+/// how many runs stopped with an error.
+fn agree(name: &str, src: &str, contexts: &[Vec<u8>], counted: bool) -> usize {
+    let program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let code = thumb2::compile(&verified, EngineId::Thumbv7m).expect("compiles");
+    assert_eq!(!code.counted_loops.is_empty(), counted, "{name}: {:?}", code.counted_loops);
+    let mut errors = 0;
+    for context in contexts {
+        let case = Case { program: &verified, context: Some(context), budget: Some(2_000) };
+        let reference = Interpreter.execute(&case).expect("interpreter runs");
+        errors += usize::from(reference.result.is_err());
+        for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+            assert_eq!(got, reference, "{name}, context {:?}, {engine}", &context[..4]);
+        }
+    }
+    errors
+}
+
+/// Contexts starting with the 32-bit little-endian `count`, `len` bytes
+/// long in all.
+fn contexts(cases: &[(u32, usize)]) -> Vec<Vec<u8>> {
+    cases
+        .iter()
+        .map(|&(count, len)| {
+            let mut c: Vec<u8> =
+                (0..len.max(4)).map(|i| (i as u8).wrapping_mul(29) ^ 0x5a).collect();
+            c[..4].copy_from_slice(&count.to_le_bytes());
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn a_byte_sum_checked_once() {
+    // count bytes from offset 4: in bounds iff 4 + count <= len. The
+    // counter is 32-bit, so a count of 0 runs until the context ends.
+    let src = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+4]
+        add %r0, %r3
+        add %r6, 1
+        add32 %r7, -1
+        jne %r7, 0, loop
+        exit";
+    let cases = [(1, 5), (1, 4), (10, 14), (10, 13), (10, 40), (200, 204), (200, 203), (0, 64)];
+    let errors = agree("byte sum", src, &contexts(&cases), true);
+    assert!(errors >= 4 && errors < cases.len(), "{errors} errors");
+}
+
+#[test]
+fn accesses_after_the_advance_and_below_the_pointer() {
+    // A byte before the advance by three, a halfword after it (at the
+    // bytes before and after the byte); a 64-bit counter kept narrow by
+    // the guard in front of the loop. Iteration k reads bytes 4 + 3k and
+    // 5 + 3k: n iterations need 3n + 3 bytes.
+    let src = "
+        mov %r0, 0
+        ldxw %r7, [%r1+0]
+        jeq %r7, 0, out
+        mov %r6, %r1
+    loop:
+        ldxb %r4, [%r6+5]
+        add %r6, 3
+        ldxh %r3, [%r6+1]
+        lsh %r4, 16
+        add %r0, %r3
+        xor %r0, %r4
+        sub %r7, 1
+        jne %r7, 0, loop
+    out:
+        exit";
+    let cases = [(1, 6), (1, 5), (5, 18), (5, 17), (5, 30), (0, 30)];
+    let errors = agree("after the advance", src, &contexts(&cases), true);
+    assert!(errors >= 2 && errors < cases.len(), "{errors} errors");
+}
+
+#[test]
+fn stores_through_the_pointer() {
+    // Writes each word back plus one: the write window is checked.
+    let src = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxw %r3, [%r6+4]
+        add %r3, 1
+        stxw [%r6+4], %r3
+        add %r0, %r3
+        add %r6, 4
+        add32 %r7, -1
+        jne %r7, 0, loop
+        exit";
+    let cases = [(1, 8), (1, 7), (4, 20), (4, 19), (4, 64)];
+    let errors = agree("stores", src, &contexts(&cases), true);
+    assert!(errors >= 2 && errors < cases.len(), "{errors} errors");
+}
+
+#[test]
+fn a_span_overflowing_32_bits_falls_back_to_the_checked_loop() {
+    // (count - 1) * 8 does not fit in 32 bits: the check must not wrap
+    // into a pass. The loop faults at the end of the context.
+    let src = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxdw %r3, [%r6+0]
+        add %r0, %r3
+        add %r6, 8
+        add32 %r7, -1
+        jne %r7, 0, loop
+        exit";
+    let cases = [(0x2000_0001, 64), (0xffff_ffff, 64), (8, 64), (9, 64)];
+    let errors = agree("overflow", src, &contexts(&cases), true);
+    assert_eq!(errors, 3, "the long counts and 9 fault");
+}
+
+#[test]
+fn other_shapes_stay_checked_every_iteration() {
+    // The pointer advances twice per iteration: not a counted loop.
+    let twice = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+4]
+        add %r6, 1
+        add %r0, %r3
+        add %r6, 1
+        add32 %r7, -1
+        jne %r7, 0, loop
+        exit";
+    let cases = [(3, 10), (3, 9), (4, 12)];
+    agree("advanced twice", twice, &contexts(&cases), false);
+    // The counter steps by two: the trip count is not the counter.
+    let by_two = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+4]
+        add %r0, %r3
+        add %r6, 1
+        add32 %r7, -2
+        jne %r7, 0, loop
+        exit";
+    agree("counter by two", by_two, &contexts(&[(4, 6), (4, 5), (6, 8)]), false);
+}
