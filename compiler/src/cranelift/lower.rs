@@ -8,16 +8,18 @@
 //!   r6..r9, r10 and the return site. Its `exit` restores them and switches
 //!   on the return site.
 //! - Memory checks: each access is checked inline against the region its
-//!   base most likely points into ([`crate::analysis::regions`]): the region's start and
+//!   base most likely points into ([`crate::analysis::regions`]): the region's negated start and
 //!   `len - size + 1` (0 if the access can never fit or lacks permission)
 //!   are computed once at entry, since the table does not change during a
-//!   run, so the check is one subtraction, one compare and one branch. A
+//!   run, so the check is one addition (an x86-64 `lea`), one compare and
+//!   one branch. The stack's limit serves loads and stores alike. A
 //!   miss goes to a cold search of the whole table, and a failure to the
 //!   shared fault block with the pc, address, size and direction as block
 //!   arguments. Loads proven in bounds (r10-relative inside the frame,
 //!   context bytes below `min_ctx_len`) are not checked.
-//! - The budget counter lives in a variable, stored back before every
-//!   return and helper call.
+//! - The budget counter lives in a variable or a machine-stack slot
+//!   ([`Budget`]), stored back to the context before every return and
+//!   helper call.
 //! - Every instruction's code carries its pc as the source location, which
 //!   becomes the `pc_map`; the error paths are cold blocks placed last.
 //! - Division and modulo branch around zero and `-1` divisors, so the
@@ -115,17 +117,33 @@ impl Env {
 /// The inline check against one likely region, computed at entry. They
 /// are variables (with a copy in the spill area) so that a check's slow
 /// path can reload them rather than keep them live through it.
-/// Checks of one region share its `start` variable: each distinct variable
-/// would hold the same value in a register of its own through every loop.
+/// Checks of one region share its `neg_start` variable: each distinct
+/// variable would hold the same value in a register of its own through
+/// every loop.
 #[derive(Clone, Copy)]
 struct Fast {
-    start: Variable,
-    /// Offset of `start` in the spill area.
+    /// `0 - start`: the offset into the region is then a sum, which x86-64
+    /// computes in one `lea` into a scratch register (a difference needs a
+    /// copy of the address first, as `sub` overwrites its operand).
+    neg_start: Variable,
+    /// Offset of `neg_start` in the spill area.
     start_slot: i32,
     /// `len - size + 1` if `size` bytes fit and the access is allowed, else 0.
     limit: Variable,
     /// Offset of `limit` in the spill area.
     limit_slot: i32,
+}
+
+/// Where the budget counter lives.
+#[derive(Clone, Copy)]
+enum Budget {
+    /// In a variable, which the allocator keeps in a register through
+    /// every loop (or spills, where registers run short).
+    Var(Variable),
+    /// In a machine-stack slot: x86-64 tests and counts it there with one
+    /// memory-operand instruction each, as many instructions as in a
+    /// register, and leaves that register to the program.
+    Slot(StackSlot),
 }
 
 /// Spill-area offsets: eBPF registers, then the budget, then the rest.
@@ -137,6 +155,7 @@ pub(crate) fn lower(
     program: &VerifiedProgram,
     call_conv: CallConv,
     frontend: TargetFrontendConfig,
+    budget_in_memory: bool,
     func: &mut Function,
 ) -> Result<(), CompileError> {
     let code = &program.program.code;
@@ -183,7 +202,12 @@ pub(crate) fn lower(
         leaders.iter().filter(|&&pc| pc <= code.len()).map(|&pc| (pc, b.create_block())).collect();
 
     let regs: Vec<Variable> = (0..Reg::COUNT).map(|_| b.declare_var(I64)).collect();
-    let budget = b.declare_var(I64);
+    let budget = if budget_in_memory {
+        let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3);
+        Budget::Slot(b.create_sized_stack_slot(data))
+    } else {
+        Budget::Var(b.declare_var(I64))
+    };
 
     // Local calls: one save area per callee function.
     let mut saves: BTreeMap<u32, CalleeSave> = BTreeMap::new();
@@ -238,7 +262,12 @@ pub(crate) fn lower(
     let v = load_ctx(&mut b, I64, OFF_STACK_TOP);
     b.def_var(regs[10], v);
     let v = load_ctx(&mut b, I64, OFF_BUDGET_LEFT);
-    b.def_var(budget, v);
+    match budget {
+        Budget::Var(var) => b.def_var(var, v),
+        Budget::Slot(slot) => {
+            b.ins().stack_store(I64, v, slot, 0);
+        }
+    }
     let starts: Vec<usize> = program.functions.iter().map(|f| f.start as usize).collect();
     let likely = predict::regions(&insns, &starts);
     let unchecked: BTreeSet<usize> =
@@ -319,9 +348,31 @@ fn checked_accesses(
         }
         let r = likely.get(&pc).copied().unwrap_or(Region::Ctx);
         let size = groups.get(&pc).map_or(size, |m| group::span(m).1);
-        out.insert((r, size, write));
+        out.insert(fast_key(r, size, write));
     }
     out
+}
+
+/// The inline check an access of `size` bytes into `region` uses. Loads
+/// and stores of one size share the stack's: the runtime's stack is
+/// always read-write (`Regions` makes entry 0 so), so one limit serves
+/// both, and a loop that reads and writes the stack keeps one register
+/// fewer. The limit is computed for both permissions, so a stack that was
+/// somehow not writable would only send every access to the slow path.
+fn fast_key(region: Region, size: u32, write: bool) -> (Region, u32, bool) {
+    match region {
+        Region::Stack => (Region::Stack, size, true),
+        _ => (region, size, write),
+    }
+}
+
+/// The permission bits a fast check keyed by `fast_key` demands.
+fn fast_need(region: Region, write: bool) -> u32 {
+    match (region, write) {
+        (Region::Stack, _) => REGION_READ | REGION_WRITE,
+        (_, true) => REGION_WRITE,
+        (_, false) => REGION_READ,
+    }
 }
 
 /// True if the access `insn` at `pc` needs a runtime check at all.
@@ -425,23 +476,24 @@ fn fast_checks(
                     Region::Data(i) => data_entry(b, env, i),
                 };
                 let var = b.declare_var(I64);
-                b.def_var(var, e[0]);
-                b.ins().stack_store(I64, e[0], spill, at);
+                let neg = b.ins().ineg(e[0]);
+                b.def_var(var, neg);
+                b.ins().stack_store(I64, neg, spill, at);
                 let entry = (e, var, at);
                 at += 8;
                 entries.insert(region, entry);
                 entry
             }
         };
-        let need = if write { REGION_WRITE } else { REGION_READ };
-        let perm = b.ins().band_imm_u(fl, i64::from(need));
-        let perm = b.ins().icmp_imm_u(IntCC::NotEqual, perm, 0);
+        let need = i64::from(fast_need(region, write));
+        let perm = b.ins().band_imm_u(fl, need);
+        let perm = b.ins().icmp_imm_u(IntCC::Equal, perm, need);
         let room = b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, len, i64::from(size));
         let ok = b.ins().band(perm, room);
         let lim = b.ins().iadd_imm_s(len, 1 - i64::from(size));
         let zero = b.ins().iconst(I64, 0);
         let limit = b.ins().select(ok, lim, zero);
-        let f = Fast { start, start_slot, limit: b.declare_var(I64), limit_slot: at };
+        let f = Fast { neg_start: start, start_slot, limit: b.declare_var(I64), limit_slot: at };
         b.def_var(f.limit, limit);
         b.ins().stack_store(I64, limit, spill, at);
         at += 8;
@@ -473,7 +525,7 @@ struct Lower<'f, 'p> {
     b: FunctionBuilder<'f>,
     env: Env,
     regs: Vec<Variable>,
-    budget: Variable,
+    budget: Budget,
     /// Inline-check values by (region, size, write).
     fast: BTreeMap<(Region, u32, bool), Fast>,
     likely: BTreeMap<usize, Region>,
@@ -805,7 +857,25 @@ impl Lower<'_, '_> {
 
     /// A budget event at `pc`: stop if none is left, else count it.
     fn budget_event(&mut self, pc: usize) {
-        let left = self.b.use_var(self.budget);
+        let (left, slot) = match self.budget {
+            Budget::Var(var) => (self.b.use_var(var), None),
+            Budget::Slot(slot) => {
+                // Count first, then stop if the count wrapped (none was
+                // left): `add [m], -1` and `cmp [m], -1`, each load
+                // folded into its instruction. (The slot is not read
+                // again after a stop: the exit stores 0.) Cranelift would
+                // forward the stored value to the second load; its
+                // explicit byte order (native on every host ISA) keeps it
+                // a load of its own.
+                let at = self.b.ins().stack_addr(I64, slot, 0);
+                let v = self.b.ins().load(I64, MemFlagsData::trusted(), at, 0);
+                let v = self.b.ins().iadd_imm_s(v, -1);
+                self.b.ins().store(MemFlagsData::trusted(), v, at, 0);
+                let fl = MemFlagsData::trusted().with_endianness(Endianness::Little);
+                let v = self.b.ins().load(I64, fl, at, 0);
+                (self.b.ins().icmp_imm_s(IntCC::NotEqual, v, -1), Some(slot))
+            }
+        };
         let ok = self.b.create_block();
         // The pc is materialised on the cold side only.
         let out = self.b.create_block();
@@ -815,8 +885,13 @@ impl Lower<'_, '_> {
         let pcv = self.b.ins().iconst(I32, pc as i64);
         self.b.ins().jump(self.budget_out, &[arg(pcv)]);
         self.b.switch_to_block(ok);
-        let left = self.b.ins().iadd_imm_s(left, -1);
-        self.b.def_var(self.budget, left);
+        match (self.budget, slot) {
+            (Budget::Var(var), _) => {
+                let left = self.b.ins().iadd_imm_s(left, -1);
+                self.b.def_var(var, left);
+            }
+            (Budget::Slot(_), _) => {}
+        }
     }
 
     /// Unconditional transfer from the jump at `pc` to `t`, counting a
@@ -874,11 +949,11 @@ impl Lower<'_, '_> {
         let hit = self.b.create_block();
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        match self.fast.get(&(region, size, write)).copied() {
+        match self.fast.get(&fast_key(region, size, write)).copied() {
             Some(f) => {
-                let start = self.b.use_var(f.start);
+                let neg_start = self.b.use_var(f.neg_start);
                 let limit = self.b.use_var(f.limit);
-                let off = self.b.ins().isub(addr, start);
+                let off = self.b.ins().iadd(addr, neg_start);
                 let ok = self.b.ins().icmp(IntCC::UnsignedLessThan, off, limit);
                 self.b.ins().brif(ok, hit, &[], slow, &[]);
             }
@@ -957,14 +1032,17 @@ impl Lower<'_, '_> {
                 self.b.ins().stack_store(I64, v, self.spill, 8 * k as i32);
             }
         }
-        let v = self.b.use_var(self.budget);
-        self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
+        if let Budget::Var(var) = self.budget {
+            let v = self.b.use_var(var);
+            self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
+        }
         keep
     }
 
     fn reload_budget(&mut self) {
+        let Budget::Var(var) = self.budget else { return };
         let v = self.b.ins().stack_load(I64, I64, self.spill, SPILL_BUDGET);
-        self.b.def_var(self.budget, v);
+        self.b.def_var(var, v);
     }
 
     /// Reloads what [`Self::spill_state`] stored, and the fast-check bounds.
@@ -980,7 +1058,7 @@ impl Lower<'_, '_> {
         for f in self.fast.values().copied().collect::<Vec<_>>() {
             if starts.insert(f.start_slot) {
                 let v = self.b.ins().stack_load(I64, I64, self.spill, f.start_slot);
-                self.b.def_var(f.start, v);
+                self.b.def_var(f.neg_start, v);
             }
             let v = self.b.ins().stack_load(I64, I64, self.spill, f.limit_slot);
             self.b.def_var(f.limit, v);
@@ -1075,7 +1153,10 @@ impl Lower<'_, '_> {
     }
 
     fn store_budget(&mut self) {
-        let left = self.b.use_var(self.budget);
+        let left = match self.budget {
+            Budget::Var(var) => self.b.use_var(var),
+            Budget::Slot(slot) => self.b.ins().stack_load(I64, I64, slot, 0),
+        };
         self.b.ins().store(ctx_flags(), left, self.env.ctx, OFF_BUDGET_LEFT as i32);
     }
 

@@ -136,14 +136,37 @@ fn target_isa(engine: Engine) -> Result<OwnedTargetIsa, CompileError> {
 }
 
 /// Compiles `program` for `engine` (`x86_64`, `aarch64` or `riscv64gc`).
+///
+/// On x86-64 the budget counter may live in a register or in a stack slot
+/// (see `lower::Budget`): the slot costs one instruction more per budget
+/// event but frees a register, which pays where loops run short of them.
+/// Both are compiled and the smaller code kept: spills and reloads are
+/// what make code grow, and the slot adds only a few bytes per event.
+/// The load-store architectures would need a load and a store per event,
+/// so they keep it in a register.
 pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode, CompileError> {
     let isa = target_isa(engine)?;
+    let in_register = compile_with(program, engine, &*isa, false)?;
+    if engine != Engine::X86_64 {
+        return Ok(in_register);
+    }
+    let in_memory = compile_with(program, engine, &*isa, true)?;
+    Ok(if in_memory.code.len() < in_register.code.len() { in_memory } else { in_register })
+}
+
+/// [`compile`] with the budget in a register or in memory.
+fn compile_with(
+    program: &VerifiedProgram,
+    engine: Engine,
+    isa: &dyn isa::TargetIsa,
+    budget_in_memory: bool,
+) -> Result<CompiledCode, CompileError> {
     let call_conv = CallConv::triple_default(isa.triple());
     let mut func = Function::new();
-    lower::lower(program, call_conv, isa.frontend_config(), &mut func)?;
+    lower::lower(program, call_conv, isa.frontend_config(), budget_in_memory, &mut func)?;
     let mut ctx = Context::for_function(func);
     let compiled = ctx
-        .compile(&*isa, &mut ControlPlane::default())
+        .compile(isa, &mut ControlPlane::default())
         .map_err(|e| CompileError::Cranelift(format!("{:?}", e.inner)))?;
     let relocs = compiled.buffer.relocs();
     if let Some(first) = relocs.first() {
