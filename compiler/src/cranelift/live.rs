@@ -55,9 +55,13 @@ fn uses_defs(insn: &Insn, callee: bool) -> (Regs, Regs) {
     }
 }
 
-/// Registers `insn` reads (in any function).
-pub(crate) fn reads(insn: &Insn) -> Regs {
-    uses_defs(insn, true).0
+/// Registers live just before `insn`, given those live after it: a check
+/// made before an access must keep what the access reads and what is
+/// needed later, but not the old value of a register the access
+/// overwrites (a load's destination).
+pub(crate) fn live_before(insn: &Insn, after: Regs) -> Regs {
+    let (uses, defs) = uses_defs(insn, true);
+    (after & !defs) | uses
 }
 
 /// Registers live after each instruction, by pc. `callee_at(pc)` says

@@ -1019,13 +1019,14 @@ impl Lower<'_, '_> {
     }
 
     /// Stores what a check's slow path must not keep in registers: the
-    /// registers live after `pc` or read by its instruction, and the
+    /// registers live before the instruction at `pc` (not the old value
+    /// of a load's destination, which nothing reads again), and the
     /// budget. Returns the registers. (The callers' state saved for local
     /// calls is read only at a callee's exit, so the allocator keeps it
     /// on the stack anyway.)
     fn spill_state(&mut self, pc: usize) -> Regs {
-        let reads = self.current.as_ref().map_or(0, live::reads);
-        let keep = self.live_out.get(&pc).copied().unwrap_or(Regs::MAX) | reads;
+        let after = self.live_out.get(&pc).copied().unwrap_or(Regs::MAX);
+        let keep = self.current.as_ref().map_or(Regs::MAX, |i| live::live_before(i, after));
         for (k, &var) in self.regs.clone().iter().enumerate() {
             if keep & (1 << k) != 0 {
                 let v = self.b.use_var(var);
