@@ -45,7 +45,6 @@ use femtoc_runtime::abi::{
     OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
 };
 
-use super::live::{self, Regs};
 use super::CompileError;
 use crate::analysis::groups::{self as group, Member};
 use crate::analysis::regions::{self as predict, Region};
@@ -146,8 +145,8 @@ enum Budget {
     Slot(StackSlot),
 }
 
-/// Spill-area offsets: eBPF registers, then the budget, then the rest.
-const SPILL_BUDGET: i32 = 8 * Reg::COUNT as i32;
+/// Spill-area offsets: the budget, then the fast-check bounds.
+const SPILL_BUDGET: i32 = 0;
 const SPILL_FAST: i32 = SPILL_BUDGET + 8;
 
 /// The eBPF program translated into `func`.
@@ -285,10 +284,6 @@ pub(crate) fn lower(
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
     let fast = fast_checks(&mut b, &env, &used, spill);
-    let functions = &program.functions;
-    let live_out = live::live_out(&insns, |pc| {
-        functions.iter().rev().find(|f| f.start as usize <= pc).is_some_and(|f| f.start != 0)
-    });
     let first = *blocks.get(&0).ok_or(CompileError::Internal("entry block"))?;
     b.ins().jump(first, &[]);
 
@@ -303,8 +298,6 @@ pub(crate) fn lower(
         spill,
         groups,
         covered,
-        live_out,
-        current: None,
         fault,
         budget_out,
         blocks,
@@ -537,10 +530,6 @@ struct Lower<'f, 'p> {
     groups: BTreeMap<usize, Vec<Member>>,
     /// Loads an earlier load of their group checks.
     covered: BTreeSet<usize>,
-    /// eBPF registers live after each pc.
-    live_out: BTreeMap<usize, Regs>,
-    /// The instruction being lowered.
-    current: Option<Insn>,
     fault: Block,
     budget_out: Block,
     blocks: BTreeMap<usize, Block>,
@@ -596,7 +585,6 @@ impl Lower<'_, '_> {
                 continue;
             }
             self.b.set_srcloc(SourceLoc::new(pc as u32));
-            self.current = Some(insn);
             open = self.insn(pc, insn)?;
         }
         // Blocks that start at the end of the program (after a final exit
@@ -963,15 +951,18 @@ impl Lower<'_, '_> {
             }
         }
 
-        // Miss: spill what is live, search the whole table for each
-        // access, reload.
+        // Miss: search the whole table for each access, then reload the
+        // fast-check bounds. The program's registers stay live through
+        // the search: the allocator places them better than a spill and
+        // reload of each here would (the reloads became merges in the hit
+        // block, and the moves of those merges landed in the hot path).
         self.b.switch_to_block(slow);
-        let keep = self.spill_state(pc);
+        self.spill_budget();
         for (mpc, base, off, msize) in members {
             let maddr = self.b.ins().iadd_imm_s(base, i64::from(off));
             self.search(mpc, maddr, msize, write, need);
         }
-        self.reload_state(keep);
+        self.reload_state();
         self.b.ins().jump(hit, &[]);
         self.b.switch_to_block(hit);
     }
@@ -1018,26 +1009,13 @@ impl Lower<'_, '_> {
         self.b.switch_to_block(found);
     }
 
-    /// Stores what a check's slow path must not keep in registers: the
-    /// registers live before the instruction at `pc` (not the old value
-    /// of a load's destination, which nothing reads again), and the
-    /// budget. Returns the registers. (The callers' state saved for local
-    /// calls is read only at a callee's exit, so the allocator keeps it
-    /// on the stack anyway.)
-    fn spill_state(&mut self, pc: usize) -> Regs {
-        let after = self.live_out.get(&pc).copied().unwrap_or(Regs::MAX);
-        let keep = self.current.as_ref().map_or(Regs::MAX, |i| live::live_before(i, after));
-        for (k, &var) in self.regs.clone().iter().enumerate() {
-            if keep & (1 << k) != 0 {
-                let v = self.b.use_var(var);
-                self.b.ins().stack_store(I64, v, self.spill, 8 * k as i32);
-            }
-        }
+    /// Stores the budget counter before a check's slow path, if it is in
+    /// a variable (so that the fault exit can reload it).
+    fn spill_budget(&mut self) {
         if let Budget::Var(var) = self.budget {
             let v = self.b.use_var(var);
             self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
         }
-        keep
     }
 
     fn reload_budget(&mut self) {
@@ -1046,14 +1024,8 @@ impl Lower<'_, '_> {
         self.b.def_var(var, v);
     }
 
-    /// Reloads what [`Self::spill_state`] stored, and the fast-check bounds.
-    fn reload_state(&mut self, keep: Regs) {
-        for (k, &var) in self.regs.clone().iter().enumerate() {
-            if keep & (1 << k) != 0 {
-                let v = self.b.ins().stack_load(I64, I64, self.spill, 8 * k as i32);
-                self.b.def_var(var, v);
-            }
-        }
+    /// Reloads the budget and the fast-check bounds after a slow path.
+    fn reload_state(&mut self) {
         self.reload_budget();
         let mut starts = BTreeSet::new();
         for f in self.fast.values().copied().collect::<Vec<_>>() {

@@ -7,7 +7,6 @@
 //! A relocation, or any trap site other than the (guarded) division
 //! instructions, is a [`CompileError`].
 
-mod live;
 mod lower;
 
 use std::str::FromStr;
@@ -200,7 +199,9 @@ fn compile_with(
     // Return address and saved frame pointer (or RISC-V ra/s0) above the
     // frame, the frame itself, and the routines it may call.
     let machine_stack = frame.saturating_add(16).saturating_add(ROUTINE_STACK_BYTES);
-    if std::env::var("FEMTOC_DUMP").is_ok() { eprintln!("{}", ctx.func.display()); }
+    if std::env::var("FEMTOC_DUMP").is_ok() {
+        eprintln!("{}", ctx.func.display());
+    }
     Ok(CompiledCode { engine, code, entry: 0, machine_stack, features: Features::NONE, pc_map })
 }
 
