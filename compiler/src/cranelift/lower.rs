@@ -626,36 +626,36 @@ impl Lower<'_, '_> {
                 self.set(dst, v);
             }
             Insn::Load { size, dst, src, off } => {
-                let p = self.checked(pc, src, off, size.bytes(), false);
+                let (p, o) = self.checked(pc, src, off, size.bytes(), false);
                 let fl = flags();
                 let v = match size {
-                    MemSize::B => self.b.ins().uload8(I64, fl, p, 0),
-                    MemSize::H => self.b.ins().uload16(I64, fl, p, 0),
-                    MemSize::W => self.b.ins().uload32(fl, p, 0),
-                    MemSize::DW => self.b.ins().load(I64, fl, p, 0),
+                    MemSize::B => self.b.ins().uload8(I64, fl, p, o),
+                    MemSize::H => self.b.ins().uload16(I64, fl, p, o),
+                    MemSize::W => self.b.ins().uload32(fl, p, o),
+                    MemSize::DW => self.b.ins().load(I64, fl, p, o),
                 };
                 self.set(dst, v);
             }
             Insn::LoadSx { size, dst, src, off } => {
-                let p = self.checked(pc, src, off, size.bytes(), false);
+                let (p, o) = self.checked(pc, src, off, size.bytes(), false);
                 let fl = flags();
                 let v = match size {
-                    MemSize::B => self.b.ins().sload8(I64, fl, p, 0),
-                    MemSize::H => self.b.ins().sload16(I64, fl, p, 0),
-                    MemSize::W => self.b.ins().sload32(fl, p, 0),
-                    MemSize::DW => self.b.ins().load(I64, fl, p, 0),
+                    MemSize::B => self.b.ins().sload8(I64, fl, p, o),
+                    MemSize::H => self.b.ins().sload16(I64, fl, p, o),
+                    MemSize::W => self.b.ins().sload32(fl, p, o),
+                    MemSize::DW => self.b.ins().load(I64, fl, p, o),
                 };
                 self.set(dst, v);
             }
             Insn::Store { size, dst, off, src } => {
                 let v = self.operand(src, Width::W64);
-                let p = self.checked(pc, dst, off, size.bytes(), true);
+                let (p, o) = self.checked(pc, dst, off, size.bytes(), true);
                 let fl = flags();
                 match size {
-                    MemSize::B => self.b.ins().istore8(fl, v, p, 0),
-                    MemSize::H => self.b.ins().istore16(fl, v, p, 0),
-                    MemSize::W => self.b.ins().istore32(fl, v, p, 0),
-                    MemSize::DW => self.b.ins().store(fl, v, p, 0),
+                    MemSize::B => self.b.ins().istore8(fl, v, p, o),
+                    MemSize::H => self.b.ins().istore16(fl, v, p, o),
+                    MemSize::W => self.b.ins().istore32(fl, v, p, o),
+                    MemSize::DW => self.b.ins().store(fl, v, p, o),
                 };
             }
             Insn::Atomic { size, op, fetch, dst, src, off } => {
@@ -893,12 +893,19 @@ impl Lower<'_, '_> {
         Ok(())
     }
 
-    /// The address `base + off` after checking `size` bytes there against
-    /// the regions. Constant r10-relative accesses inside the function's
-    /// frame were proven in bounds by the verifier and go unchecked.
-    fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> Value {
+    /// The address `base + off`, as a base value and the offset for the
+    /// access's own displacement, after checking `size` bytes there
+    /// against the regions. Constant r10-relative accesses inside the
+    /// function's frame were proven in bounds by the verifier and go
+    /// unchecked.
+    ///
+    /// No value holds the sum in the hot path: the access and the check
+    /// each fold the offset into their addressing, while the slow path
+    /// computes it for itself. (A shared value would be live into the cold
+    /// block, so every run of the hot path would compute it.)
+    fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> (Value, i32) {
         let b0 = self.get(base);
-        let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
+        let addr = (b0, i32::from(off));
         if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
             || self.unchecked.contains(&pc)
             || self.covered.contains(&pc)
@@ -909,16 +916,19 @@ impl Lower<'_, '_> {
         match self.groups.get(&pc).cloned() {
             Some(members) => {
                 let (lo, span) = group::span(&members);
-                let low = self.b.ins().iadd_imm_s(b0, lo);
                 let exact = members.iter().map(|&(p, o, s)| (p, b0, o, s)).collect();
-                self.check(pc, low, span, write, need, exact);
+                self.check(pc, (b0, lo), span, write, need, exact);
             }
-            None => self.check(pc, addr, size, write, need, vec![(pc, b0, off, size)]),
+            None => {
+                let at = (b0, i64::from(off));
+                self.check(pc, at, size, write, need, vec![(pc, b0, off, size)]);
+            }
         }
         addr
     }
 
-    /// Checks `size` bytes at `addr` for `need` (`REGION_READ` or
+    /// Checks `size` bytes at `addr` (a base value and an offset) for
+    /// `need` (`REGION_READ` or
     /// `REGION_WRITE`); continues in a new block when allowed.
     ///
     /// `members` are the exact accesses the check stands for (pc, base,
@@ -927,7 +937,7 @@ impl Lower<'_, '_> {
     fn check(
         &mut self,
         pc: usize,
-        addr: Value,
+        addr: (Value, i64),
         size: u32,
         write: bool,
         need: u32,
@@ -941,7 +951,8 @@ impl Lower<'_, '_> {
             Some(f) => {
                 let neg_start = self.b.use_var(f.neg_start);
                 let limit = self.b.use_var(f.limit);
-                let off = self.b.ins().iadd(addr, neg_start);
+                let off = self.b.ins().iadd(addr.0, neg_start);
+                let off = self.b.ins().iadd_imm_s(off, addr.1);
                 let ok = self.b.ins().icmp(IntCC::UnsignedLessThan, off, limit);
                 self.b.ins().brif(ok, hit, &[], slow, &[]);
             }
@@ -1080,7 +1091,7 @@ impl Lower<'_, '_> {
             &[],
         );
         self.b.switch_to_block(aligned);
-        self.check(pc, addr, n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
+        self.check(pc, (b0, i64::from(off)), n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
         let fl =
             MemFlagsData::new().with_notrap().with_aligned().with_endianness(Endianness::Little);
         let v = self.value_w(src, if ty == I32 { Width::W32 } else { Width::W64 });
@@ -1247,6 +1258,23 @@ impl Lower<'_, '_> {
         let s = self.b.ins().iconst(I32, i64::from(status::BUDGET));
         self.b.ins().return_(&[s]);
     }
+}
+
+/// How many instructions of `program` count budget events: backward
+/// jumps and local calls.
+pub(crate) fn budget_sites(program: &VerifiedProgram) -> usize {
+    decode_all(&program.program.code)
+        .filter_map(|d| d.ok())
+        .filter(|d| match d.insn {
+            Insn::CallLocal { .. } => true,
+            Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. } => d
+                .insn
+                .branch_target(d.pc)
+                .and_then(|t| usize::try_from(t).ok())
+                .is_some_and(|t| t <= d.pc),
+            _ => false,
+        })
+        .count()
 }
 
 /// The pc of every instruction of `program`, in order.

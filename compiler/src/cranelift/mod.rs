@@ -139,8 +139,9 @@ fn target_isa(engine: Engine) -> Result<OwnedTargetIsa, CompileError> {
 /// On x86-64 the budget counter may live in a register or in a stack slot
 /// (see `lower::Budget`): the slot costs one instruction more per budget
 /// event but frees a register, which pays where loops run short of them.
-/// Both are compiled and the smaller code kept: spills and reloads are
-/// what make code grow, and the slot adds only a few bytes per event.
+/// Both are compiled and the slot kept if its code is smaller by more
+/// than its own cost (a few bytes per place that counts an event): what
+/// is left of the difference is spills and reloads saved.
 /// The load-store architectures would need a load and a store per event,
 /// so they keep it in a register.
 pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode, CompileError> {
@@ -150,7 +151,11 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
         return Ok(in_register);
     }
     let in_memory = compile_with(program, engine, &*isa, true)?;
-    Ok(if in_memory.code.len() < in_register.code.len() { in_memory } else { in_register })
+    // `add [m], -1; mov r, [m]; cmp r, -1` against `test r, r; add r, -1`.
+    const SLOT_BYTES_PER_SITE: usize = 4;
+    let own_cost = SLOT_BYTES_PER_SITE.saturating_mul(lower::budget_sites(program));
+    let saved = in_register.code.len().saturating_sub(in_memory.code.len());
+    Ok(if saved > own_cost { in_memory } else { in_register })
 }
 
 /// [`compile`] with the budget in a register or in memory.

@@ -233,3 +233,24 @@ fn a_mispredicted_region_still_passes_its_check() {
                f:\n ldxb %r0, [%r2]\n ldxb %r3, [%r1]\n add %r0, %r3\n exit";
     assert_eq!(same_as_interpreter(src, 4), Ok(7));
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn offsets_fold_into_the_check_and_the_access_at_both_ends_of_a_region() {
+    // r2 = ctx + ctx[k] = ctx + k; a 4-byte load at r2 + off, whose check
+    // adds the offset after the region's negated start.
+    let at = |k: u8, off: i16| {
+        format!("mov %r2, %r1\n ldxb %r3, [%r1+{k}]\n add %r2, %r3\n ldxw %r0, [%r2{off:+}]\n exit")
+    };
+    // Bytes are their index in the 16-byte context.
+    let word = |from: u8| u64::from(u32::from_le_bytes([0, 1, 2, 3].map(|i| from + i)));
+    for (k, off, first) in
+        [(8, 4, Some(12)), (9, 4, None), (4, -4, Some(0)), (3, -4, None), (15, -4, Some(11))]
+    {
+        let r = same_as_interpreter(&at(k, off), 16);
+        match first {
+            Some(b) => assert_eq!(r, Ok(word(b)), "k {k} off {off}"),
+            None => assert_eq!(r.expect_err("outside the context").pc, 3, "k {k} off {off}"),
+        }
+    }
+}
