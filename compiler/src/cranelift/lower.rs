@@ -139,9 +139,10 @@ enum Budget {
     /// In a variable, which the allocator keeps in a register through
     /// every loop (or spills, where registers run short).
     Var(Variable),
-    /// In a machine-stack slot: x86-64 tests and counts it there with one
-    /// memory-operand instruction each, as many instructions as in a
-    /// register, and leaves that register to the program.
+    /// In a machine-stack slot: x86-64 counts it there with one
+    /// memory-operand `add` (and reloads it to compare), one instruction
+    /// more per event than in a register, and leaves that register to
+    /// the program.
     Slot(StackSlot),
 }
 
