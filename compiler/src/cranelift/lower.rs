@@ -8,16 +8,18 @@
 //!   r6..r9, r10 and the return site. Its `exit` restores them and switches
 //!   on the return site.
 //! - Memory checks: each access is checked inline against the region its
-//!   base most likely points into ([`crate::analysis::regions`]): the region's start and
+//!   base most likely points into ([`crate::analysis::regions`]): the region's negated start and
 //!   `len - size + 1` (0 if the access can never fit or lacks permission)
 //!   are computed once at entry, since the table does not change during a
-//!   run, so the check is one subtraction, one compare and one branch. A
+//!   run, so the check is one addition (an x86-64 `lea`), one compare and
+//!   one branch. The stack's limit serves loads and stores alike. A
 //!   miss goes to a cold search of the whole table, and a failure to the
 //!   shared fault block with the pc, address, size and direction as block
 //!   arguments. Loads proven in bounds (r10-relative inside the frame,
 //!   context bytes below `min_ctx_len`) are not checked.
-//! - The budget counter lives in a variable, stored back before every
-//!   return and helper call.
+//! - The budget counter lives in a variable or a machine-stack slot
+//!   ([`Budget`]), stored back to the context before every return and
+//!   helper call.
 //! - Every instruction's code carries its pc as the source location, which
 //!   becomes the `pc_map`; the error paths are cold blocks placed last.
 //! - Division and modulo branch around zero and `-1` divisors, so the
@@ -43,7 +45,6 @@ use femtoc_runtime::abi::{
     OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
 };
 
-use super::live::{self, Regs};
 use super::CompileError;
 use crate::analysis::groups::{self as group, Member};
 use crate::analysis::regions::{self as predict, Region};
@@ -115,12 +116,16 @@ impl Env {
 /// The inline check against one likely region, computed at entry. They
 /// are variables (with a copy in the spill area) so that a check's slow
 /// path can reload them rather than keep them live through it.
-/// Checks of one region share its `start` variable: each distinct variable
-/// would hold the same value in a register of its own through every loop.
+/// Checks of one region share its `neg_start` variable: each distinct
+/// variable would hold the same value in a register of its own through
+/// every loop.
 #[derive(Clone, Copy)]
 struct Fast {
-    start: Variable,
-    /// Offset of `start` in the spill area.
+    /// `0 - start`: the offset into the region is then a sum, which x86-64
+    /// computes in one `lea` into a scratch register (a difference needs a
+    /// copy of the address first, as `sub` overwrites its operand).
+    neg_start: Variable,
+    /// Offset of `neg_start` in the spill area.
     start_slot: i32,
     /// `len - size + 1` if `size` bytes fit and the access is allowed, else 0.
     limit: Variable,
@@ -128,8 +133,21 @@ struct Fast {
     limit_slot: i32,
 }
 
-/// Spill-area offsets: eBPF registers, then the budget, then the rest.
-const SPILL_BUDGET: i32 = 8 * Reg::COUNT as i32;
+/// Where the budget counter lives.
+#[derive(Clone, Copy)]
+enum Budget {
+    /// In a variable, which the allocator keeps in a register through
+    /// every loop (or spills, where registers run short).
+    Var(Variable),
+    /// In a machine-stack slot: x86-64 counts it there with one
+    /// memory-operand `add` (and reloads it to compare), one instruction
+    /// more per event than in a register, and leaves that register to
+    /// the program.
+    Slot(StackSlot),
+}
+
+/// Spill-area offsets: the budget, then the fast-check bounds.
+const SPILL_BUDGET: i32 = 0;
 const SPILL_FAST: i32 = SPILL_BUDGET + 8;
 
 /// The eBPF program translated into `func`.
@@ -137,6 +155,7 @@ pub(crate) fn lower(
     program: &VerifiedProgram,
     call_conv: CallConv,
     frontend: TargetFrontendConfig,
+    budget_in_memory: bool,
     func: &mut Function,
 ) -> Result<(), CompileError> {
     let code = &program.program.code;
@@ -183,7 +202,12 @@ pub(crate) fn lower(
         leaders.iter().filter(|&&pc| pc <= code.len()).map(|&pc| (pc, b.create_block())).collect();
 
     let regs: Vec<Variable> = (0..Reg::COUNT).map(|_| b.declare_var(I64)).collect();
-    let budget = b.declare_var(I64);
+    let budget = if budget_in_memory {
+        let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3);
+        Budget::Slot(b.create_sized_stack_slot(data))
+    } else {
+        Budget::Var(b.declare_var(I64))
+    };
 
     // Local calls: one save area per callee function.
     let mut saves: BTreeMap<u32, CalleeSave> = BTreeMap::new();
@@ -238,7 +262,12 @@ pub(crate) fn lower(
     let v = load_ctx(&mut b, I64, OFF_STACK_TOP);
     b.def_var(regs[10], v);
     let v = load_ctx(&mut b, I64, OFF_BUDGET_LEFT);
-    b.def_var(budget, v);
+    match budget {
+        Budget::Var(var) => b.def_var(var, v),
+        Budget::Slot(slot) => {
+            b.ins().stack_store(I64, v, slot, 0);
+        }
+    }
     let starts: Vec<usize> = program.functions.iter().map(|f| f.start as usize).collect();
     let likely = predict::regions(&insns, &starts);
     let unchecked: BTreeSet<usize> =
@@ -256,10 +285,6 @@ pub(crate) fn lower(
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
     let fast = fast_checks(&mut b, &env, &used, spill);
-    let functions = &program.functions;
-    let live_out = live::live_out(&insns, |pc| {
-        functions.iter().rev().find(|f| f.start as usize <= pc).is_some_and(|f| f.start != 0)
-    });
     let first = *blocks.get(&0).ok_or(CompileError::Internal("entry block"))?;
     b.ins().jump(first, &[]);
 
@@ -274,8 +299,6 @@ pub(crate) fn lower(
         spill,
         groups,
         covered,
-        live_out,
-        current: None,
         fault,
         budget_out,
         blocks,
@@ -319,9 +342,31 @@ fn checked_accesses(
         }
         let r = likely.get(&pc).copied().unwrap_or(Region::Ctx);
         let size = groups.get(&pc).map_or(size, |m| group::span(m).1);
-        out.insert((r, size, write));
+        out.insert(fast_key(r, size, write));
     }
     out
+}
+
+/// The inline check an access of `size` bytes into `region` uses. Loads
+/// and stores of one size share the stack's: the runtime's stack is
+/// always read-write (`Regions` makes entry 0 so), so one limit serves
+/// both, and a loop that reads and writes the stack keeps one register
+/// fewer. The limit is computed for both permissions, so a stack that was
+/// somehow not writable would only send every access to the slow path.
+fn fast_key(region: Region, size: u32, write: bool) -> (Region, u32, bool) {
+    match region {
+        Region::Stack => (Region::Stack, size, true),
+        _ => (region, size, write),
+    }
+}
+
+/// The permission bits a fast check keyed by `fast_key` demands.
+fn fast_need(region: Region, write: bool) -> u32 {
+    match (region, write) {
+        (Region::Stack, _) => REGION_READ | REGION_WRITE,
+        (_, true) => REGION_WRITE,
+        (_, false) => REGION_READ,
+    }
 }
 
 /// True if the access `insn` at `pc` needs a runtime check at all.
@@ -425,23 +470,24 @@ fn fast_checks(
                     Region::Data(i) => data_entry(b, env, i),
                 };
                 let var = b.declare_var(I64);
-                b.def_var(var, e[0]);
-                b.ins().stack_store(I64, e[0], spill, at);
+                let neg = b.ins().ineg(e[0]);
+                b.def_var(var, neg);
+                b.ins().stack_store(I64, neg, spill, at);
                 let entry = (e, var, at);
                 at += 8;
                 entries.insert(region, entry);
                 entry
             }
         };
-        let need = if write { REGION_WRITE } else { REGION_READ };
-        let perm = b.ins().band_imm_u(fl, i64::from(need));
-        let perm = b.ins().icmp_imm_u(IntCC::NotEqual, perm, 0);
+        let need = i64::from(fast_need(region, write));
+        let perm = b.ins().band_imm_u(fl, need);
+        let perm = b.ins().icmp_imm_u(IntCC::Equal, perm, need);
         let room = b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, len, i64::from(size));
         let ok = b.ins().band(perm, room);
         let lim = b.ins().iadd_imm_s(len, 1 - i64::from(size));
         let zero = b.ins().iconst(I64, 0);
         let limit = b.ins().select(ok, lim, zero);
-        let f = Fast { start, start_slot, limit: b.declare_var(I64), limit_slot: at };
+        let f = Fast { neg_start: start, start_slot, limit: b.declare_var(I64), limit_slot: at };
         b.def_var(f.limit, limit);
         b.ins().stack_store(I64, limit, spill, at);
         at += 8;
@@ -473,7 +519,7 @@ struct Lower<'f, 'p> {
     b: FunctionBuilder<'f>,
     env: Env,
     regs: Vec<Variable>,
-    budget: Variable,
+    budget: Budget,
     /// Inline-check values by (region, size, write).
     fast: BTreeMap<(Region, u32, bool), Fast>,
     likely: BTreeMap<usize, Region>,
@@ -485,10 +531,6 @@ struct Lower<'f, 'p> {
     groups: BTreeMap<usize, Vec<Member>>,
     /// Loads an earlier load of their group checks.
     covered: BTreeSet<usize>,
-    /// eBPF registers live after each pc.
-    live_out: BTreeMap<usize, Regs>,
-    /// The instruction being lowered.
-    current: Option<Insn>,
     fault: Block,
     budget_out: Block,
     blocks: BTreeMap<usize, Block>,
@@ -544,7 +586,6 @@ impl Lower<'_, '_> {
                 continue;
             }
             self.b.set_srcloc(SourceLoc::new(pc as u32));
-            self.current = Some(insn);
             open = self.insn(pc, insn)?;
         }
         // Blocks that start at the end of the program (after a final exit
@@ -586,36 +627,36 @@ impl Lower<'_, '_> {
                 self.set(dst, v);
             }
             Insn::Load { size, dst, src, off } => {
-                let p = self.checked(pc, src, off, size.bytes(), false);
+                let (p, o) = self.checked(pc, src, off, size.bytes(), false);
                 let fl = flags();
                 let v = match size {
-                    MemSize::B => self.b.ins().uload8(I64, fl, p, 0),
-                    MemSize::H => self.b.ins().uload16(I64, fl, p, 0),
-                    MemSize::W => self.b.ins().uload32(fl, p, 0),
-                    MemSize::DW => self.b.ins().load(I64, fl, p, 0),
+                    MemSize::B => self.b.ins().uload8(I64, fl, p, o),
+                    MemSize::H => self.b.ins().uload16(I64, fl, p, o),
+                    MemSize::W => self.b.ins().uload32(fl, p, o),
+                    MemSize::DW => self.b.ins().load(I64, fl, p, o),
                 };
                 self.set(dst, v);
             }
             Insn::LoadSx { size, dst, src, off } => {
-                let p = self.checked(pc, src, off, size.bytes(), false);
+                let (p, o) = self.checked(pc, src, off, size.bytes(), false);
                 let fl = flags();
                 let v = match size {
-                    MemSize::B => self.b.ins().sload8(I64, fl, p, 0),
-                    MemSize::H => self.b.ins().sload16(I64, fl, p, 0),
-                    MemSize::W => self.b.ins().sload32(fl, p, 0),
-                    MemSize::DW => self.b.ins().load(I64, fl, p, 0),
+                    MemSize::B => self.b.ins().sload8(I64, fl, p, o),
+                    MemSize::H => self.b.ins().sload16(I64, fl, p, o),
+                    MemSize::W => self.b.ins().sload32(fl, p, o),
+                    MemSize::DW => self.b.ins().load(I64, fl, p, o),
                 };
                 self.set(dst, v);
             }
             Insn::Store { size, dst, off, src } => {
                 let v = self.operand(src, Width::W64);
-                let p = self.checked(pc, dst, off, size.bytes(), true);
+                let (p, o) = self.checked(pc, dst, off, size.bytes(), true);
                 let fl = flags();
                 match size {
-                    MemSize::B => self.b.ins().istore8(fl, v, p, 0),
-                    MemSize::H => self.b.ins().istore16(fl, v, p, 0),
-                    MemSize::W => self.b.ins().istore32(fl, v, p, 0),
-                    MemSize::DW => self.b.ins().store(fl, v, p, 0),
+                    MemSize::B => self.b.ins().istore8(fl, v, p, o),
+                    MemSize::H => self.b.ins().istore16(fl, v, p, o),
+                    MemSize::W => self.b.ins().istore32(fl, v, p, o),
+                    MemSize::DW => self.b.ins().store(fl, v, p, o),
                 };
             }
             Insn::Atomic { size, op, fetch, dst, src, off } => {
@@ -805,7 +846,25 @@ impl Lower<'_, '_> {
 
     /// A budget event at `pc`: stop if none is left, else count it.
     fn budget_event(&mut self, pc: usize) {
-        let left = self.b.use_var(self.budget);
+        let (left, slot) = match self.budget {
+            Budget::Var(var) => (self.b.use_var(var), None),
+            Budget::Slot(slot) => {
+                // Count first, then stop if the count wrapped (none was
+                // left): `add [m], -1` and `cmp [m], -1`, each load
+                // folded into its instruction. (The slot is not read
+                // again after a stop: the exit stores 0.) Cranelift would
+                // forward the stored value to the second load; its
+                // explicit byte order (native on every host ISA) keeps it
+                // a load of its own.
+                let at = self.b.ins().stack_addr(I64, slot, 0);
+                let v = self.b.ins().load(I64, MemFlagsData::trusted(), at, 0);
+                let v = self.b.ins().iadd_imm_s(v, -1);
+                self.b.ins().store(MemFlagsData::trusted(), v, at, 0);
+                let fl = MemFlagsData::trusted().with_endianness(Endianness::Little);
+                let v = self.b.ins().load(I64, fl, at, 0);
+                (self.b.ins().icmp_imm_s(IntCC::NotEqual, v, -1), Some(slot))
+            }
+        };
         let ok = self.b.create_block();
         // The pc is materialised on the cold side only.
         let out = self.b.create_block();
@@ -815,8 +874,13 @@ impl Lower<'_, '_> {
         let pcv = self.b.ins().iconst(I32, pc as i64);
         self.b.ins().jump(self.budget_out, &[arg(pcv)]);
         self.b.switch_to_block(ok);
-        let left = self.b.ins().iadd_imm_s(left, -1);
-        self.b.def_var(self.budget, left);
+        match (self.budget, slot) {
+            (Budget::Var(var), _) => {
+                let left = self.b.ins().iadd_imm_s(left, -1);
+                self.b.def_var(var, left);
+            }
+            (Budget::Slot(_), _) => {}
+        }
     }
 
     /// Unconditional transfer from the jump at `pc` to `t`, counting a
@@ -830,12 +894,19 @@ impl Lower<'_, '_> {
         Ok(())
     }
 
-    /// The address `base + off` after checking `size` bytes there against
-    /// the regions. Constant r10-relative accesses inside the function's
-    /// frame were proven in bounds by the verifier and go unchecked.
-    fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> Value {
+    /// The address `base + off`, as a base value and the offset for the
+    /// access's own displacement, after checking `size` bytes there
+    /// against the regions. Constant r10-relative accesses inside the
+    /// function's frame were proven in bounds by the verifier and go
+    /// unchecked.
+    ///
+    /// No value holds the sum in the hot path: the access and the check
+    /// each fold the offset into their addressing, while the slow path
+    /// computes it for itself. (A shared value would be live into the cold
+    /// block, so every run of the hot path would compute it.)
+    fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> (Value, i32) {
         let b0 = self.get(base);
-        let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
+        let addr = (b0, i32::from(off));
         if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
             || self.unchecked.contains(&pc)
             || self.covered.contains(&pc)
@@ -846,16 +917,19 @@ impl Lower<'_, '_> {
         match self.groups.get(&pc).cloned() {
             Some(members) => {
                 let (lo, span) = group::span(&members);
-                let low = self.b.ins().iadd_imm_s(b0, lo);
                 let exact = members.iter().map(|&(p, o, s)| (p, b0, o, s)).collect();
-                self.check(pc, low, span, write, need, exact);
+                self.check(pc, (b0, lo), span, write, need, exact);
             }
-            None => self.check(pc, addr, size, write, need, vec![(pc, b0, off, size)]),
+            None => {
+                let at = (b0, i64::from(off));
+                self.check(pc, at, size, write, need, vec![(pc, b0, off, size)]);
+            }
         }
         addr
     }
 
-    /// Checks `size` bytes at `addr` for `need` (`REGION_READ` or
+    /// Checks `size` bytes at `addr` (a base value and an offset) for
+    /// `need` (`REGION_READ` or
     /// `REGION_WRITE`); continues in a new block when allowed.
     ///
     /// `members` are the exact accesses the check stands for (pc, base,
@@ -864,7 +938,7 @@ impl Lower<'_, '_> {
     fn check(
         &mut self,
         pc: usize,
-        addr: Value,
+        addr: (Value, i64),
         size: u32,
         write: bool,
         need: u32,
@@ -874,11 +948,12 @@ impl Lower<'_, '_> {
         let hit = self.b.create_block();
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        match self.fast.get(&(region, size, write)).copied() {
+        match self.fast.get(&fast_key(region, size, write)).copied() {
             Some(f) => {
-                let start = self.b.use_var(f.start);
+                let neg_start = self.b.use_var(f.neg_start);
                 let limit = self.b.use_var(f.limit);
-                let off = self.b.ins().isub(addr, start);
+                let off = self.b.ins().iadd(addr.0, neg_start);
+                let off = self.b.ins().iadd_imm_s(off, addr.1);
                 let ok = self.b.ins().icmp(IntCC::UnsignedLessThan, off, limit);
                 self.b.ins().brif(ok, hit, &[], slow, &[]);
             }
@@ -888,15 +963,18 @@ impl Lower<'_, '_> {
             }
         }
 
-        // Miss: spill what is live, search the whole table for each
-        // access, reload.
+        // Miss: search the whole table for each access, then reload the
+        // fast-check bounds. The program's registers stay live through
+        // the search: the allocator places them better than a spill and
+        // reload of each here would (the reloads became merges in the hit
+        // block, and the moves of those merges landed in the hot path).
         self.b.switch_to_block(slow);
-        let keep = self.spill_state(pc);
+        self.spill_budget();
         for (mpc, base, off, msize) in members {
             let maddr = self.b.ins().iadd_imm_s(base, i64::from(off));
             self.search(mpc, maddr, msize, write, need);
         }
-        self.reload_state(keep);
+        self.reload_state();
         self.b.ins().jump(hit, &[]);
         self.b.switch_to_block(hit);
     }
@@ -943,44 +1021,29 @@ impl Lower<'_, '_> {
         self.b.switch_to_block(found);
     }
 
-    /// Stores what a check's slow path must not keep in registers: the
-    /// registers live after `pc` or read by its instruction, and the
-    /// budget. Returns the registers. (The callers' state saved for local
-    /// calls is read only at a callee's exit, so the allocator keeps it
-    /// on the stack anyway.)
-    fn spill_state(&mut self, pc: usize) -> Regs {
-        let reads = self.current.as_ref().map_or(0, live::reads);
-        let keep = self.live_out.get(&pc).copied().unwrap_or(Regs::MAX) | reads;
-        for (k, &var) in self.regs.clone().iter().enumerate() {
-            if keep & (1 << k) != 0 {
-                let v = self.b.use_var(var);
-                self.b.ins().stack_store(I64, v, self.spill, 8 * k as i32);
-            }
+    /// Stores the budget counter before a check's slow path, if it is in
+    /// a variable (so that the fault exit can reload it).
+    fn spill_budget(&mut self) {
+        if let Budget::Var(var) = self.budget {
+            let v = self.b.use_var(var);
+            self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
         }
-        let v = self.b.use_var(self.budget);
-        self.b.ins().stack_store(I64, v, self.spill, SPILL_BUDGET);
-        keep
     }
 
     fn reload_budget(&mut self) {
+        let Budget::Var(var) = self.budget else { return };
         let v = self.b.ins().stack_load(I64, I64, self.spill, SPILL_BUDGET);
-        self.b.def_var(self.budget, v);
+        self.b.def_var(var, v);
     }
 
-    /// Reloads what [`Self::spill_state`] stored, and the fast-check bounds.
-    fn reload_state(&mut self, keep: Regs) {
-        for (k, &var) in self.regs.clone().iter().enumerate() {
-            if keep & (1 << k) != 0 {
-                let v = self.b.ins().stack_load(I64, I64, self.spill, 8 * k as i32);
-                self.b.def_var(var, v);
-            }
-        }
+    /// Reloads the budget and the fast-check bounds after a slow path.
+    fn reload_state(&mut self) {
         self.reload_budget();
         let mut starts = BTreeSet::new();
         for f in self.fast.values().copied().collect::<Vec<_>>() {
             if starts.insert(f.start_slot) {
                 let v = self.b.ins().stack_load(I64, I64, self.spill, f.start_slot);
-                self.b.def_var(f.start, v);
+                self.b.def_var(f.neg_start, v);
             }
             let v = self.b.ins().stack_load(I64, I64, self.spill, f.limit_slot);
             self.b.def_var(f.limit, v);
@@ -1029,7 +1092,7 @@ impl Lower<'_, '_> {
             &[],
         );
         self.b.switch_to_block(aligned);
-        self.check(pc, addr, n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
+        self.check(pc, (b0, i64::from(off)), n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
         let fl =
             MemFlagsData::new().with_notrap().with_aligned().with_endianness(Endianness::Little);
         let v = self.value_w(src, if ty == I32 { Width::W32 } else { Width::W64 });
@@ -1075,7 +1138,10 @@ impl Lower<'_, '_> {
     }
 
     fn store_budget(&mut self) {
-        let left = self.b.use_var(self.budget);
+        let left = match self.budget {
+            Budget::Var(var) => self.b.use_var(var),
+            Budget::Slot(slot) => self.b.ins().stack_load(I64, I64, slot, 0),
+        };
         self.b.ins().store(ctx_flags(), left, self.env.ctx, OFF_BUDGET_LEFT as i32);
     }
 
@@ -1193,6 +1259,23 @@ impl Lower<'_, '_> {
         let s = self.b.ins().iconst(I32, i64::from(status::BUDGET));
         self.b.ins().return_(&[s]);
     }
+}
+
+/// How many instructions of `program` count budget events: backward
+/// jumps and local calls.
+pub(crate) fn budget_sites(program: &VerifiedProgram) -> usize {
+    decode_all(&program.program.code)
+        .filter_map(|d| d.ok())
+        .filter(|d| match d.insn {
+            Insn::CallLocal { .. } => true,
+            Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. } => d
+                .insn
+                .branch_target(d.pc)
+                .and_then(|t| usize::try_from(t).ok())
+                .is_some_and(|t| t <= d.pc),
+            _ => false,
+        })
+        .count()
 }
 
 /// The pc of every instruction of `program`, in order.

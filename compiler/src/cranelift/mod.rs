@@ -7,7 +7,6 @@
 //! A relocation, or any trap site other than the (guarded) division
 //! instructions, is a [`CompileError`].
 
-mod live;
 mod lower;
 
 use std::str::FromStr;
@@ -136,14 +135,42 @@ fn target_isa(engine: Engine) -> Result<OwnedTargetIsa, CompileError> {
 }
 
 /// Compiles `program` for `engine` (`x86_64`, `aarch64` or `riscv64gc`).
+///
+/// On x86-64 the budget counter may live in a register or in a stack slot
+/// (see `lower::Budget`): the slot costs one instruction more per budget
+/// event but frees a register, which pays where loops run short of them.
+/// Both are compiled and the slot kept if its code is smaller by more
+/// than its own cost (a few bytes per place that counts an event): what
+/// is left of the difference is spills and reloads saved.
+/// The load-store architectures would need a load and a store per event,
+/// so they keep it in a register.
 pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode, CompileError> {
     let isa = target_isa(engine)?;
+    let in_register = compile_with(program, engine, &*isa, false)?;
+    if engine != Engine::X86_64 {
+        return Ok(in_register);
+    }
+    let in_memory = compile_with(program, engine, &*isa, true)?;
+    // `add [m], -1; mov r, [m]; cmp r, -1` against `test r, r; add r, -1`.
+    const SLOT_BYTES_PER_SITE: usize = 4;
+    let own_cost = SLOT_BYTES_PER_SITE.saturating_mul(lower::budget_sites(program));
+    let saved = in_register.code.len().saturating_sub(in_memory.code.len());
+    Ok(if saved > own_cost { in_memory } else { in_register })
+}
+
+/// [`compile`] with the budget in a register or in memory.
+fn compile_with(
+    program: &VerifiedProgram,
+    engine: Engine,
+    isa: &dyn isa::TargetIsa,
+    budget_in_memory: bool,
+) -> Result<CompiledCode, CompileError> {
     let call_conv = CallConv::triple_default(isa.triple());
     let mut func = Function::new();
-    lower::lower(program, call_conv, isa.frontend_config(), &mut func)?;
+    lower::lower(program, call_conv, isa.frontend_config(), budget_in_memory, &mut func)?;
     let mut ctx = Context::for_function(func);
     let compiled = ctx
-        .compile(&*isa, &mut ControlPlane::default())
+        .compile(isa, &mut ControlPlane::default())
         .map_err(|e| CompileError::Cranelift(format!("{:?}", e.inner)))?;
     let relocs = compiled.buffer.relocs();
     if let Some(first) = relocs.first() {
@@ -177,6 +204,9 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
     // Return address and saved frame pointer (or RISC-V ra/s0) above the
     // frame, the frame itself, and the routines it may call.
     let machine_stack = frame.saturating_add(16).saturating_add(ROUTINE_STACK_BYTES);
+    if std::env::var("FEMTOC_DUMP").is_ok() {
+        eprintln!("{}", ctx.func.display());
+    }
     Ok(CompiledCode { engine, code, entry: 0, machine_stack, features: Features::NONE, pc_map })
 }
 

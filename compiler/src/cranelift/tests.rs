@@ -114,27 +114,101 @@ fn loads_sharing_a_check_group_only_within_effect_free_stretches() {
 }
 
 /// Runs `src` natively and in the interpreter over a `ctx_len`-byte
-/// context; both must give the same outcome.
+/// context with `budget`; both must give the same outcome and budget use.
+/// `budget_in_memory` forces where the native code keeps its budget
+/// counter (`None`: where `compile` puts it).
 #[cfg(target_arch = "x86_64")]
-fn same_as_interpreter(src: &str, ctx_len: usize) -> Result<u64, femtoc_runtime::error::RunError> {
+fn same_with(
+    src: &str,
+    ctx_len: usize,
+    budget: Option<u64>,
+    budget_in_memory: Option<bool>,
+) -> Result<u64, femtoc_runtime::error::RunError> {
     use femtoc_runtime::helpers::NoHelpers;
     use femtoc_runtime::host_exec::{run_host, HostCode};
     use femtoc_runtime::interp::{self, RunArgs};
     use femtoc_runtime::native::NativeProgram;
     use femtoc_runtime::region::{MemRegion, RegionKind, Regions};
     let program = verified(src);
-    let c = compile(&program, Engine::X86_64).expect("compiles");
+    let c = match budget_in_memory {
+        None => compile(&program, Engine::X86_64),
+        Some(m) => {
+            let isa = super::target_isa(Engine::X86_64).expect("isa");
+            super::compile_with(&program, Engine::X86_64, &*isa, m)
+        }
+    }
+    .expect("compiles");
     let code = HostCode::new(Engine::X86_64, &c.code, c.entry).expect("maps");
     let ctx: Vec<u8> = (0..ctx_len).map(|i| i as u8).collect();
     let mut stack = vec![0u8; 512];
     let mut regions = Regions::new(&mut stack);
     regions.push(MemRegion::read_only(RegionKind::Context, &ctx)).expect("room");
-    let args = RunArgs { r1: ctx.as_ptr() as u64, r2: ctx_len as u64, budget: Some(1000) };
+    let args = RunArgs { r1: ctx.as_ptr() as u64, r2: ctx_len as u64, budget };
     let np = NativeProgram { stack_usage: program.stack_usage, min_ctx_len: program.min_ctx_len };
-    let native = run_host(&code, np, &regions, args, &mut NoHelpers).map(|o| o.r0);
-    let interp = interp::run(&program.as_ref(), &regions, args, &mut NoHelpers).map(|o| o.r0);
+    let native = run_host(&code, np, &regions, args, &mut NoHelpers);
+    let interp = interp::run(&program.as_ref(), &regions, args, &mut NoHelpers);
+    type Outcome = Result<femtoc_runtime::error::RunOutcome, femtoc_runtime::error::RunError>;
+    let used = |r: &Outcome| match r {
+        Ok(o) => o.budget_used,
+        Err(e) => e.budget_used,
+    };
+    assert_eq!(used(&native), used(&interp), "budget used: {src}");
+    let (native, interp) = (native.map(|o| o.r0), interp.map(|o| o.r0));
     assert_eq!(native, interp, "{src}");
     native
+}
+
+/// [`same_with`] with 1000 budget events and the compiler's choices.
+#[cfg(target_arch = "x86_64")]
+fn same_as_interpreter(src: &str, ctx_len: usize) -> Result<u64, femtoc_runtime::error::RunError> {
+    same_with(src, ctx_len, Some(1000), None)
+}
+
+/// A loop whose backward jump (pc 4) is taken 4 times, then a local call
+/// (pc 5): five budget events.
+#[cfg(target_arch = "x86_64")]
+const FIVE_EVENTS: &str = "mov %r7, 0\n mov %r6, 5\n add %r7, %r6\n \
+     add %r6, -1\n jne %r6, 0, -3\n call local f\n add %r0, %r7\n exit\n \
+     f:\n mov %r0, 100\n exit";
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_budget_stops_at_the_same_event_in_memory_and_in_a_register() {
+    for in_memory in [false, true] {
+        let run = |budget| same_with(FIVE_EVENTS, 4, budget, Some(in_memory));
+        assert_eq!(run(Some(5)), Ok(115), "in memory: {in_memory}");
+        assert_eq!(run(Some(6)), Ok(115), "in memory: {in_memory}");
+        assert_eq!(run(None), Ok(115), "in memory: {in_memory}");
+        let e = run(Some(4)).expect_err("the call is one event too many");
+        assert_eq!(e.pc, 5, "in memory: {in_memory}");
+        for b in 0..4 {
+            let e = run(Some(b)).expect_err("out of budget in the loop");
+            assert_eq!(e.pc, 4, "in memory: {in_memory}");
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn one_stack_limit_serves_loads_and_stores_up_to_the_stack_edges() {
+    // r2 = r10 - (ctx[k] + c), which no analysis bounds: a 4-byte store
+    // and load there are both checked against the stack's one limit.
+    let at = |k: u8, c: u32| {
+        format!(
+            "mov %r2, %r10\n ldxb %r3, [%r1+{k}]\n add %r3, {c}\n sub %r2, %r3\n \
+             stw [%r2], 7\n ldxw %r0, [%r2]\n exit"
+        )
+    };
+    for in_memory in [None, Some(false), Some(true)] {
+        let run = |k, c| same_with(&at(k, c), 16, Some(10), in_memory);
+        // Four bytes below the top fit; three cross it; zero is past it.
+        assert_eq!(run(4, 0), Ok(7));
+        assert_eq!(run(3, 0).expect_err("crosses the top").pc, 4);
+        assert_eq!(run(0, 0).expect_err("past the top").pc, 4);
+        // The 512-byte stack's lowest word fits; one byte lower does not.
+        assert_eq!(run(4, 508), Ok(7));
+        assert_eq!(run(5, 508).expect_err("below the stack").pc, 4);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -158,4 +232,25 @@ fn a_mispredicted_region_still_passes_its_check() {
     let src = "stb [%r10-8], 7\n mov %r2, %r10\n add %r2, -8\n call local f\n exit\n\
                f:\n ldxb %r0, [%r2]\n ldxb %r3, [%r1]\n add %r0, %r3\n exit";
     assert_eq!(same_as_interpreter(src, 4), Ok(7));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn offsets_fold_into_the_check_and_the_access_at_both_ends_of_a_region() {
+    // r2 = ctx + ctx[k] = ctx + k; a 4-byte load at r2 + off, whose check
+    // adds the offset after the region's negated start.
+    let at = |k: u8, off: i16| {
+        format!("mov %r2, %r1\n ldxb %r3, [%r1+{k}]\n add %r2, %r3\n ldxw %r0, [%r2{off:+}]\n exit")
+    };
+    // Bytes are their index in the 16-byte context.
+    let word = |from: u8| u64::from(u32::from_le_bytes([0, 1, 2, 3].map(|i| from + i)));
+    for (k, off, first) in
+        [(8, 4, Some(12)), (9, 4, None), (4, -4, Some(0)), (3, -4, None), (15, -4, Some(11))]
+    {
+        let r = same_as_interpreter(&at(k, off), 16);
+        match first {
+            Some(b) => assert_eq!(r, Ok(word(b)), "k {k} off {off}"),
+            None => assert_eq!(r.expect_err("outside the context").pc, 3, "k {k} off {off}"),
+        }
+    }
 }
