@@ -71,6 +71,9 @@ pub struct RegMap {
     locs: [Loc; 11],
     /// The core register holding the budget counter's low word, if any.
     pub budget: Option<Reg>,
+    /// r11 holds eBPF r10 (the program names r10 or makes local calls);
+    /// otherwise r11 may hold other registers.
+    pub frame_pointer: bool,
     /// Bytes of frame used by the fixed part (up to the save entries).
     pub fixed: u32,
 }
@@ -135,7 +138,7 @@ impl RegMap {
         }
         locs[10] = Loc { lo: Half::Reg(Reg::R11), hi: None };
         let fixed = if calls { SAVES + SAVE_ENTRY * MAX_SAVES } else { SAVES };
-        RegMap { locs, budget, fixed }
+        RegMap { locs, budget, frame_pointer: frame_used || calls, fixed }
     }
 
     /// Where eBPF register `r` lives.

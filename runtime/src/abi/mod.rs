@@ -37,7 +37,8 @@
 //! reading a register before it is written, except as an argument of a
 //! helper call (a helper's arity is unknown), where its value shows in the
 //! helper's arguments; starting at 0 keeps those identical to the
-//! interpreter's.
+//! interpreter's. Code of a program without helper calls may therefore
+//! skip the zeroing: nothing can observe it.
 //!
 //! The code preserves what the target's C ABI calls callee-saved
 //! (AAPCS: r4-r11, sp; ILP32/LP64: s0-s11, sp, and returns through ra;

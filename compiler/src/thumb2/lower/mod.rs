@@ -134,6 +134,11 @@ pub struct Lowerer<'p> {
     /// Counted loops whose pointer accesses are checked once before the
     /// loop (module `counted`), by header pc.
     counted: BTreeMap<usize, counted::CountedLoop>,
+    /// Some cold stub calls the shared slow check (so it and the fault
+    /// exit are emitted).
+    uses_check_slow: bool,
+    /// Some cold stub leaves through the misaligned-atomic exit.
+    uses_misaligned: bool,
     /// While lowering a counted loop's unchecked copy: its pointer.
     unchecked_ptr: Option<EReg>,
     /// While lowering a copy of a counted loop: its header pc and the
@@ -195,6 +200,8 @@ impl<'p> Lowerer<'p> {
             zero_flag_of: None,
             zero_flag_set: false,
             counted: BTreeMap::new(),
+            uses_check_slow: false,
+            uses_misaligned: false,
             unchecked_ptr: None,
             head_override: None,
             hints: BTreeMap::new(),
@@ -609,20 +616,38 @@ impl<'p> Lowerer<'p> {
         for w in core::mem::take(&mut self.windows) {
             self.window_init(&w, shared);
         }
-        self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
-        for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
-            self.ldr(R::R1, R::R0, off);
-            self.ldr(R::R2, R::R0, off + 4);
-            self.store64(r, R::R1, R::R2);
+        if self.map.frame_pointer {
+            self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         }
-        self.imm(R::R1, 0, true);
-        self.str(R::R1, R::SP, DEPTH);
+        for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
+            let l = self.dlo(r, R::R1);
+            self.ldr(l, R::R0, off);
+            self.put_lo(r, l);
+            if !self.narrow(r) {
+                let h = self.dhi(r, R::R2);
+                self.ldr(h, R::R0, off + 4);
+                self.put_hi(r, h);
+            }
+        }
+        let calls = self.prog.functions.len() > 1;
+        let helpers = !self.prog.helpers_used.is_empty();
+        if calls || helpers {
+            self.imm(R::R1, 0, true);
+        }
+        if calls {
+            self.str(R::R1, R::SP, DEPTH);
+        }
         // Registers the program never wrote still reach helpers as
         // arguments (the verifier cannot know a helper's arity), so every
-        // engine starts them at zero, as the interpreter does.
-        self.imm(R::R2, 0, true);
-        for r in [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9] {
-            self.store64(r, R::R1, R::R2);
+        // engine starts them at zero, as the interpreter does. Without
+        // helper calls the verifier lets no register be read unwritten.
+        if helpers {
+            self.imm(R::R2, 0, true);
+            for r in
+                [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9]
+            {
+                self.store64(r, R::R1, R::R2);
+            }
         }
         // Last: the budget may have r11, which held the stack top above.
         if let Some(b) = self.map.budget {
@@ -1920,6 +1945,7 @@ impl<'p> Lowerer<'p> {
                     self.budget_then_jump(pc, target);
                 }
                 Cold::Check(site) if site.group.is_some() => {
+                    self.uses_check_slow = true;
                     self.asm.set_tag(site.pc);
                     if let Some((carry, _)) = site.carry {
                         self.asm.bind(carry);
@@ -1937,6 +1963,7 @@ impl<'p> Lowerer<'p> {
                     self.e(I::B { cond: None, target: site.resume });
                 }
                 Cold::Check(site) => {
+                    self.uses_check_slow = true;
                     self.asm.set_tag(site.pc);
                     let join = self.asm.label();
                     if let Some((carry, hi)) = site.carry {
@@ -1959,6 +1986,7 @@ impl<'p> Lowerer<'p> {
                     self.e(I::B { cond: None, target: site.resume });
                 }
                 Cold::Misaligned { entry, pc, size } => {
+                    self.uses_misaligned = true;
                     self.asm.set_tag(pc);
                     self.asm.bind(entry);
                     self.imm(R::R0, pc, true);
@@ -1980,6 +2008,33 @@ impl<'p> Lowerer<'p> {
             return;
         }
         self.shared_tails();
+    }
+
+    /// The shared slow check: r3:r2 address, r1 = size | write << 8,
+    /// r0 = pc. Returns if the access is allowed; otherwise falls into the
+    /// fault exit, which must follow it.
+    fn check_slow_tail(&mut self, check_slow: Label) {
+        let refused = self.asm.label();
+        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit() | R::R12.bit();
+        self.asm.bind(check_slow);
+        self.e(I::Push { regs: kept | R::LR.bit() });
+        self.e(I::SpAdjust { sub: true, imm: 8 });
+        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R12, rn: R::R1, imm: 0xff });
+        self.str(R::R12, R::SP, 0);
+        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R12, rm: R::R1, amount: 8 });
+        self.str(R::R12, R::SP, 4);
+        self.ldr(R::R0, R::SP, 32 + CTX);
+        if let Some(v) = self.budget_value(R::R12, 32) {
+            self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
+        }
+        self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
+        self.ldr(R::R12, R::R12, routine_offset::ACCESS_CHECK);
+        self.e(I::Blx { rm: R::R12 });
+        self.e(I::SpAdjust { sub: false, imm: 8 });
+        self.e(I::Cbz { nonzero: true, rn: R::R0, target: refused });
+        self.e(I::Pop { regs: kept | R::PC.bit() });
+        self.asm.bind(refused);
+        self.e(I::Pop { regs: kept | R::LR.bit() });
     }
 
     fn shared_tails(&mut self) {
@@ -2012,49 +2067,35 @@ impl<'p> Lowerer<'p> {
             }
             self.e(I::B { cond: None, target: budget_exit });
         }
-        // check_slow: r3:r2 address, r1 = size | write << 8, r0 = pc.
-        // Returns if allowed; otherwise leaves through the fault exit.
-        let refused = self.asm.label();
-        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit() | R::R12.bit();
-        self.asm.bind(check_slow);
-        self.e(I::Push { regs: kept | R::LR.bit() });
-        self.e(I::SpAdjust { sub: true, imm: 8 });
-        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R12, rn: R::R1, imm: 0xff });
-        self.str(R::R12, R::SP, 0);
-        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R12, rm: R::R1, amount: 8 });
-        self.str(R::R12, R::SP, 4);
-        self.ldr(R::R0, R::SP, 32 + CTX);
-        if let Some(v) = self.budget_value(R::R12, 32) {
-            self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
+        if self.uses_check_slow {
+            self.check_slow_tail(check_slow);
         }
-        self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
-        self.ldr(R::R12, R::R12, routine_offset::ACCESS_CHECK);
-        self.e(I::Blx { rm: R::R12 });
-        self.e(I::SpAdjust { sub: false, imm: 8 });
-        self.e(I::Cbz { nonzero: true, rn: R::R0, target: refused });
-        self.e(I::Pop { regs: kept | R::PC.bit() });
-        self.asm.bind(refused);
-        self.e(I::Pop { regs: kept | R::LR.bit() });
-        // fault_exit: r0 = pc; the fault fields are filled.
-        self.asm.bind(fault_exit);
-        self.ctx(R::R12);
-        self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
-        self.imm(R::R0, status::MEMORY_FAULT, true);
-        self.e(I::B { cond: None, target: epilogue });
-        // misaligned_exit: r0 = pc, r1 = size, r3:r2 = address.
-        self.asm.bind(misaligned_exit);
-        self.ctx(R::R12);
-        self.str(R::R2, R::R12, abi::OFF_FAULT_ADDR);
-        self.str(R::R3, R::R12, abi::OFF_FAULT_ADDR + 4);
-        self.str(R::R1, R::R12, abi::OFF_FAULT_SIZE);
-        self.imm(R::R1, 1, true);
-        self.str(R::R1, R::R12, abi::OFF_FAULT_WRITE);
-        self.e(I::B { cond: None, target: fault_exit });
-        // budget_exit: r0 = pc.
-        self.asm.bind(budget_exit);
-        self.ctx(R::R12);
-        self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
-        self.imm(R::R0, status::BUDGET, true);
+        if self.uses_check_slow || self.uses_misaligned {
+            // fault_exit: r0 = pc; the fault fields are filled.
+            self.asm.bind(fault_exit);
+            self.ctx(R::R12);
+            self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+            self.imm(R::R0, status::MEMORY_FAULT, true);
+            self.e(I::B { cond: None, target: epilogue });
+        }
+        if self.uses_misaligned {
+            // misaligned_exit: r0 = pc, r1 = size, r3:r2 = address.
+            self.asm.bind(misaligned_exit);
+            self.ctx(R::R12);
+            self.str(R::R2, R::R12, abi::OFF_FAULT_ADDR);
+            self.str(R::R3, R::R12, abi::OFF_FAULT_ADDR + 4);
+            self.str(R::R1, R::R12, abi::OFF_FAULT_SIZE);
+            self.imm(R::R1, 1, true);
+            self.str(R::R1, R::R12, abi::OFF_FAULT_WRITE);
+            self.e(I::B { cond: None, target: fault_exit });
+        }
+        if self.has_budget() {
+            // budget_exit: r0 = pc.
+            self.asm.bind(budget_exit);
+            self.ctx(R::R12);
+            self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+            self.imm(R::R0, status::BUDGET, true);
+        }
         // epilogue: r0 = status.
         self.asm.bind(epilogue);
         if self.has_budget() {
