@@ -167,3 +167,82 @@ fn other_shapes_stay_checked_every_iteration() {
         exit";
     agree("counter by two", by_two, &contexts(&[(4, 6), (4, 5), (6, 8)]), false);
 }
+
+#[test]
+fn a_pointer_walking_down_with_an_early_exit() {
+    // One insertion-sort step over context words: k times from word m
+    // down, move each word not below the key up one place; stop at the
+    // first below it. The pointer (r1 + 4m, kept as a pair) walks down by
+    // 4; with k > m + 2 it would leave the context at its start.
+    let src = "
+        mov %r0, 0
+        ldxw %r7, [%r1+0]
+        ldxw %r5, [%r1+4]
+        ldxw %r6, [%r1+8]
+        jeq %r7, 0, out
+        lsh %r6, 2
+        add %r6, %r1
+    loop:
+        ldxw %r9, [%r6+4]
+        jlt32 %r9, %r5, out
+        stxw [%r6+8], %r9
+        add %r6, -4
+        add %r0, 1
+        add %r7, -1
+        jne %r7, 0, loop
+    out:
+        exit";
+    // Word i (i >= 3) of the context is 10 * i; words 0..2 are k, the key
+    // and m.
+    let words = |k: u32, key: u32, m: u32, len: usize| -> Vec<u8> {
+        let mut c: Vec<u8> =
+            (0..len.div_ceil(4) as u32).flat_map(|i| (10 * i).to_le_bytes()).take(len).collect();
+        c[..4].copy_from_slice(&k.to_le_bytes());
+        c[4..8].copy_from_slice(&key.to_le_bytes());
+        c[8..12].copy_from_slice(&m.to_le_bytes());
+        c
+    };
+    // From word m the loop touches bytes up to 4m + 12; a key of 0 moves
+    // everything, a key of 45 stops at word 4; k = m + 3 walks below the
+    // context.
+    let contexts = [
+        words(3, 0, 5, 32),
+        words(3, 0, 5, 31),
+        words(6, 45, 8, 44),
+        words(6, 45, 8, 43),
+        words(8, 0, 5, 64),
+        words(6, 0, 5, 64),
+        words(1, 0, 2, 20),
+    ];
+    let errors = agree("walking down", src, &contexts, true);
+    assert!(errors >= 3 && errors < contexts.len(), "{errors} errors");
+}
+
+#[test]
+fn a_counter_kept_as_a_pair_must_start_below_2_to_the_32() {
+    // A 64-bit counter: 2^32 + 3 would run past the context (and the
+    // budget); the check must send it to the checked loop.
+    let src = "
+        ldxdw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+        jeq %r7, 0, out
+    loop:
+        ldxb %r3, [%r6+8]
+        add %r0, %r3
+        add %r6, 1
+        add %r7, -1
+        jne %r7, 0, loop
+    out:
+        exit";
+    let contexts: Vec<Vec<u8>> = [(3u64, 11usize), (3, 10), ((1 << 32) + 3, 11), (1 << 32, 64)]
+        .iter()
+        .map(|&(count, len)| {
+            let mut c = vec![7u8; len];
+            c[..8].copy_from_slice(&count.to_le_bytes());
+            c
+        })
+        .collect();
+    let errors = agree("pair counter", src, &contexts, true);
+    assert_eq!(errors, 3, "all but the first run fault or run out of budget");
+}

@@ -21,7 +21,7 @@ fn agree(name: &str, src: &str, contexts: &[Vec<u8>], low: &[Reg], full: &[Reg])
     let program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{name}: {e}"));
     let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
     let always = narrow_registers(&verified, Reg::R1.bit() | Reg::R2.bit());
-    let set = low_word_registers(&verified, &RangeConfig::device32(), always);
+    let set = low_word_registers(&verified, &RangeConfig::device32(0), always);
     for r in low {
         assert!(set & r.bit() != 0, "{name}: {r:?} should be kept as a low word");
     }

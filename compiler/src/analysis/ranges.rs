@@ -108,6 +108,8 @@ impl Range {
 pub struct RangeConfig {
     /// Ranges of r0..r9 when the entry function starts.
     pub entry: [Range; 10],
+    /// The range of r10 in every function (r10 is never written).
+    pub frame_pointer: Range,
     /// Every byte any region holds lies below this address; an access that
     /// succeeded therefore bounds its base. `u64::MAX` assumes nothing.
     pub address_limit: u64,
@@ -116,12 +118,17 @@ pub struct RangeConfig {
 impl RangeConfig {
     /// A 32-bit device under the native ABI: r1 (the context address) and
     /// r2 (its length) fit in 32 bits, every other register starts at zero,
-    /// and no region holds address 0xFFFF_FFFF.
-    pub fn device32() -> Self {
+    /// and no region holds address 0xFFFF_FFFF. r10, one past the top of
+    /// a function's frame, is at most 2^32 - 1 and at least `frame_floor`,
+    /// the smallest frame of any function: every frame lies inside the
+    /// stack (install refuses a stack smaller than the program's use), and
+    /// the stack starts at or above address 0.
+    pub fn device32(frame_floor: u32) -> Self {
         let mut entry = [Range::exact(0); 10];
         entry[1] = TOP32;
         entry[2] = TOP32;
-        RangeConfig { entry, address_limit: u32::MAX as u64 }
+        let frame_pointer = Range { lo: u64::from(frame_floor), hi: u32::MAX as u64 };
+        RangeConfig { entry, frame_pointer, address_limit: u32::MAX as u64 }
     }
 }
 
@@ -290,13 +297,15 @@ fn after_access(b: Range, off: i16, size: MemSize, limit: u64) -> Range {
 }
 
 /// The ranges on the taken (`true`) or fall-through edge of a jump.
-fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, taken: bool) {
+/// Returns false if no value can take the edge (the refined interval is
+/// empty): the edge then carries no state at all.
+fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, taken: bool) -> bool {
     let a = get(s, dst);
     let b = operand(s, src, width);
     // A 32-bit compare is the 64-bit compare when both sides fit; signed
     // compares are unsigned ones when neither side has its sign bit.
     if width == Width::W32 && !a.is_narrow() {
-        return;
+        return true;
     }
     let smax = match width {
         Width::W32 => i32::MAX as u64,
@@ -320,7 +329,7 @@ fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, tak
         (Ge, false) => Lt,
         (Gt, false) => Le,
         (Le, false) => Gt,
-        _ => return,
+        _ => return true,
     };
     let mut r = a;
     match holds {
@@ -341,11 +350,11 @@ fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, tak
         Ge => r.lo = a.lo.max(b.lo),
         _ => {}
     }
-    // An empty interval is an edge never taken; keeping the old range is
-    // merely less precise.
-    if r.lo <= r.hi {
-        narrow_to(s, dst, r);
+    if r.lo > r.hi {
+        return false;
     }
+    narrow_to(s, dst, r);
+    true
 }
 
 /// The state after `insn` when it completes (not for jumps' edges, calls
@@ -459,7 +468,7 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<us
     let mut joins = vec![0u32; insns.len()];
     let mut work = Vec::new();
 
-    let mut range = [TOP; Reg::COUNT];
+    let mut range = [cfg.frame_pointer; Reg::COUNT];
     range[..10].copy_from_slice(&cfg.entry);
     let entry = State::new(range);
     if let Some(slot) = states.first_mut() {
@@ -500,12 +509,16 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<us
         match insn {
             Insn::Jmp { width, cond, dst, src, .. } => {
                 let mut t = s;
-                refine(&mut t, width, cond, dst, src, true);
-                if let Some(target) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {
-                    push(&mut states, &mut joins, &mut work, target, &t);
+                if refine(&mut t, width, cond, dst, src, true) {
+                    if let Some(target) =
+                        insn.branch_target(pc).and_then(|t| usize::try_from(t).ok())
+                    {
+                        push(&mut states, &mut joins, &mut work, target, &t);
+                    }
                 }
-                refine(&mut s, width, cond, dst, src, false);
-                push(&mut states, &mut joins, &mut work, next, &s);
+                if refine(&mut s, width, cond, dst, src, false) {
+                    push(&mut states, &mut joins, &mut work, next, &s);
+                }
             }
             Insn::Ja { .. } | Insn::JaLong { .. } => {
                 if let Some(target) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {

@@ -132,7 +132,7 @@ fn groups_respect_the_backends_limits() {
 
 /// The low-word registers by ranges alone.
 fn by_range(src: &str) -> Vec<u8> {
-    regs(low_word_registers(&verified(src), &RangeConfig::device32(), 0))
+    regs(low_word_registers(&verified(src), &RangeConfig::device32(0), 0))
 }
 
 #[test]
@@ -271,4 +271,21 @@ fn a_value_wide_only_where_no_one_needs_its_upper_half() {
     );
     assert!(n.contains(&4) && n.contains(&0), "{n:?}");
     assert!(!n.contains(&2), "{n:?}");
+}
+
+#[test]
+fn an_edge_no_value_can_take_carries_nothing() {
+    // r7 = 1 counted down: the back edge is never taken. Were it to carry
+    // r7 = 0 to the head, the decrement there could wrap.
+    let n = by_range(
+        "
+        mov %r7, 1
+    loop:
+        add %r7, -1
+        jne %r7, 0, loop
+        mov %r0, %r7
+        rsh %r0, 1
+        exit",
+    );
+    assert!(n.contains(&7) && n.contains(&0), "{n:?}");
 }

@@ -1,23 +1,25 @@
 //! Counted loops: one bounds check before the loop instead of one per
 //! iteration.
 //!
-//! The shape is the inner loop of a checksum or a copy: a single basic
-//! block `head..=back` that ends in `jne c, 0, head`, in which a counter
-//! `c` is only decremented by one and a pointer `p` is only advanced by a
-//! constant stride `s > 0`, and every access through `p` is a plain load or
-//! store. Entered with `c >= 1`, such a loop runs exactly `c` iterations
-//! (or fewer, if the budget stops it), and iteration `k` accesses
-//! `p + k*s + off` for each access's offset (plus `s` for accesses after
-//! the advance). So the lowest address is `p + lo` and the highest end
-//! `p + (c-1)*s + hi`: if both lie in the window of `p`'s region, no access
-//! of the run can fail.
+//! The shape is the inner loop of a checksum, a copy or an insertion sort:
+//! instructions `head..=back`, entered only at `head` (no jump lands
+//! inside), ending in `jne c, 0, head`, in which a counter `c` is only
+//! decremented by one and a pointer `p` is only advanced by a constant
+//! stride `s != 0`, every access through `p` is a plain load or store, and
+//! every other jump leaves the loop forward. Entered with `1 <= c < 2^32`,
+//! such a loop runs at most `c` iterations (fewer if it leaves early or the
+//! budget stops it), and iteration `k` accesses `p + k*s + off` for each
+//! access's offset (plus `s` for accesses after the advance). So every
+//! access lies between `p + lowest + min(0, (c-1)*s)` and
+//! `p + end + max(0, (c-1)*s)`: if that span lies in the window of `p`'s
+//! region, no access of the run can fail.
 //!
-//! Both registers must be kept as low words (so the address is the low
-//! word). The loop is emitted twice: at the header, the check, falling into
-//! a copy whose accesses through `p` are unchecked; when the check fails
-//! (a short region, `c == 0`, an overflow), the ordinary checked copy runs
-//! instead, faulting exactly where the interpreter does. Jumps into the
-//! loop from elsewhere reach the header, hence the check.
+//! The loop is emitted twice: at the header, the check (which also wants
+//! the upper halves of a pointer or counter kept as a pair to be zero),
+//! falling into a copy whose accesses through `p` are unchecked; when the
+//! check fails (a short region, `c == 0`, an overflow), the ordinary
+//! checked copy runs instead, faulting exactly where the interpreter does.
+//! Jumps into the loop from elsewhere reach the header, hence the check.
 
 use femtoc_isa::{AluOp, Decoded, FunctionInfo, Insn, JmpCond, Reg as EReg, Source};
 
@@ -39,7 +41,8 @@ pub(super) struct CountedLoop {
     ptr: EReg,
     /// The counter decremented once per iteration.
     counter: EReg,
-    stride: u32,
+    /// Non-zero; negative for a pointer walking down.
+    stride: i32,
     /// Lowest offset from the pointer's value at the top of an iteration.
     lowest: i32,
     /// Highest end (offset plus size) from it.
@@ -61,12 +64,16 @@ impl Lowerer<'_> {
         let mut out = BTreeMap::new();
         for &(back, head) in &self.prog.back_edges {
             let (back, head) = (back as usize, head as usize);
-            let single_block = self
-                .prog
-                .blocks
-                .iter()
-                .any(|b| b.start as usize == head && b.end as usize == back + 1);
-            if !single_block || out.contains_key(&head) {
+            // Entered only at the head: no jump anywhere lands inside.
+            let entered_inside = insns.iter().any(|d| {
+                d.insn
+                    .branch_target(d.pc)
+                    .and_then(|t| usize::try_from(t).ok())
+                    .is_some_and(|t| head < t && t <= back)
+            });
+            let same_function = self.prog.as_ref().function_at(head as u32)
+                == self.prog.as_ref().function_at(back as u32);
+            if entered_inside || !same_function || head > back || out.contains_key(&head) {
                 continue;
             }
             let body: Vec<Decoded> =
@@ -89,7 +96,7 @@ impl Lowerer<'_> {
         else {
             return None;
         };
-        if last.pc != back || !self.narrow(counter) {
+        if last.pc != back {
             return None;
         }
         let func = self.prog.as_ref().function_at(head as u32).copied()?;
@@ -107,7 +114,7 @@ impl Lowerer<'_> {
             }
             _ => None,
         })?;
-        if ptr == counter || ptr == EReg::R10 || !self.narrow(ptr) {
+        if ptr == counter || ptr == EReg::R10 {
             return None;
         }
         let mut stride = None;
@@ -117,7 +124,15 @@ impl Lowerer<'_> {
         for d in rest {
             let writes_ptr = super::writes(&d.insn, ptr);
             let writes_counter = super::writes(&d.insn, counter);
+            // An exit leaves the loop forward: the iterations run are then
+            // a prefix of the counted ones.
+            let leaves = d
+                .insn
+                .branch_target(d.pc)
+                .and_then(|t| usize::try_from(t).ok())
+                .is_some_and(|t| t > back);
             match d.insn {
+                Insn::Jmp { .. } | Insn::Ja { .. } | Insn::JaLong { .. } if leaves => {}
                 Insn::Ja { .. }
                 | Insn::JaLong { .. }
                 | Insn::Jmp { .. }
@@ -126,9 +141,9 @@ impl Lowerer<'_> {
                 | Insn::CallLocal { .. }
                 | Insn::CallReg { .. } => return None,
                 Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(s), .. }
-                    if dst == ptr && s > 0 && stride.is_none() =>
+                    if dst == ptr && s != 0 && stride.is_none() =>
                 {
-                    stride = Some(s as u32);
+                    stride = Some(s);
                 }
                 Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(-1), .. }
                 | Insn::Alu { op: AluOp::Sub, dst, src: Source::Imm(1), .. }
@@ -146,7 +161,7 @@ impl Lowerer<'_> {
                     if !(-255..=4087).contains(&off) {
                         return None;
                     }
-                    let eff = i32::from(off) + stride.map_or(0, |s| s as i32);
+                    let eff = i32::from(off) + stride.unwrap_or(0);
                     lowest = lowest.min(eff);
                     end = end.max(eff + size.bytes() as i32);
                     let is_store = matches!(d.insn, Insn::Store { .. });
@@ -219,6 +234,10 @@ impl Lowerer<'_> {
         let mut fused = None;
         for (i, d) in body.iter().enumerate() {
             self.asm.set_tag(d.pc as u32);
+            if self.leaders.contains(&d.pc) {
+                self.hi_zero = 0;
+                self.zero_flag_of = None;
+            }
             self.emit_insn(body, i, func, &mut fused)?;
         }
         debug_assert!(body.last().is_some_and(|d| d.pc == lp.back));
@@ -226,36 +245,57 @@ impl Lowerer<'_> {
     }
 
     /// Falls through if every access of the loop through its pointer lies
-    /// in the window; else branches to `fail`. In registers r0..r3, r12:
-    /// `a = p + lowest - start` without borrow, `n - 1 = c - 1` (mod 2^32),
-    /// then `a + (n-1)*stride + (end - lowest) <= len` without overflow.
+    /// in the window; else branches to `fail`. With `n - 1 = c - 1` (mod
+    /// 2^32; c = 0 gives 2^32 - 1, which the overflow checks refuse) and
+    /// `d = (n-1) * |stride|` (refused above 2^32 - 1), in r0..r3, r12:
+    /// walking up, `a = p + lowest - start` without borrow and
+    /// `a + d + (end - lowest) <= len` without carry; walking down,
+    /// `a >= d` and `p + end - start <= len` without carry.
     fn counted_check(&mut self, lp: &CountedLoop, fail: super::Label) {
         let (start, count) = self.window(lp.region, lp.write, 1);
+        let fail_if = |this: &mut Self, cond: Cond| this.e(I::B { cond: Some(cond), target: fail });
+        // Registers kept as pairs must start below 2^32: then the pointer's
+        // accesses are exact on low words, and the counter is the trip
+        // count's bound.
+        for r in [lp.ptr, lp.counter] {
+            if !self.narrow(r) {
+                let h = self.hi(r, R::R1);
+                self.e(I::CmpImm { kind: Compare::Cmp, rn: h, imm: 0 });
+                fail_if(self, Cond::Ne);
+            }
+        }
         let p = self.lo(lp.ptr, R::R2);
+        // r2 = a = p + lowest - start.
         if lp.lowest != 0 {
             self.add_imm(R::R2, p, lp.lowest, Set);
-            let wrapped = if lp.lowest > 0 { Cond::Hs } else { Cond::Lo };
-            self.e(I::B { cond: Some(wrapped), target: fail });
+            fail_if(self, if lp.lowest > 0 { Cond::Hs } else { Cond::Lo });
         } else {
             self.mov(R::R2, p);
         }
         self.ldr(R::R0, R::SP, start);
         self.e(dp(DpOp::Sub, Set, R::R2, R::R2, R::R0));
-        self.e(I::B { cond: Some(Cond::Lo), target: fail });
-        // c = 0 gives n - 1 = 2^32 - 1, which the overflow checks below
-        // refuse (the span adds at least one more byte).
+        fail_if(self, Cond::Lo);
+        // r0 = d.
         let c = self.lo(lp.counter, R::R3);
         self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
-        self.imm(R::R12, lp.stride, true);
+        self.imm(R::R12, lp.stride.unsigned_abs(), true);
         self.e(I::Umull { rdlo: R::R0, rdhi: R::R1, rn: R::R3, rm: R::R12 });
         self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
-        self.e(I::B { cond: Some(Cond::Ne), target: fail });
-        self.e(dp(DpOp::Add, Set, R::R0, R::R0, R::R2));
-        self.e(I::B { cond: Some(Cond::Hs), target: fail });
+        fail_if(self, Cond::Ne);
+        if lp.stride > 0 {
+            self.e(dp(DpOp::Add, Set, R::R0, R::R0, R::R2));
+            fail_if(self, Cond::Hs);
+        } else {
+            // The lowest iteration stays above the start ...
+            self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R2, rm: R::R0 });
+            fail_if(self, Cond::Lo);
+            // ... and the first one ends inside: a + (end - lowest).
+            self.mov(R::R0, R::R2);
+        }
         self.add_imm(R::R0, R::R0, lp.end - lp.lowest, Set);
-        self.e(I::B { cond: Some(Cond::Hs), target: fail });
+        fail_if(self, Cond::Hs);
         self.ldr(R::R1, R::SP, count);
         self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R1 });
-        self.e(I::B { cond: Some(Cond::Hi), target: fail });
+        fail_if(self, Cond::Hi);
     }
 }

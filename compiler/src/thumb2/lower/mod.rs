@@ -176,7 +176,8 @@ impl<'p> Lowerer<'p> {
         };
         // 32-bit target: the context address and length are below 2^32.
         let always = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
-        let cfg = crate::analysis::RangeConfig::device32();
+        let floor = prog.functions.iter().map(|f| f.frame_size).min().unwrap_or(0);
+        let cfg = crate::analysis::RangeConfig::device32(floor);
         let narrow = crate::analysis::low_word_registers(prog, &cfg, always);
         let entry = asm.label();
         Lowerer {
