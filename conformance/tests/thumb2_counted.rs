@@ -246,3 +246,40 @@ fn a_counter_kept_as_a_pair_must_start_below_2_to_the_32() {
     let errors = agree("pair counter", src, &contexts, true);
     assert_eq!(errors, 3, "all but the first run fault or run out of budget");
 }
+
+#[test]
+fn loops_bounded_by_an_end_pointer() {
+    // `jlt p, end`: a do-while, so with end <= p the body still runs once.
+    // Iteration k reads [r1 + 4 + 3k, +2) for k = 0 and while 3k < n, so
+    // with n the count in word 0 (end = r1 + n) they need
+    // 6 + 3 * max(0, ceil(n / 3) - 1) bytes. Stride 3 is not a power of two.
+    let by_three = "
+        ldxw %r5, [%r1+0]
+        add %r5, %r1
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxh %r3, [%r6+4]
+        add %r0, %r3
+        add %r6, 3
+        jlt %r6, %r5, loop
+        exit";
+    let cases = [(0, 6), (0, 5), (3, 6), (4, 9), (4, 8), (9, 12), (9, 11), (30, 64), (30, 32)];
+    let errors = agree("end pointer, stride 3", by_three, &contexts(&cases), true);
+    assert!(errors >= 4 && errors < cases.len(), "{errors} errors");
+    // Stride 4 with a word load after the advance.
+    let by_four = "
+        ldxw %r5, [%r1+0]
+        add %r5, %r1
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        add %r6, 4
+        ldxw %r3, [%r6+0]
+        add %r0, %r3
+        jlt %r6, %r5, loop
+        exit";
+    let cases = [(4, 8), (4, 7), (8, 12), (8, 11), (9, 16), (9, 15), (0, 8)];
+    let errors = agree("end pointer, stride 4", by_four, &contexts(&cases), true);
+    assert!(errors >= 3 && errors < cases.len(), "{errors} errors");
+}

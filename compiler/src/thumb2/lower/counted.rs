@@ -3,16 +3,19 @@
 //!
 //! The shape is the inner loop of a checksum, a copy or an insertion sort:
 //! instructions `head..=back`, entered only at `head` (no jump lands
-//! inside), ending in `jne c, 0, head`, in which a counter `c` is only
-//! decremented by one and a pointer `p` is only advanced by a constant
-//! stride `s != 0`, every access through `p` is a plain load or store, and
-//! every other jump leaves the loop forward. Entered with `1 <= c < 2^32`,
-//! such a loop runs at most `c` iterations (fewer if it leaves early or the
-//! budget stops it), and iteration `k` accesses `p + k*s + off` for each
-//! access's offset (plus `s` for accesses after the advance). So every
-//! access lies between `p + lowest + min(0, (c-1)*s)` and
-//! `p + end + max(0, (c-1)*s)`: if that span lies in the window of `p`'s
-//! region, no access of the run can fail.
+//! inside), in which a pointer `p` is only advanced by a constant stride
+//! `s != 0`, every access through `p` is a plain load or store, every other
+//! jump leaves the loop forward, and the back edge is either `jne c, 0,
+//! head` on a counter `c` only decremented by one, or `jlt p, end, head`
+//! on the pointer itself (`s > 0`, `end` not written in the loop). Entered
+//! with `1 <= c < 2^32`, the first runs at most `c` iterations; the second
+//! runs every iteration but the first with `p < end`. (Fewer if the loop
+//! leaves early or the budget stops it.) Iteration `k` accesses
+//! `p + k*s + off` for each access's offset (plus `s` for accesses after
+//! the advance), so every access lies within `p + lowest` and `p + end`
+//! widened by the most the pointer can move, `(c-1)*|s|` or the largest
+//! multiple of `s` below `end - p`: if that span lies in the window of
+//! `p`'s region, no access of the run can fail.
 //!
 //! The loop is emitted twice: at the header, the check (which also wants
 //! the upper halves of a pointer or counter kept as a pair to be zero),
@@ -21,7 +24,7 @@
 //! checked copy runs instead, faulting exactly where the interpreter does.
 //! Jumps into the loop from elsewhere reach the header, hence the check.
 
-use femtoc_isa::{AluOp, Decoded, FunctionInfo, Insn, JmpCond, Reg as EReg, Source};
+use femtoc_isa::{AluOp, Decoded, FunctionInfo, Insn, JmpCond, Reg as EReg, Source, Width};
 
 use super::super::insn::{Compare, Cond, DpOp, Reg, Thumb2Insn as I};
 use super::windows::Target;
@@ -30,17 +33,30 @@ use std::collections::BTreeMap;
 
 use Reg as R;
 
+/// What bounds a counted loop's iterations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bound {
+    /// `jne c, 0, head`, with `c` decremented once per iteration: at most
+    /// `c` iterations.
+    Counter(EReg),
+    /// `jlt p, end, head` (64-bit, unsigned) on the pointer itself, which
+    /// advances by a positive stride and `end` is not written in the loop:
+    /// every iteration but the first runs with `p < end`, so the pointer
+    /// never passes `max(p, end - 1)`.
+    End { end: EReg },
+}
+
 /// A loop whose accesses through `ptr` are checked once before it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct CountedLoop {
     /// The header (the back edge's target).
     pub head: usize,
-    /// The pc of the back edge, `jne counter, 0, head`.
+    /// The pc of the back edge.
     pub back: usize,
     /// The pointer advanced by `stride` once per iteration.
     ptr: EReg,
-    /// The counter decremented once per iteration.
-    counter: EReg,
+    /// What bounds the iterations.
+    bound: Bound,
     /// Non-zero; negative for a pointer walking down.
     stride: i32,
     /// Lowest offset from the pointer's value at the top of an iteration.
@@ -92,9 +108,17 @@ impl Lowerer<'_> {
         body: &[Decoded],
     ) -> Option<CountedLoop> {
         let (last, rest) = body.split_last()?;
-        let Insn::Jmp { cond: JmpCond::Ne, dst: counter, src: Source::Imm(0), .. } = last.insn
-        else {
-            return None;
+        // `counter` is the register the loop writes besides the pointer:
+        // the counter, or for an end bound the pointer itself (its one
+        // write is the advance).
+        let (bound, counter) = match last.insn {
+            Insn::Jmp { cond: JmpCond::Ne, dst, src: Source::Imm(0), .. } => {
+                (Bound::Counter(dst), dst)
+            }
+            Insn::Jmp {
+                width: Width::W64, cond: JmpCond::Lt, dst, src: Source::Reg(e), ..
+            } if e != dst && e != EReg::R10 => (Bound::End { end: e }, dst),
+            _ => return None,
         };
         if last.pc != back {
             return None;
@@ -114,16 +138,27 @@ impl Lowerer<'_> {
             }
             _ => None,
         })?;
-        if ptr == counter || ptr == EReg::R10 {
+        let fits = match bound {
+            Bound::Counter(c) => ptr != c,
+            Bound::End { end } => ptr == counter && ptr != end,
+        };
+        if !fits || ptr == EReg::R10 {
             return None;
         }
         let mut stride = None;
         let mut decremented = false;
         let (mut lowest, mut end, mut write) = (i32::MAX, i32::MIN, false);
         let mut region = None;
+        if let Bound::End { end } = bound {
+            // The end stays put, and the advance counts as the decrement.
+            if rest.iter().any(|d| super::writes(&d.insn, end)) {
+                return None;
+            }
+            decremented = true;
+        }
         for d in rest {
             let writes_ptr = super::writes(&d.insn, ptr);
-            let writes_counter = super::writes(&d.insn, counter);
+            let writes_counter = super::writes(&d.insn, counter) && counter != ptr;
             // An exit leaves the loop forward: the iterations run are then
             // a prefix of the counted ones.
             let leaves = d
@@ -147,7 +182,7 @@ impl Lowerer<'_> {
                 }
                 Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(-1), .. }
                 | Insn::Alu { op: AluOp::Sub, dst, src: Source::Imm(1), .. }
-                    if dst == counter && !decremented =>
+                    if dst == counter && dst != ptr && !decremented =>
                 {
                     decremented = true;
                 }
@@ -171,11 +206,14 @@ impl Lowerer<'_> {
                 _ => {}
             }
         }
+        if matches!(bound, Bound::End { .. }) && stride.is_some_and(|s| s < 0) {
+            return None;
+        }
         Some(CountedLoop {
             head,
             back,
             ptr,
-            counter,
+            bound,
             stride: stride?,
             lowest,
             end,
@@ -245,19 +283,23 @@ impl Lowerer<'_> {
     }
 
     /// Falls through if every access of the loop through its pointer lies
-    /// in the window; else branches to `fail`. With `n - 1 = c - 1` (mod
-    /// 2^32; c = 0 gives 2^32 - 1, which the overflow checks refuse) and
-    /// `d = (n-1) * |stride|` (refused above 2^32 - 1), in r0..r3, r12:
-    /// walking up, `a = p + lowest - start` without borrow and
-    /// `a + d + (end - lowest) <= len` without carry; walking down,
-    /// `a >= d` and `p + end - start <= len` without carry.
+    /// in the window; else branches to `fail`. In r0..r3 and r12, with `d`
+    /// the most the pointer can move (refused above 2^32 - 1): for a
+    /// counter, `(c-1) * |stride|` with `c - 1` taken mod 2^32 (c = 0 gives
+    /// 2^32 - 1, which the overflow checks refuse); for an end bound,
+    /// `max(0, end - 1 - p)`. Moving up, `a = p + lowest - start` without
+    /// borrow and `a + d + (end - lowest) <= len` without carry; moving
+    /// down, `a >= d` and `a + (end - lowest) <= len` without carry.
     fn counted_check(&mut self, lp: &CountedLoop, fail: super::Label) {
         let (start, count) = self.window(lp.region, lp.write, 1);
         let fail_if = |this: &mut Self, cond: Cond| this.e(I::B { cond: Some(cond), target: fail });
         // Registers kept as pairs must start below 2^32: then the pointer's
-        // accesses are exact on low words, and the counter is the trip
-        // count's bound.
-        for r in [lp.ptr, lp.counter] {
+        // accesses are exact on low words, and the bound is what it says.
+        let other = match lp.bound {
+            Bound::Counter(c) => c,
+            Bound::End { end } => end,
+        };
+        for r in [lp.ptr, other] {
             if !self.narrow(r) {
                 let h = self.hi(r, R::R1);
                 self.e(I::CmpImm { kind: Compare::Cmp, rn: h, imm: 0 });
@@ -265,6 +307,30 @@ impl Lowerer<'_> {
             }
         }
         let p = self.lo(lp.ptr, R::R2);
+        if let Bound::End { end } = lp.bound {
+            // r1 = d = the multiple of the stride at most end - p - 1, or 0
+            // when end <= p.
+            let (zero, have) = (self.asm.label(), self.asm.label());
+            let e = self.lo(end, R::R3);
+            self.e(dp(DpOp::Sub, Set, R::R1, e, p));
+            self.e(I::B { cond: Some(Cond::Ls), target: zero });
+            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R1, imm: 1 });
+            let s = lp.stride.unsigned_abs();
+            if s.is_power_of_two() {
+                if s > 1 {
+                    self.e(I::DpImm { op: DpOp::Bic, s: Any, rd: R::R1, rn: R::R1, imm: s - 1 });
+                }
+            } else {
+                self.imm(R::R12, s, true);
+                self.e(I::Div { signed: false, rd: R::R3, rn: R::R1, rm: R::R12 });
+                self.e(I::Mul { s: Any, rd: R::R1, rn: R::R3, rm: R::R12 });
+                self.features |= femtoc_runtime::engine::Features::HW_DIVIDE;
+            }
+            self.e(I::B { cond: None, target: have });
+            self.asm.bind(zero);
+            self.imm(R::R1, 0, true);
+            self.asm.bind(have);
+        }
         // r2 = a = p + lowest - start.
         if lp.lowest != 0 {
             self.add_imm(R::R2, p, lp.lowest, Set);
@@ -276,12 +342,17 @@ impl Lowerer<'_> {
         self.e(dp(DpOp::Sub, Set, R::R2, R::R2, R::R0));
         fail_if(self, Cond::Lo);
         // r0 = d.
-        let c = self.lo(lp.counter, R::R3);
-        self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
-        self.imm(R::R12, lp.stride.unsigned_abs(), true);
-        self.e(I::Umull { rdlo: R::R0, rdhi: R::R1, rn: R::R3, rm: R::R12 });
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
-        fail_if(self, Cond::Ne);
+        match lp.bound {
+            Bound::Counter(c) => {
+                let c = self.lo(c, R::R3);
+                self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
+                self.imm(R::R12, lp.stride.unsigned_abs(), true);
+                self.e(I::Umull { rdlo: R::R0, rdhi: R::R1, rn: R::R3, rm: R::R12 });
+                self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
+                fail_if(self, Cond::Ne);
+            }
+            Bound::End { .. } => self.mov(R::R0, R::R1),
+        }
         if lp.stride > 0 {
             self.e(dp(DpOp::Add, Set, R::R0, R::R0, R::R2));
             fail_if(self, Cond::Hs);
