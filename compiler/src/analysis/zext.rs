@@ -57,7 +57,7 @@ pub fn narrow_registers(prog: &VerifiedProgram, entry_narrow: u16) -> u16 {
 
 /// The registers `insn` writes (a helper call writes r0 only: r1..r5 keep
 /// their values in every femtoc engine and are dead to the verifier).
-fn written(insn: &Insn) -> impl Iterator<Item = Reg> {
+pub(crate) fn written(insn: &Insn) -> impl Iterator<Item = Reg> {
     let (a, b) = match *insn {
         Insn::Alu { dst, .. }
         | Insn::Neg { dst, .. }

@@ -920,53 +920,37 @@ impl<'p> Lowerer<'p> {
             AluOp::And | AluOp::Or | AluOp::Xor | AluOp::Add | AluOp::Sub | AluOp::Mul => {
                 Some(self.alu32(pc, op, dst, src))
             }
-            AluOp::Lsh => {
-                let d = self.dlo(dst, R::R0);
-                let a = self.lo(dst, R::R0);
-                match src {
-                    Source::Imm(k) if k & 63 >= 32 => self.imm(d, 0, true),
-                    Source::Imm(k) if k & 63 == 0 => self.mov(d, a),
-                    Source::Imm(k) => {
-                        let amount = (k & 31) as u8;
-                        self.e(I::ShiftImm { kind: Shift::Lsl, s: Any, rd: d, rm: a, amount });
-                    }
-                    Source::Reg(s) => {
-                        // LSL by register takes the amount's low byte:
-                        // 32..63 give 0, as the low word of the 64-bit shift.
-                        let n = self.lo(s, R::R2);
-                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
-                        self.e(I::ShiftReg { kind: Shift::Lsl, s: Any, rd: d, rn: a, rm: R::R2 });
-                    }
-                }
-                self.put_lo(dst, d);
-                Some(Ok(()))
-            }
+            AluOp::Lsh => Some(self.shift_low_word(Shift::Lsl, dst, src)),
             // Non-negative operands: signed division is unsigned division.
             AluOp::Div | AluOp::SDiv if src_narrow => Some(self.alu32(pc, AluOp::Div, dst, src)),
             AluOp::Mod | AluOp::SMod if src_narrow => Some(self.alu32(pc, AluOp::Mod, dst, src)),
-            AluOp::Rsh | AluOp::Arsh => {
-                let d = self.dlo(dst, R::R0);
-                let a = self.lo(dst, R::R0);
-                match src {
-                    Source::Imm(k) if k & 63 >= 32 => self.imm(d, 0, true),
-                    Source::Imm(k) if k & 63 == 0 => self.mov(d, a),
-                    Source::Imm(k) => {
-                        let amount = (k & 31) as u8;
-                        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: d, rm: a, amount });
-                    }
-                    Source::Reg(s) => {
-                        // LSR by register takes the amount's low byte:
-                        // 32..63 give 0, as the 64-bit shift does here.
-                        let n = self.lo(s, R::R2);
-                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
-                        self.e(I::ShiftReg { kind: Shift::Lsr, s: Any, rd: d, rn: a, rm: R::R2 });
-                    }
-                }
-                self.put_lo(dst, d);
-                Some(Ok(()))
-            }
+            // A narrow value is non-negative: arithmetic shift = logical.
+            AluOp::Rsh | AluOp::Arsh => Some(self.shift_low_word(Shift::Lsr, dst, src)),
             _ => None,
         }
+    }
+
+    /// A 64-bit shift (`kind` LSL or LSR) of a register kept as a low word,
+    /// by an amount taken mod 64: amounts 32..63 give 0 in the low word
+    /// (LSL/LSR by register take the amount's low byte, so they do too).
+    fn shift_low_word(&mut self, kind: Shift, dst: EReg, src: Source) -> Result<(), CompileError> {
+        let d = self.dlo(dst, R::R0);
+        let a = self.lo(dst, R::R0);
+        match src {
+            Source::Imm(k) if k & 63 >= 32 => self.imm(d, 0, true),
+            Source::Imm(k) if k & 63 == 0 => self.mov(d, a),
+            Source::Imm(k) => {
+                let amount = (k & 31) as u8;
+                self.e(I::ShiftImm { kind, s: Any, rd: d, rm: a, amount });
+            }
+            Source::Reg(s) => {
+                let n = self.lo(s, R::R2);
+                self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
+                self.e(I::ShiftReg { kind, s: Any, rd: d, rn: a, rm: R::R2 });
+            }
+        }
+        self.put_lo(dst, d);
+        Ok(())
     }
 
     /// `d = a op k`, materialising `k` when no immediate form takes it.
@@ -2112,23 +2096,8 @@ fn dp(op: DpOp, s: SetFlags, rd: Reg, rn: Reg, rm: Reg) -> I {
     I::DpReg { op, s, rd, rn, rm, shift: Shift::Lsl, amount: 0 }
 }
 
-/// True if `insn` may change eBPF register `r` (calls and atomics: any).
+/// True if `insn` may change eBPF register `r` (a local call: any).
 fn writes(insn: &Insn, r: EReg) -> bool {
-    match *insn {
-        Insn::Alu { dst, .. }
-        | Insn::Neg { dst, .. }
-        | Insn::Endian { dst, .. }
-        | Insn::LoadImm64 { dst, .. }
-        | Insn::LoadDataAddr { dst, .. }
-        | Insn::Load { dst, .. }
-        | Insn::LoadSx { dst, .. } => dst == r,
-        Insn::Atomic { .. } | Insn::Call { .. } | Insn::CallLocal { .. } | Insn::CallReg { .. } => {
-            true
-        }
-        Insn::Store { .. }
-        | Insn::Ja { .. }
-        | Insn::JaLong { .. }
-        | Insn::Jmp { .. }
-        | Insn::Exit => false,
-    }
+    matches!(insn, Insn::CallLocal { .. } | Insn::CallReg { .. })
+        || crate::analysis::zext::written(insn).any(|w| w == r)
 }
