@@ -283,3 +283,62 @@ fn loops_bounded_by_an_end_pointer() {
     let errors = agree("end pointer, stride 4", by_four, &contexts(&cases), true);
     assert!(errors >= 3 && errors < cases.len(), "{errors} errors");
 }
+
+#[test]
+fn index_loops_over_a_base_plus_an_index() {
+    // for (i = 0; i < n; i++) sum += ctx[4 + i], the address made afresh
+    // in each iteration as base + index; n is word 0.
+    let src = "
+        ldxw %r3, [%r1+0]
+        mov %r2, 0
+        mov %r0, 0
+    loop:
+        mov %r4, %r1
+        add %r4, %r2
+        ldxb %r4, [%r4+4]
+        add %r0, %r4
+        add %r2, 1
+        jlt %r2, %r3, loop
+        exit";
+    let cases = [(0, 5), (0, 4), (1, 5), (10, 14), (10, 13), (200, 204), (200, 203)];
+    let errors = agree("index", src, &contexts(&cases), true);
+    assert!(errors >= 3 && errors < cases.len(), "{errors} errors");
+    // The address made after the index moved on by 2, read 3 bytes below
+    // it, with a counter bounding the loop: iteration k reads byte
+    // 4 + 2k + 1 of the context... (k + 1) * 2 + 3 - 2.
+    let after = "
+        ldxw %r7, [%r1+0]
+        mov %r2, 0
+        mov %r0, 0
+        jeq %r7, 0, out
+    loop:
+        add %r2, 2
+        mov %r4, %r2
+        add %r4, %r1
+        ldxh %r5, [%r4+3]
+        add %r0, %r5
+        add %r7, -1
+        jne %r7, 0, loop
+    out:
+        exit";
+    // n iterations read up to byte 2n + 5.
+    let cases = [(1, 7), (1, 6), (5, 15), (5, 14), (0, 8)];
+    let errors = agree("index after the advance", after, &contexts(&cases), true);
+    assert!(errors >= 2 && errors < cases.len(), "{errors} errors");
+    // The base moves too: not base + index.
+    let moving = "
+        ldxw %r3, [%r1+0]
+        mov %r2, 0
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        mov %r4, %r6
+        add %r4, %r2
+        ldxb %r4, [%r4+4]
+        add %r0, %r4
+        add %r6, 1
+        add %r2, 1
+        jlt %r2, %r3, loop
+        exit";
+    agree("moving base", moving, &contexts(&[(3, 12), (3, 9)]), false);
+}

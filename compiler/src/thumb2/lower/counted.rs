@@ -3,11 +3,15 @@
 //!
 //! The shape is the inner loop of a checksum, a copy or an insertion sort:
 //! instructions `head..=back`, entered only at `head` (no jump lands
-//! inside), in which a pointer `p` is only advanced by a constant stride
-//! `s != 0`, every access through `p` is a plain load or store, every other
-//! jump leaves the loop forward, and the back edge is either `jne c, 0,
-//! head` on a counter `c` only decremented by one, or `jlt p, end, head`
-//! on the pointer itself (`s > 0`, `end` not written in the loop). Entered
+//! inside), in which an induction register `i` is only advanced by a
+//! constant stride `s != 0`, every other jump leaves the loop forward, and
+//! the back edge is either `jne c, 0, head` on a counter `c` only
+//! decremented by one, or `jlt i, end, head` (`s > 0`, `end` not written in
+//! the loop). The accesses checked before the loop are the plain loads and
+//! stores whose base holds `i + k` or `b + i + k` for a register `b` the
+//! loop does not write (followed through moves and constant additions in
+//! the straight-line body: `mov x, b; add x, i; ldxb y, [x+off]`); with
+//! `p = b + i` they behave like accesses through a pointer `p`. Entered
 //! with `1 <= c < 2^32`, the first runs at most `c` iterations; the second
 //! runs every iteration but the first with `p < end`. (Fewer if the loop
 //! leaves early or the budget stops it.) Iteration `k` accesses
@@ -39,22 +43,29 @@ enum Bound {
     /// `jne c, 0, head`, with `c` decremented once per iteration: at most
     /// `c` iterations.
     Counter(EReg),
-    /// `jlt p, end, head` (64-bit, unsigned) on the pointer itself, which
-    /// advances by a positive stride and `end` is not written in the loop:
-    /// every iteration but the first runs with `p < end`, so the pointer
-    /// never passes `max(p, end - 1)`.
+    /// `jlt i, end, head` (64-bit, unsigned) on the induction register,
+    /// which advances by a positive stride, and `end` is not written in the
+    /// loop: every iteration but the first runs with `i < end`, so `i`
+    /// never passes `max(i, end - 1)`.
     End { end: EReg },
 }
 
-/// A loop whose accesses through `ptr` are checked once before it runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A loop whose accesses at `base + ind + offset` are checked once before
+/// it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct CountedLoop {
     /// The header (the back edge's target).
     pub head: usize,
     /// The pc of the back edge.
     pub back: usize,
-    /// The pointer advanced by `stride` once per iteration.
-    ptr: EReg,
+    /// The induction register, advanced by `stride` once per iteration:
+    /// the pointer itself, or an index added to `base`.
+    ind: EReg,
+    /// A register the loop does not write, added to `ind` to make the
+    /// addresses (`None`: `ind` is the pointer).
+    base: Option<EReg>,
+    /// The pcs of the accesses checked before the loop.
+    sites: Vec<usize>,
     /// What bounds the iterations.
     bound: Bound,
     /// Non-zero; negative for a pointer walking down.
@@ -108,64 +119,93 @@ impl Lowerer<'_> {
         body: &[Decoded],
     ) -> Option<CountedLoop> {
         let (last, rest) = body.split_last()?;
-        // `counter` is the register the loop writes besides the pointer:
-        // the counter, or for an end bound the pointer itself (its one
-        // write is the advance).
-        let (bound, counter) = match last.insn {
-            Insn::Jmp { cond: JmpCond::Ne, dst, src: Source::Imm(0), .. } => {
-                (Bound::Counter(dst), dst)
-            }
-            Insn::Jmp {
-                width: Width::W64, cond: JmpCond::Lt, dst, src: Source::Reg(e), ..
-            } if e != dst && e != EReg::R10 => (Bound::End { end: e }, dst),
-            _ => return None,
-        };
         if last.pc != back {
             return None;
         }
-        let func = self.prog.as_ref().function_at(head as u32).copied()?;
-        // The pointer: the base of the first access that would be checked.
-        let ptr = rest.iter().find_map(|d| match d.insn {
-            Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. }
-                if !self.unchecked_anyway(&func, src, off, size, false) =>
-            {
-                Some(src)
+        let written = |r: EReg| rest.iter().any(|d| super::writes(&d.insn, r));
+        match last.insn {
+            Insn::Jmp { cond: JmpCond::Ne, dst, src: Source::Imm(0), .. } => {
+                // The induction register: one advanced by a constant.
+                EReg::all()
+                    .filter(|&r| r != dst && r != EReg::R10)
+                    .find_map(|ind| self.counted_with(head, back, rest, Bound::Counter(dst), ind))
             }
-            Insn::Store { dst, off, size, .. }
-                if !self.unchecked_anyway(&func, dst, off, size, true) =>
-            {
-                Some(dst)
+            Insn::Jmp {
+                width: Width::W64, cond: JmpCond::Lt, dst, src: Source::Reg(e), ..
+            } if e != dst && e != EReg::R10 && dst != EReg::R10 && !written(e) => {
+                self.counted_with(head, back, rest, Bound::End { end: e }, dst)
             }
             _ => None,
-        })?;
-        let fits = match bound {
-            Bound::Counter(c) => ptr != c,
-            Bound::End { end } => ptr == counter && ptr != end,
-        };
-        if !fits || ptr == EReg::R10 {
+        }
+    }
+
+    /// The counted loop `head..=back` (`rest` is its body without the back
+    /// edge) with induction register `ind`, if it has that shape.
+    fn counted_with(
+        &self,
+        head: usize,
+        back: usize,
+        rest: &[Decoded],
+        bound: Bound,
+        ind: EReg,
+    ) -> Option<CountedLoop> {
+        let written = |r: EReg| rest.iter().any(|d| super::writes(&d.insn, r));
+        if !written(ind) {
             return None;
         }
-        let mut stride = None;
-        let mut decremented = false;
-        let (mut lowest, mut end, mut write) = (i32::MAX, i32::MIN, false);
-        let mut region = None;
-        if let Bound::End { end } = bound {
-            // The end stays put, and the advance counts as the decrement.
-            if rest.iter().any(|d| super::writes(&d.insn, end)) {
-                return None;
-            }
-            decremented = true;
+        // Straight through the body (it has no joins): what each register
+        // holds as `base + ind_at_head * [0|1] + k`.
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum Sym {
+            Unknown,
+            Lin { base: Option<EReg>, ind: bool, k: i64 },
         }
+        let mut sym = [Sym::Unknown; 11];
+        for r in EReg::all() {
+            if let Some(x) = sym.get_mut(r.index()) {
+                *x = if r == ind {
+                    Sym::Lin { base: None, ind: true, k: 0 }
+                } else if !written(r) && r != EReg::R10 {
+                    Sym::Lin { base: Some(r), ind: false, k: 0 }
+                } else {
+                    Sym::Unknown
+                };
+            }
+        }
+        let get = |sym: &[Sym; 11], r: EReg| sym.get(r.index()).copied().unwrap_or(Sym::Unknown);
+        let mut stride = None;
+        let mut decremented = matches!(bound, Bound::End { .. });
+        let mut base_of_sites: Option<Option<EReg>> = None;
+        let mut sites = Vec::new();
+        let (mut lowest, mut end, mut write) = (i64::MAX, i64::MIN, false);
+        let mut region = None;
         for d in rest {
-            let writes_ptr = super::writes(&d.insn, ptr);
-            let writes_counter = super::writes(&d.insn, counter) && counter != ptr;
-            // An exit leaves the loop forward: the iterations run are then
-            // a prefix of the counted ones.
             let leaves = d
                 .insn
                 .branch_target(d.pc)
                 .and_then(|t| usize::try_from(t).ok())
                 .is_some_and(|t| t > back);
+            // An access through base + ind: a site.
+            let access = match d.insn {
+                Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } => {
+                    Some((src, off, size, false))
+                }
+                Insn::Store { dst, off, size, .. } => Some((dst, off, size, true)),
+                _ => None,
+            };
+            if let Some((b, off, size, is_store)) = access {
+                if let Sym::Lin { base, ind: true, k } = get(&sym, b) {
+                    if !(-255..=4087).contains(&off) || *base_of_sites.get_or_insert(base) != base {
+                        return None;
+                    }
+                    let eff = k + i64::from(off);
+                    lowest = lowest.min(eff);
+                    end = end.max(eff + i64::from(size.bytes()));
+                    write |= is_store;
+                    sites.push(d.pc);
+                    region.get_or_insert(self.target(d.pc, b));
+                }
+            }
             match d.insn {
                 Insn::Jmp { .. } | Insn::Ja { .. } | Insn::JaLong { .. } if leaves => {}
                 Insn::Ja { .. }
@@ -175,65 +215,74 @@ impl Lowerer<'_> {
                 | Insn::Call { .. }
                 | Insn::CallLocal { .. }
                 | Insn::CallReg { .. } => return None,
-                Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(s), .. }
-                    if dst == ptr && s != 0 && stride.is_none() =>
-                {
-                    stride = Some(s);
+                Insn::Alu {
+                    width: Width::W64, op: AluOp::Add, dst, src: Source::Imm(k), ..
+                } if dst == ind && k != 0 && stride.is_none() => {
+                    stride = Some(k);
+                    sym[ind.index()] = Sym::Lin { base: None, ind: true, k: i64::from(k) };
                 }
                 Insn::Alu { op: AluOp::Add, dst, src: Source::Imm(-1), .. }
                 | Insn::Alu { op: AluOp::Sub, dst, src: Source::Imm(1), .. }
-                    if dst == counter && dst != ptr && !decremented =>
+                    if matches!(bound, Bound::Counter(c) if c == dst) && !decremented =>
                 {
                     decremented = true;
                 }
-                _ if writes_ptr || writes_counter => return None,
-                Insn::Atomic { dst, .. } if dst == ptr => return None,
-                Insn::Load { src: base, off, size, .. }
-                | Insn::LoadSx { src: base, off, size, .. }
-                | Insn::Store { dst: base, off, size, .. }
-                    if base == ptr =>
-                {
-                    if !(-255..=4087).contains(&off) {
-                        return None;
-                    }
-                    let eff = i32::from(off) + stride.unwrap_or(0);
-                    lowest = lowest.min(eff);
-                    end = end.max(eff + size.bytes() as i32);
-                    let is_store = matches!(d.insn, Insn::Store { .. });
-                    write |= is_store;
-                    region.get_or_insert(self.target(d.pc, ptr));
+                _ if super::writes(&d.insn, ind) => return None,
+                _ if matches!(bound, Bound::Counter(c) if super::writes(&d.insn, c)) => {
+                    return None
                 }
-                _ => {}
+                Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(y) } => {
+                    sym[dst.index()] = get(&sym, y);
+                }
+                Insn::Alu { width: Width::W64, op: AluOp::Add, dst, src: Source::Imm(k) } => {
+                    sym[dst.index()] = match get(&sym, dst) {
+                        Sym::Lin { base, ind, k: k0 } => {
+                            Sym::Lin { base, ind, k: k0 + i64::from(k) }
+                        }
+                        Sym::Unknown => Sym::Unknown,
+                    };
+                }
+                Insn::Alu { width: Width::W64, op: AluOp::Add, dst, src: Source::Reg(y) } => {
+                    sym[dst.index()] = match (get(&sym, dst), get(&sym, y)) {
+                        (
+                            Sym::Lin { base: Some(b), ind: false, k: k1 },
+                            Sym::Lin { base: None, ind: true, k: k2 },
+                        )
+                        | (
+                            Sym::Lin { base: None, ind: true, k: k2 },
+                            Sym::Lin { base: Some(b), ind: false, k: k1 },
+                        ) => Sym::Lin { base: Some(b), ind: true, k: k1 + k2 },
+                        _ => Sym::Unknown,
+                    };
+                }
+                _ => {
+                    for r in EReg::all().filter(|&r| super::writes(&d.insn, r)) {
+                        sym[r.index()] = Sym::Unknown;
+                    }
+                }
             }
         }
-        if matches!(bound, Bound::End { .. }) && stride.is_some_and(|s| s < 0) {
+        let stride = stride?;
+        if !decremented || sites.is_empty() || (matches!(bound, Bound::End { .. }) && stride < 0) {
+            return None;
+        }
+        let (lowest, end) = (i32::try_from(lowest).ok()?, i32::try_from(end).ok()?);
+        if end.checked_sub(lowest)? > 4096 {
             return None;
         }
         Some(CountedLoop {
             head,
             back,
-            ptr,
+            ind,
+            base: base_of_sites.flatten(),
+            sites,
             bound,
-            stride: stride?,
+            stride,
             lowest,
             end,
             write,
             region: region?,
         })
-        .filter(|_| decremented)
-    }
-
-    /// True if an access needs no check wherever it is (the verified frame
-    /// or the proven context prefix).
-    fn unchecked_anyway(
-        &self,
-        func: &FunctionInfo,
-        base: EReg,
-        off: i16,
-        size: femtoc_isa::MemSize,
-        write: bool,
-    ) -> bool {
-        Self::in_frame(func, base, off, size) || (!write && self.in_context(base, off, size))
     }
 
     /// Emits a counted loop at its header: the check, the unchecked copy,
@@ -248,10 +297,10 @@ impl Lowerer<'_> {
         let unchecked = self.asm.label();
         self.counted_check(lp, checked);
         self.asm.bind(unchecked);
-        self.unchecked_ptr = Some(lp.ptr);
+        self.unchecked_sites = lp.sites.iter().copied().collect();
         self.head_override = Some((lp.head, unchecked));
         self.loop_copy(lp, body, func)?;
-        self.unchecked_ptr = None;
+        self.unchecked_sites.clear();
         let after = self.label_at(lp.back + 1)?;
         self.e(I::B { cond: None, target: after });
         self.asm.bind(checked);
@@ -299,17 +348,17 @@ impl Lowerer<'_> {
             Bound::Counter(c) => c,
             Bound::End { end } => end,
         };
-        for r in [lp.ptr, other] {
+        for r in [Some(lp.ind), Some(other), lp.base].into_iter().flatten() {
             if !self.narrow(r) {
                 let h = self.hi(r, R::R1);
                 self.e(I::CmpImm { kind: Compare::Cmp, rn: h, imm: 0 });
                 fail_if(self, Cond::Ne);
             }
         }
-        let p = self.lo(lp.ptr, R::R2);
+        let p = self.lo(lp.ind, R::R2);
         if let Bound::End { end } = lp.bound {
-            // r1 = d = the multiple of the stride at most end - p - 1, or 0
-            // when end <= p.
+            // r1 = d = the multiple of the stride at most end - i - 1, or 0
+            // when end <= i.
             let (zero, have) = (self.asm.label(), self.asm.label());
             let e = self.lo(end, R::R3);
             self.e(dp(DpOp::Sub, Set, R::R1, e, p));
@@ -331,12 +380,18 @@ impl Lowerer<'_> {
             self.imm(R::R1, 0, true);
             self.asm.bind(have);
         }
-        // r2 = a = p + lowest - start.
+        // r2 = p = base + i (no carry), then a = p + lowest - start.
+        match lp.base {
+            Some(b) => {
+                let b = self.lo(b, R::R3);
+                self.e(dp(DpOp::Add, Set, R::R2, p, b));
+                fail_if(self, Cond::Hs);
+            }
+            None => self.mov(R::R2, p),
+        }
         if lp.lowest != 0 {
-            self.add_imm(R::R2, p, lp.lowest, Set);
+            self.add_imm(R::R2, R::R2, lp.lowest, Set);
             fail_if(self, if lp.lowest > 0 { Cond::Hs } else { Cond::Lo });
-        } else {
-            self.mov(R::R2, p);
         }
         self.ldr(R::R0, R::SP, start);
         self.e(dp(DpOp::Sub, Set, R::R2, R::R2, R::R0));

@@ -139,8 +139,9 @@ pub struct Lowerer<'p> {
     uses_check_slow: bool,
     /// Some cold stub leaves through the misaligned-atomic exit.
     uses_misaligned: bool,
-    /// While lowering a counted loop's unchecked copy: its pointer.
-    unchecked_ptr: Option<EReg>,
+    /// While lowering a counted loop's unchecked copy: the pcs of the
+    /// accesses its check covered.
+    unchecked_sites: BTreeSet<usize>,
     /// While lowering a copy of a counted loop: its header pc and the
     /// copy's own head, where its back edge goes.
     head_override: Option<(usize, Label)>,
@@ -203,7 +204,7 @@ impl<'p> Lowerer<'p> {
             counted: BTreeMap::new(),
             uses_check_slow: false,
             uses_misaligned: false,
-            unchecked_ptr: None,
+            unchecked_sites: BTreeSet::new(),
             head_override: None,
             hints: BTreeMap::new(),
             entry,
@@ -435,7 +436,7 @@ impl<'p> Lowerer<'p> {
                 self.hi_zero = 0;
                 self.zero_flag_of = None;
             }
-            if let Some(lp) = self.counted.get(&d.pc).copied() {
+            if let Some(lp) = self.counted.get(&d.pc).cloned() {
                 let end = insns.iter().position(|x| x.pc > lp.back).unwrap_or(insns.len());
                 let body = insns.get(i..end).unwrap_or_default();
                 self.counted_loop(&lp, body, &func)?;
@@ -1625,7 +1626,7 @@ impl<'p> Lowerer<'p> {
             let b = self.lo(base, R::R2);
             return (b, i32::from(off));
         }
-        if self.unchecked_ptr == Some(base) {
+        if self.unchecked_sites.contains(&pc) {
             // Checked for the whole loop before it started.
             let b = self.lo(base, R::R12);
             return (b, i32::from(off));
