@@ -470,3 +470,43 @@ fn a_zero_test_reuses_the_flags_of_the_add_only_while_they_hold() {
         }
     }
 }
+
+#[test]
+fn table_lookups_proven_in_bounds_agree() {
+    // A nibble table of 16 words read at 4 * (x & 15) (proven, no check)
+    // and at 4 * (x & 31) (checked: indexes past 15 fault).
+    let src = "
+        ldxb %r4, [%r1+0]
+        mov %r6, %r4
+        and %r4, 15
+        lsh %r4, 2
+        lddw %r5, data[0+0]
+        add %r5, %r4
+        ldxw %r0, [%r5+0]
+        and %r6, 31
+        lsh %r6, 2
+        lddw %r7, data[0+0]
+        add %r7, %r6
+        ldxw %r3, [%r7+0]
+        add %r0, %r3
+        exit";
+    let mut program = femtoc_isa::assemble(src).expect("assembles");
+    program.data.push(femtoc_isa::program::DataRegion {
+        name: ".rodata".into(),
+        kind: femtoc_isa::program::DataKind::ReadOnly,
+        image: (0..64).map(|i| (i * 7) as u8).collect(),
+        size: 64,
+    });
+    let verified = verify_for_harness(&program).expect("verifies");
+    let mut faults = 0;
+    for x in [0u8, 5, 15, 16, 31, 47] {
+        let case = Case { program: &verified, context: Some(&[x]), budget: None };
+        let reference = Interpreter.execute(&case).expect("interpreter runs");
+        faults += usize::from(reference.result.is_err());
+        for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+            assert_eq!(got, reference, "x = {x}, {engine}");
+        }
+    }
+    assert_eq!(faults, 2, "x = 16 and 31 index past the table");
+}

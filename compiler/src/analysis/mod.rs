@@ -2,6 +2,7 @@
 //! conservative over-approximation: a fact holds on every path of every
 //! run, or it is not reported.
 
+pub mod data_bounds;
 pub mod groups;
 pub mod low_word;
 pub mod ranges;

@@ -289,3 +289,46 @@ fn an_edge_no_value_can_take_carries_nothing() {
     );
     assert!(n.contains(&7) && n.contains(&0), "{n:?}");
 }
+
+fn with_data(src: &str, regions: &[(femtoc_isa::program::DataKind, u32)]) -> VerifiedProgram {
+    let mut program = assemble(src).expect("assembles");
+    for &(kind, size) in regions {
+        program.data.push(femtoc_isa::program::DataRegion {
+            name: "table".into(),
+            kind,
+            image: Vec::new(),
+            size,
+        });
+    }
+    verify(&program, &VerifierConfig::new(&[5])).expect("verifies")
+}
+
+#[test]
+fn table_lookups_with_a_bounded_index_are_proven() {
+    use femtoc_isa::program::DataKind::{ReadOnly, ReadWrite};
+    // Table 0 is read-only, table 1 writable, both 64 bytes; the index is
+    // 4 * (x & 15).
+    let src = "
+        ldxb %r4, [%r1+0]
+        and %r4, 15
+        lsh %r4, 2
+        lddw %r5, data[0+0]
+        add %r5, %r4
+        ldxw %r0, [%r5+0]
+        ldxw %r3, [%r5+4]
+        lddw %r6, data[1+0]
+        add %r6, %r4
+        stxw [%r6+0], %r0
+        stxw [%r5+0], %r0
+        jeq %r0, 0, next
+    next:
+        ldxw %r3, [%r5+0]
+        exit";
+    let p = with_data(src, &[(ReadOnly, 64), (ReadWrite, 64)]);
+    let proven = super::data_bounds::proven_data_accesses(&p, &RangeConfig::device32(0));
+    let pcs: Vec<usize> = proven.into_iter().collect();
+    // Proven: the load at pc 6 (lddw takes two slots) and the store into
+    // the writable table at pc 11. Not: pc 7 (may end at byte 68), pc 12
+    // (a store into the read-only table), pc 14 (a later block).
+    assert_eq!(pcs, [6, 11]);
+}

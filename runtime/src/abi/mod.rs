@@ -56,7 +56,10 @@
 //! Code may access without a check what the verifier proved in bounds
 //! (constant r10-relative accesses inside the frame; context accesses below
 //! `VerifiedRef::min_ctx_len`, since every engine refuses a shorter
-//! context). Every other access is checked against the region table
+//! context), and what the compiler proves: a load, or a store into a
+//! writable region, at an offset from a data region's base bounded inside
+//! the size the blob declares for it (the runtime makes each data region
+//! exactly that size). Every other access is checked against the region table
 //! ([`NativeContext::regions`]): inline against the likeliest region, and
 //! otherwise through [`RoutineTable::access_check`], which searches the whole
 //! table. An access is allowed iff all of its bytes lie in one region with

@@ -139,6 +139,9 @@ pub struct Lowerer<'p> {
     uses_check_slow: bool,
     /// Some cold stub leaves through the misaligned-atomic exit.
     uses_misaligned: bool,
+    /// Accesses proven inside their data region
+    /// ([`crate::analysis::data_bounds`]).
+    proven_data: BTreeSet<usize>,
     /// While lowering a counted loop's unchecked copy: the pcs of the
     /// accesses its check covered.
     unchecked_sites: BTreeSet<usize>,
@@ -205,6 +208,7 @@ impl<'p> Lowerer<'p> {
             uses_check_slow: false,
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
+            proven_data: crate::analysis::data_bounds::proven_data_accesses(prog, &cfg),
             head_override: None,
             hints: BTreeMap::new(),
             entry,
@@ -591,7 +595,7 @@ impl<'p> Lowerer<'p> {
             };
             let in_frame =
                 prog.function_at(pc as u32).is_some_and(|f| Self::in_frame(f, src, off, size));
-            !in_frame && !self.in_context(src, off, size)
+            !in_frame && !self.in_context(src, off, size) && !self.proven_data.contains(&pc)
         };
         // Every member's access uses an immediate offset from the base;
         // windows have counts for spans up to 64 bytes.
@@ -1626,7 +1630,9 @@ impl<'p> Lowerer<'p> {
             let b = self.lo(base, R::R2);
             return (b, i32::from(off));
         }
-        if self.unchecked_sites.contains(&pc) {
+        if self.unchecked_sites.contains(&pc)
+            || (self.proven_data.contains(&pc) && (-255..=4087).contains(&off))
+        {
             // Checked for the whole loop before it started.
             let b = self.lo(base, R::R12);
             return (b, i32::from(off));
