@@ -3,6 +3,7 @@
 //! run, or it is not reported.
 
 pub mod groups;
+pub mod loops;
 pub mod low_word;
 pub mod ranges;
 pub mod regions;
