@@ -390,8 +390,10 @@ mod tests {
 
     fn loops_of(src: &str) -> Vec<HoistLoop> {
         let program = assemble(src).expect("assembles");
-        let insns: Vec<(usize, Insn)> =
-            decode_all(&program.code).map(|d| d.expect("decodes")).map(|d| (d.pc, d.insn)).collect();
+        let insns: Vec<(usize, Insn)> = decode_all(&program.code)
+            .map(|d| d.expect("decodes"))
+            .map(|d| (d.pc, d.insn))
+            .collect();
         hoistable_loops(&insns, &[0], |_, _| true)
     }
 

@@ -17,6 +17,11 @@
 //!   shared fault block with the pc, address, size and direction as block
 //!   arguments. Loads proven in bounds (r10-relative inside the frame,
 //!   context bytes below `min_ctx_len`) are not checked.
+//! - Loops of the shapes [`crate::analysis::loops`] accepts check the
+//!   whole span their accesses through the induction variable can touch
+//!   once, at the header, and then run a copy of the body without those
+//!   checks; if the span check fails, the ordinary checked copy runs (see
+//!   the `hoist` module).
 //! - The budget counter lives in a variable or a machine-stack slot
 //!   ([`Budget`]), stored back to the context before every return and
 //!   helper call.

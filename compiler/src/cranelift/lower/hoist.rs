@@ -11,7 +11,6 @@
 //! code after the loop.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::I8;
 use cranelift_codegen::ir::{Block, InstBuilder, SourceLoc, Value};
 use femtoc_isa::insn::{Insn, Source};
 
@@ -31,8 +30,7 @@ impl Lower<'_, '_> {
         let unchecked = self.b.create_block();
         let checked = self.b.create_block();
         self.b.set_srcloc(SourceLoc::new(lp.head as u32));
-        let fits = self.span_fits(lp, region);
-        self.b.ins().brif(fits, unchecked, &[], checked, &[]);
+        self.span_check(lp, region, unchecked, checked);
         self.unchecked_loop = Some(lp.head);
         self.loop_copy(lp, body, unchecked)?;
         self.unchecked_loop = None;
@@ -76,8 +74,10 @@ impl Lower<'_, '_> {
         Ok(())
     }
 
-    /// True (an `i8`) iff every access the loop can make through its
-    /// induction variable lies in `region` with the permissions they need.
+    /// Jumps to `pass` iff every access the loop can make through its
+    /// induction variable lies in `region` with the permissions they need,
+    /// else to `fail`. Each refusal is a compare and a branch of its own
+    /// (cheaper than combining flags: the check runs at every entry).
     ///
     /// With `origin = [base +] iv` at entry and `m` a bound on how far the
     /// induction variable moves (`(T - 1) * |step|` for a counted loop,
@@ -85,7 +85,7 @@ impl Lower<'_, '_> {
     /// `[origin + lowest - (m if step < 0), origin + end + (m if step > 0))`.
     /// Every sum is checked not to wrap, so the span is exact and the
     /// program's own (wrapping) addresses are the same numbers.
-    fn span_fits(&mut self, lp: &HoistLoop, region: Region) -> Value {
+    fn span_check(&mut self, lp: &HoistLoop, region: Region, pass: Block, fail: Block) {
         let lowest = lp.lowest();
         // At least 1 (an access has a size), at most about 2^33.
         let width = lp.end().saturating_sub(lowest).max(1) as u64;
@@ -101,10 +101,10 @@ impl Lower<'_, '_> {
                 } else {
                     c
                 };
-                // A zero counter runs 2^64 (or 2^32) iterations.
-                bad.push(self.b.ins().icmp_imm_u(IntCC::Equal, t, 0));
+                // (T - 1) * step + width fits in 64 bits. A zero counter
+                // (2^64 or 2^32 iterations) gives T - 1 = 2^64 - 1, which
+                // is always above the limit (width >= 1).
                 let n1 = self.b.ins().iadd_imm_s(t, -1);
-                // (T - 1) * step + width fits in 64 bits.
                 let max = (u64::MAX - width) / step;
                 bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, n1, max as i64));
                 self.b.ins().imul_imm_u(n1, step as i64)
@@ -164,7 +164,8 @@ impl Lower<'_, '_> {
         for key in keys {
             let Some(f) = self.fast.get(&key).copied() else {
                 // Not planned at entry (cannot happen): never unchecked.
-                return self.b.ins().iconst(I8, 0);
+                self.b.ins().jump(fail, &[]);
+                return;
             };
             let neg_start = self.b.use_var(f.neg_start);
             let limit = self.b.use_var(f.limit);
@@ -175,10 +176,11 @@ impl Lower<'_, '_> {
             bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, end, off));
             bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit));
         }
-        let mut any = self.b.ins().iconst(I8, 0);
-        for b in bad {
-            any = self.b.ins().bor(any, b);
+        for refused in bad {
+            let next = self.b.create_block();
+            self.b.ins().brif(refused, fail, &[], next, &[]);
+            self.b.switch_to_block(next);
         }
-        self.b.ins().icmp_imm_u(IntCC::Equal, any, 0)
+        self.b.ins().jump(pass, &[]);
     }
 }
