@@ -355,7 +355,10 @@ fn other_shapes_stay_checked_every_iteration() {
         jne %r7, 0, loop
         exit";
     agree("advanced twice", twice, &cases, &[]);
-    // The counter steps by two.
+    // The counter steps by two. (Its header comes before any jump, in
+    // the entry's straight-line prefix: the verifier's min_ctx_len covers
+    // the first iteration's load only, and the later ones must still
+    // fault where the context ends.)
     let by_two = "
         ldxw %r7, [%r1+0]
         mov %r6, %r1
