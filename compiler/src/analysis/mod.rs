@@ -4,6 +4,7 @@
 
 pub mod data_bounds;
 pub mod groups;
+pub mod loops;
 pub mod low_word;
 pub mod ranges;
 pub mod regions;

@@ -17,6 +17,11 @@
 //!   shared fault block with the pc, address, size and direction as block
 //!   arguments. Loads proven in bounds (r10-relative inside the frame,
 //!   context bytes below `min_ctx_len`) are not checked.
+//! - Loops of the shapes [`crate::analysis::loops`] accepts check the
+//!   whole span their accesses through the induction variable can touch
+//!   once, at the header, and then run a copy of the body without those
+//!   checks; if the span check fails, the ordinary checked copy runs (see
+//!   the `hoist` module).
 //! - The budget counter lives in a variable or a machine-stack slot
 //!   ([`Budget`]), stored back to the context before every return and
 //!   helper call.
@@ -47,7 +52,10 @@ use femtoc_runtime::abi::{
 
 use super::CompileError;
 use crate::analysis::groups::{self as group, Member};
+use crate::analysis::loops::{self, HoistLoop};
 use crate::analysis::regions::{self as predict, Region};
+
+mod hoist;
 
 const I64: Type = types::I64;
 const I32: Type = types::I32;
@@ -150,14 +158,15 @@ enum Budget {
 const SPILL_BUDGET: i32 = 0;
 const SPILL_FAST: i32 = SPILL_BUDGET + 8;
 
-/// The eBPF program translated into `func`.
+/// The eBPF program translated into `func`; returns the header pcs of the
+/// loops whose accesses are checked once before the loop.
 pub(crate) fn lower(
     program: &VerifiedProgram,
     call_conv: CallConv,
     frontend: TargetFrontendConfig,
     budget_in_memory: bool,
     func: &mut Function,
-) -> Result<(), CompileError> {
+) -> Result<Vec<u32>, CompileError> {
     let code = &program.program.code;
     let mut insns = Vec::new();
     for d in decode_all(code) {
@@ -270,8 +279,20 @@ pub(crate) fn lower(
     }
     let starts: Vec<usize> = program.functions.iter().map(|f| f.start as usize).collect();
     let likely = predict::regions(&insns, &starts);
-    let unchecked: BTreeSet<usize> =
-        predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
+    // The prefix `unchecked_ctx_loads` walks stops at the first jump, but
+    // a jump from later on (a loop's back edge) can land inside it, where
+    // the entry's r1 is no longer what the base holds: only the loads
+    // before the first jump target are known to see it.
+    let first_target = insns
+        .iter()
+        .filter(|(_, i)| matches!(i, Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. }))
+        .filter_map(|&(pc, i)| target(&i, pc).ok())
+        .min()
+        .unwrap_or(usize::MAX);
+    let unchecked: BTreeSet<usize> = predict::unchecked_ctx_loads(&insns, program.min_ctx_len)
+        .into_iter()
+        .filter(|&pc| pc < first_target)
+        .collect();
     let groups = group::load_groups(
         &insns,
         &leaders,
@@ -280,7 +301,21 @@ pub(crate) fn lower(
         u32::MAX,
     );
     let covered = group::covered(&groups);
-    let used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
+    let mut used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
+    let mut hoisted = BTreeMap::new();
+    for lp in loops::hoistable_loops(&insns, &starts, |pc, insn| {
+        needs_check(&program.functions, &unchecked, pc, insn)
+    }) {
+        let first = lp.accesses.first().map_or(lp.head, |a| a.pc);
+        let region = likely.get(&first).copied().unwrap_or(Region::Ctx);
+        // The span check compares with the one-byte limit: the region's
+        // length if it allows the accesses, else 0.
+        for write in [false, true].into_iter().filter(|&w| if w { lp.writes() } else { lp.reads() })
+        {
+            used.insert(fast_key(region, 1, write));
+        }
+        hoisted.insert(lp.head, (lp, region));
+    }
     let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
@@ -306,13 +341,15 @@ pub(crate) fn lower(
         functions: &program.functions,
         saves,
         site_of_call: 0,
+        loops: hoisted,
+        unchecked_loop: None,
     };
     lw.body(&insns, code.len())?;
     lw.fault_block();
     lw.budget_block();
     lw.b.seal_all_blocks();
     lw.b.finalize(frontend);
-    Ok(())
+    Ok(lw.loops.keys().map(|&h| h as u32).collect())
 }
 
 /// The size, direction and predicted region of every access that gets an
@@ -539,6 +576,11 @@ struct Lower<'f, 'p> {
     saves: BTreeMap<u32, CalleeSave>,
     /// Call sites seen so far (their ids follow program order).
     site_of_call: u32,
+    /// Loops checked once before they run, by header pc, with the region
+    /// their check is against.
+    loops: BTreeMap<usize, (HoistLoop, Region)>,
+    /// The header of the loop whose unchecked copy is being emitted.
+    unchecked_loop: Option<usize>,
 }
 
 fn arg(v: Value) -> BlockArg {
@@ -574,7 +616,11 @@ impl Lower<'_, '_> {
 
     fn body(&mut self, insns: &[(usize, Insn)], len: usize) -> Result<(), CompileError> {
         let mut open = false;
+        let mut skip_to = 0;
         for &(pc, insn) in insns {
+            if pc < skip_to {
+                continue;
+            }
             if let Some(&blk) = self.blocks.get(&pc) {
                 if open {
                     self.b.ins().jump(blk, &[]);
@@ -583,6 +629,15 @@ impl Lower<'_, '_> {
                 open = true;
             }
             if !open {
+                continue;
+            }
+            if let Some((lp, region)) = self.loops.get(&pc).cloned() {
+                let body: Vec<(usize, Insn)> =
+                    insns.iter().copied().filter(|&(p, _)| p >= lp.head && p <= lp.back).collect();
+                self.hoisted_loop(&lp, region, &body)?;
+                // The back edge ended the last block.
+                skip_to = lp.back + 1;
+                open = false;
                 continue;
             }
             self.b.set_srcloc(SourceLoc::new(pc as u32));
@@ -912,6 +967,15 @@ impl Lower<'_, '_> {
             || self.covered.contains(&pc)
         {
             return addr;
+        }
+        if let Some((lp, _)) = self.unchecked_loop.and_then(|h| self.loops.get(&h)) {
+            // Checked before the loop; a group's check stays unless the
+            // span covers every load it stands for.
+            let members_hoisted =
+                self.groups.get(&pc).is_none_or(|m| m.iter().all(|&(p, _, _)| lp.hoists(p)));
+            if lp.hoists(pc) && members_hoisted {
+                return addr;
+            }
         }
         let need = if write { REGION_WRITE } else { REGION_READ };
         match self.groups.get(&pc).cloned() {

@@ -39,6 +39,10 @@ pub struct CompiledCode {
     /// never decrease; an instruction that compiled to no code of its own
     /// (folded into others) gets an empty range before the next pc's code.
     pub pc_map: Vec<(u32, u32)>,
+    /// Header pcs of the loops whose accesses through their induction
+    /// variable are checked once before the loop (see
+    /// [`crate::analysis::loops`]), in order.
+    pub hoisted_loops: Vec<u32>,
 }
 
 /// Why a program could not be compiled.
@@ -167,7 +171,8 @@ fn compile_with(
 ) -> Result<CompiledCode, CompileError> {
     let call_conv = CallConv::triple_default(isa.triple());
     let mut func = Function::new();
-    lower::lower(program, call_conv, isa.frontend_config(), budget_in_memory, &mut func)?;
+    let hoisted_loops =
+        lower::lower(program, call_conv, isa.frontend_config(), budget_in_memory, &mut func)?;
     let mut ctx = Context::for_function(func);
     let compiled = ctx
         .compile(isa, &mut ControlPlane::default())
@@ -207,7 +212,15 @@ fn compile_with(
     if std::env::var("FEMTOC_DUMP").is_ok() {
         eprintln!("{}", ctx.func.display());
     }
-    Ok(CompiledCode { engine, code, entry: 0, machine_stack, features: Features::NONE, pc_map })
+    Ok(CompiledCode {
+        engine,
+        code,
+        entry: 0,
+        machine_stack,
+        features: Features::NONE,
+        pc_map,
+        hoisted_loops,
+    })
 }
 
 /// The pc map from Cranelift's (start, end, pc) ranges (sorted by start;

@@ -254,3 +254,25 @@ fn offsets_fold_into_the_check_and_the_access_at_both_ends_of_a_region() {
         }
     }
 }
+
+/// The inner loops of the benchmark programs are checked once before they
+/// run: a byte sum (counted, pointer up), an insertion sort's shift
+/// (counted, pointer down, early exit) and two index loops.
+#[test]
+fn benchmark_loops_are_checked_once() {
+    use femtoc_isa::elf::{load_elf, EntrySelector};
+    let cases: [(&str, &[u8], &[u32]); 4] = [
+        ("fletcher32", include_bytes!("../../../examples/obj/fletcher32.v3.o"), &[7]),
+        ("sort", include_bytes!("../../../examples/obj/sort.v3.o"), &[31]),
+        ("hash", include_bytes!("../../../examples/obj/hash.v3.o"), &[39]),
+        ("crc32", include_bytes!("../../../examples/obj/crc32.v3.o"), &[4]),
+    ];
+    for (name, object, heads) in cases {
+        let program = load_elf(object, EntrySelector::Default).expect("loads");
+        let program = verify(&program, &VerifierConfig::new(&[])).expect("verifies");
+        for engine in HOSTS {
+            let c = compile(&program, engine).unwrap_or_else(|e| panic!("{name}, {engine}: {e}"));
+            assert_eq!(c.hoisted_loops, heads, "{name}, {engine}");
+        }
+    }
+}

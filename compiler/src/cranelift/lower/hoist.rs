@@ -1,0 +1,186 @@
+//! Loops checked once before they run ([`crate::analysis::loops`]).
+//!
+//! The header's block holds the check of the whole span the loop's hoisted
+//! accesses can touch; every jump to the header, from outside or from an
+//! outer loop, lands there. If the span lies in the predicted region with
+//! the permissions the accesses need, an unchecked copy of the body runs;
+//! otherwise (a short region, a zero counter, any sum that could wrap) the
+//! ordinary checked copy runs and faults exactly where the interpreter
+//! does. Each copy's back edge returns to its own header and counts the
+//! budget exactly as the loop did, and its forward exits leave to the
+//! code after the loop.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{Block, InstBuilder, SourceLoc, Value};
+use femtoc_isa::insn::{Insn, Source};
+
+use super::{fast_key, Lower, Region, I32, I64};
+use crate::analysis::loops::{HoistLoop, Trip};
+use crate::cranelift::CompileError;
+
+impl Lower<'_, '_> {
+    /// Emits the loop `body` (`lp.head..=lp.back`): the span check in the
+    /// header's block, then the unchecked and the checked copy.
+    pub(super) fn hoisted_loop(
+        &mut self,
+        lp: &HoistLoop,
+        region: Region,
+        body: &[(usize, Insn)],
+    ) -> Result<(), CompileError> {
+        let unchecked = self.b.create_block();
+        let checked = self.b.create_block();
+        self.b.set_srcloc(SourceLoc::new(lp.head as u32));
+        self.span_check(lp, region, unchecked, checked);
+        self.unchecked_loop = Some(lp.head);
+        self.loop_copy(lp, body, unchecked)?;
+        self.unchecked_loop = None;
+        self.loop_copy(lp, body, checked)
+    }
+
+    /// One copy of the loop starting in `head`: the loop's inner blocks
+    /// are replaced by fresh ones while it is emitted.
+    fn loop_copy(
+        &mut self,
+        lp: &HoistLoop,
+        body: &[(usize, Insn)],
+        head: Block,
+    ) -> Result<(), CompileError> {
+        let saved: Vec<(usize, Block)> =
+            self.blocks.range(lp.head..=lp.back).map(|(&pc, &blk)| (pc, blk)).collect();
+        for &(pc, _) in &saved {
+            let blk = if pc == lp.head { head } else { self.b.create_block() };
+            self.blocks.insert(pc, blk);
+        }
+        let mut open = false;
+        for &(pc, insn) in body {
+            if let Some(&blk) = self.blocks.get(&pc) {
+                if open {
+                    self.b.ins().jump(blk, &[]);
+                }
+                self.b.switch_to_block(blk);
+                open = true;
+            }
+            if !open {
+                continue;
+            }
+            self.b.set_srcloc(SourceLoc::new(pc as u32));
+            open = self.insn(pc, insn)?;
+        }
+        self.blocks.extend(saved);
+        if open {
+            // The body ends in its back edge, which always ends a block.
+            return Err(CompileError::Internal("a hoisted loop falls through its back edge"));
+        }
+        Ok(())
+    }
+
+    /// Jumps to `pass` iff every access the loop can make through its
+    /// induction variable lies in `region` with the permissions they need,
+    /// else to `fail`. Each refusal is a compare and a branch of its own
+    /// (cheaper than combining flags: the check runs at every entry).
+    ///
+    /// With `origin = [base +] iv` at entry and `m` a bound on how far the
+    /// induction variable moves (`(T - 1) * |step|` for a counted loop,
+    /// `max(n - 1 - iv0, 0)` for an index loop), the accesses lie in
+    /// `[origin + lowest - (m if step < 0), origin + end + (m if step > 0))`.
+    /// Every sum is checked not to wrap, so the span is exact and the
+    /// program's own (wrapping) addresses are the same numbers.
+    fn span_check(&mut self, lp: &HoistLoop, region: Region, pass: Block, fail: Block) {
+        let lowest = lp.lowest();
+        // At least 1 (an access has a size), at most about 2^33.
+        let width = lp.end().saturating_sub(lowest).max(1) as u64;
+        let step = lp.step.unsigned_abs().max(1);
+        let mut bad: Vec<Value> = Vec::new();
+        let iv0 = self.get(lp.iv);
+        let m = match lp.trip {
+            Trip::Counted { counter, low32 } => {
+                let c = self.get(counter);
+                let t = if low32 {
+                    let low = self.b.ins().ireduce(I32, c);
+                    self.b.ins().uextend(I64, low)
+                } else {
+                    c
+                };
+                // (T - 1) * step + width fits in 64 bits. A zero counter
+                // (2^64 or 2^32 iterations) gives T - 1 = 2^64 - 1, which
+                // is always above the limit (width >= 1).
+                let n1 = self.b.ins().iadd_imm_s(t, -1);
+                let max = (u64::MAX - width) / step;
+                bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, n1, max as i64));
+                self.b.ins().imul_imm_u(n1, step as i64)
+            }
+            Trip::Index { bound } => {
+                let n = match bound {
+                    Source::Reg(r) => self.get(r),
+                    Source::Imm(k) => self.b.ins().iconst(I64, i64::from(k)),
+                };
+                // No increment wraps: iv0 + step and n - 1 + step fit.
+                let top = u64::MAX - step;
+                bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, iv0, top as i64));
+                bad.push(self.b.ins().icmp_imm_u(
+                    IntCC::UnsignedGreaterThan,
+                    n,
+                    top.wrapping_add(1) as i64,
+                ));
+                let below = self.b.ins().icmp(IntCC::UnsignedLessThan, iv0, n);
+                let last = self.b.ins().iadd_imm_s(n, -1);
+                let moved = self.b.ins().isub(last, iv0);
+                let zero = self.b.ins().iconst(I64, 0);
+                let m = self.b.ins().select(below, moved, zero);
+                let max = u64::MAX - width;
+                bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, m, max as i64));
+                m
+            }
+        };
+        let origin = match lp.base {
+            Some(base) => {
+                let b = self.get(base);
+                let sum = self.b.ins().iadd(b, iv0);
+                bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, sum, b));
+                sum
+            }
+            None => iv0,
+        };
+        let low = if lp.step < 0 {
+            bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, origin, m));
+            self.b.ins().isub(origin, m)
+        } else {
+            origin
+        };
+        let first = self.b.ins().iadd_imm_s(low, lowest);
+        bad.push(if lowest >= 0 {
+            self.b.ins().icmp(IntCC::UnsignedLessThan, first, low)
+        } else {
+            self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, low, lowest.unsigned_abs() as i64)
+        });
+        let span = self.b.ins().iadd_imm_s(m, width as i64);
+        let mut keys = Vec::new();
+        if lp.reads() {
+            keys.push(fast_key(region, 1, false));
+        }
+        if lp.writes() {
+            keys.push(fast_key(region, 1, true));
+        }
+        for key in keys {
+            let Some(f) = self.fast.get(&key).copied() else {
+                // Not planned at entry (cannot happen): never unchecked.
+                self.b.ins().jump(fail, &[]);
+                return;
+            };
+            let neg_start = self.b.use_var(f.neg_start);
+            let limit = self.b.use_var(f.limit);
+            // `first - start`: a first address below the region's start
+            // wraps to at least 2^64 - start >= len, which fails below.
+            let off = self.b.ins().iadd(first, neg_start);
+            let end = self.b.ins().iadd(off, span);
+            bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, end, off));
+            bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit));
+        }
+        for refused in bad {
+            let next = self.b.create_block();
+            self.b.ins().brif(refused, fail, &[], next, &[]);
+            self.b.switch_to_block(next);
+        }
+        self.b.ins().jump(pass, &[]);
+    }
+}
