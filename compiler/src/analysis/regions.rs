@@ -147,8 +147,10 @@ pub fn regions(insns: &[(usize, Insn)], starts: &[usize]) -> BTreeMap<usize, Reg
 }
 
 /// Pcs of the loads the verifier's `min_ctx_len` covers: in the entry
-/// function's straight-line prefix, based on the entry r1 (or a 64-bit
-/// copy of it) at a constant offset `off >= 0` with `off + size <=
+/// function's straight-line prefix (up to its first jump, and before the
+/// first pc any jump lands on: a later back edge into the prefix would
+/// bring other register values), based on the entry r1 (or a 64-bit copy
+/// of it) at a constant offset `off >= 0` with `off + size <=
 /// min_ctx_len`. Every engine refuses a shorter context, so these need no
 /// check. Stores stay checked: the context may be read-only.
 pub fn unchecked_ctx_loads(insns: &[(usize, Insn)], min_ctx_len: u32) -> Vec<usize> {
@@ -156,9 +158,15 @@ pub fn unchecked_ctx_loads(insns: &[(usize, Insn)], min_ctx_len: u32) -> Vec<usi
     if min_ctx_len == 0 {
         return out;
     }
+    let first_target = insns
+        .iter()
+        .filter(|(_, i)| matches!(i, Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. }))
+        .filter_map(|&(pc, i)| i.branch_target(pc).and_then(|t| usize::try_from(t).ok()))
+        .min()
+        .unwrap_or(usize::MAX);
     let mut is_r1 = [false; Reg::COUNT];
     is_r1[Reg::R1.index()] = true;
-    for &(pc, insn) in insns {
+    for &(pc, insn) in insns.iter().take_while(|&&(pc, _)| pc < first_target) {
         let held = |r: Reg| is_r1.get(r.index()).copied().unwrap_or(false);
         match insn {
             Insn::Load { size, src, off, .. } | Insn::LoadSx { size, src, off, .. }

@@ -332,3 +332,22 @@ fn table_lookups_with_a_bounded_index_are_proven() {
     // (a store into the read-only table), pc 14 (a later block).
     assert_eq!(pcs, [6, 11]);
 }
+
+#[test]
+fn context_loads_after_a_jump_target_are_not_covered_by_the_minimum_length() {
+    use super::regions::unchecked_ctx_loads;
+    // pc 2 heads a loop (the back edge at pc 4 lands there), so r6 is no
+    // longer the entry's r1 when pc 2 runs again. pc 0 is before it.
+    let src = "
+        ldxb %r0, [%r1+0]
+        mov %r6, %r1
+    loop:
+        ldxb %r3, [%r6+0]
+        add %r6, 1
+        jne %r3, 0, loop
+        exit";
+    let p = verified(src);
+    let insns: Vec<(usize, femtoc_isa::Insn)> =
+        femtoc_isa::decode_all(&p.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
+    assert_eq!(unchecked_ctx_loads(&insns, 8), [0]);
+}

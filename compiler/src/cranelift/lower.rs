@@ -279,20 +279,8 @@ pub(crate) fn lower(
     }
     let starts: Vec<usize> = program.functions.iter().map(|f| f.start as usize).collect();
     let likely = predict::regions(&insns, &starts);
-    // The prefix `unchecked_ctx_loads` walks stops at the first jump, but
-    // a jump from later on (a loop's back edge) can land inside it, where
-    // the entry's r1 is no longer what the base holds: only the loads
-    // before the first jump target are known to see it.
-    let first_target = insns
-        .iter()
-        .filter(|(_, i)| matches!(i, Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. }))
-        .filter_map(|&(pc, i)| target(&i, pc).ok())
-        .min()
-        .unwrap_or(usize::MAX);
-    let unchecked: BTreeSet<usize> = predict::unchecked_ctx_loads(&insns, program.min_ctx_len)
-        .into_iter()
-        .filter(|&pc| pc < first_target)
-        .collect();
+    let unchecked: BTreeSet<usize> =
+        predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
     let groups = group::load_groups(
         &insns,
         &leaders,
