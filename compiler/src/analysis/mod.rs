@@ -2,10 +2,10 @@
 //! conservative over-approximation: a fact holds on every path of every
 //! run, or it is not reported.
 
-pub mod data_bounds;
 pub mod groups;
 pub mod loops;
 pub mod low_word;
+pub mod proven;
 pub mod ranges;
 pub mod regions;
 pub mod zext;

@@ -130,6 +130,15 @@ impl RangeConfig {
         let frame_pointer = Range { lo: u64::from(frame_floor), hi: u32::MAX as u64 };
         RangeConfig { entry, frame_pointer, address_limit: u32::MAX as u64 }
     }
+
+    /// A 64-bit host: r1 and r2 may be anything, every other register
+    /// starts at zero, and nothing is assumed about addresses.
+    pub fn host64() -> Self {
+        let mut entry = [Range::exact(0); 10];
+        entry[1] = TOP;
+        entry[2] = TOP;
+        RangeConfig { entry, frame_pointer: TOP, address_limit: u64::MAX }
+    }
 }
 
 /// The ranges, and which registers hold the same 64-bit value (so that a

@@ -325,7 +325,7 @@ fn table_lookups_with_a_bounded_index_are_proven() {
         ldxw %r3, [%r5+0]
         exit";
     let p = with_data(src, &[(ReadOnly, 64), (ReadWrite, 64)]);
-    let proven = super::data_bounds::proven_data_accesses(&p, &RangeConfig::device32(0));
+    let proven = super::proven::proven_accesses(&p, &RangeConfig::device32(0));
     let pcs: Vec<usize> = proven.into_iter().collect();
     // Proven: the load at pc 6 (lddw takes two slots) and the store into
     // the writable table at pc 11. Not: pc 7 (may end at byte 68), pc 12

@@ -279,8 +279,14 @@ pub(crate) fn lower(
     }
     let starts: Vec<usize> = program.functions.iter().map(|f| f.start as usize).collect();
     let likely = predict::regions(&insns, &starts);
-    let unchecked: BTreeSet<usize> =
+    // Context loads the minimum length covers, and data-region and frame
+    // accesses proven in bounds.
+    let mut unchecked: BTreeSet<usize> =
         predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
+    unchecked.extend(crate::analysis::proven::proven_accesses(
+        program,
+        &crate::analysis::RangeConfig::host64(),
+    ));
     let groups = group::load_groups(
         &insns,
         &leaders,

@@ -59,7 +59,8 @@
 //! context), and what the compiler proves: a load, or a store into a
 //! writable region, at an offset from a data region's base bounded inside
 //! the size the blob declares for it (the runtime makes each data region
-//! exactly that size). Every other access is checked against the region table
+//! exactly that size), or at an offset from r10 bounded inside the
+//! function's verified frame. Every other access is checked against the region table
 //! ([`NativeContext::regions`]): inline against the likeliest region, and
 //! otherwise through [`RoutineTable::access_check`], which searches the whole
 //! table. An access is allowed iff all of its bytes lie in one region with

@@ -139,8 +139,8 @@ pub struct Lowerer<'p> {
     uses_check_slow: bool,
     /// Some cold stub leaves through the misaligned-atomic exit.
     uses_misaligned: bool,
-    /// Accesses proven inside their data region
-    /// ([`crate::analysis::data_bounds`]).
+    /// Accesses proven inside their data region or frame
+    /// ([`crate::analysis::proven`]).
     proven_data: BTreeSet<usize>,
     /// While lowering a counted loop's unchecked copy: the pcs of the
     /// accesses its check covered.
@@ -208,7 +208,7 @@ impl<'p> Lowerer<'p> {
             uses_check_slow: false,
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
-            proven_data: crate::analysis::data_bounds::proven_data_accesses(prog, &cfg),
+            proven_data: crate::analysis::proven::proven_accesses(prog, &cfg),
             head_override: None,
             hints: BTreeMap::new(),
             entry,

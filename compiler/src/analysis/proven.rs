@@ -1,15 +1,18 @@
-//! Accesses proven inside a data region at compile time: a table lookup
-//! such as `lddw r5, data[0]; add r5, r4; ldxw r4, [r5+0]` where the range
-//! analysis bounds the index r4 so that every byte read lies in the
-//! region. The region's size is the program's (install creates it with
-//! exactly that size), so such an access needs no check, like a constant
-//! stack access inside the frame.
+//! Accesses proven in bounds at compile time beyond the verifier's
+//! constant ones: a table lookup such as `lddw r5, data[0]; add r5, r4;
+//! ldxw r4, [r5+0]`, or an array in the stack frame indexed like
+//! `mov r6, r10; add r6, -128; add r6, r5; ldxw r5, [r6+0]`, where the range
+//! analysis bounds the index so that every byte lies in the data region
+//! (install creates it with exactly the program's size for it) or in the
+//! function's verified frame (which the stack always holds). Such an
+//! access needs no check, like a constant stack access inside the frame.
 //!
 //! The tracking is local to a basic block: a register holds
-//! `data[n] + [lo, hi]` after `lddw` of region `n`, and keeps that form
-//! through 64-bit moves and additions of a constant or of a register whose
-//! range is known there. Loads qualify; stores only into writable regions
-//! (a store into `.rodata` must still fault); atomics never (their
+//! `data[n] + [lo, hi]` after `lddw` of region `n`, or `r10 + [lo, hi]`
+//! after a copy of r10, and keeps that form through 64-bit moves and
+//! additions of a constant or of a register whose range is known there.
+//! Loads qualify; stores only into writable regions (a store into
+//! `.rodata` must still fault) and the frame; atomics never (their
 //! alignment is checked with the bounds).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,17 +22,26 @@ use femtoc_isa::{AluOp, Insn, Reg, Source, Width};
 
 use super::ranges::{register_ranges, RangeConfig};
 
-/// `data[region] + [lo, hi]`.
+/// What a pointer is an offset from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// Data region `n`'s base.
+    Data(u32),
+    /// r10, the top of the current function's frame.
+    Frame,
+}
+
+/// `origin + [lo, hi]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct DataPtr {
-    region: u32,
+    region: Origin,
     lo: i64,
     hi: i64,
 }
 
 /// The pcs of the loads and stores whose every byte is proven to lie in
-/// the data region their base points into.
-pub fn proven_data_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeSet<usize> {
+/// the data region or the stack frame their base points into.
+pub fn proven_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeSet<usize> {
     let ranges = register_ranges(prog, cfg);
     let leaders: BTreeSet<usize> = prog.blocks.iter().map(|b| b.start as usize).collect();
     let mut out = BTreeSet::new();
@@ -47,11 +59,24 @@ pub fn proven_data_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeS
         };
         if let Some((base, off, size, write)) = access {
             if let Some(p) = ptrs.get(&base) {
-                let region = prog.program.data.get(p.region as usize);
-                let fits = region.is_some_and(|r| {
-                    (!write || r.kind.writable())
-                        && p.lo + i64::from(off) >= 0
-                        && p.hi + i64::from(off) + i64::from(size.bytes()) <= i64::from(r.size)
+                // The bytes allowed: [from, to) relative to the origin.
+                let span = match p.region {
+                    Origin::Data(n) => prog
+                        .program
+                        .data
+                        .get(n as usize)
+                        .filter(|r| !write || r.kind.writable())
+                        .map(|r| (0, i64::from(r.size))),
+                    // An untracked frame is the rest of the stack below the
+                    // function's deepest entry: still inside the stack.
+                    Origin::Frame => prog
+                        .as_ref()
+                        .function_at(d.pc as u32)
+                        .map(|f| (-i64::from(f.frame_size), 0)),
+                };
+                let fits = span.is_some_and(|(from, to)| {
+                    p.lo + i64::from(off) >= from
+                        && p.hi + i64::from(off) + i64::from(size.bytes()) <= to
                 });
                 if fits {
                     out.insert(d.pc);
@@ -59,8 +84,16 @@ pub fn proven_data_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeS
             }
         }
         let next = match d.insn {
-            Insn::LoadDataAddr { dst, region, offset } => {
-                Some((dst, Some(DataPtr { region, lo: offset.into(), hi: offset.into() })))
+            Insn::LoadDataAddr { dst, region, offset } => Some((
+                dst,
+                Some(DataPtr {
+                    region: Origin::Data(region),
+                    lo: offset.into(),
+                    hi: offset.into(),
+                }),
+            )),
+            Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(Reg::R10) } => {
+                Some((dst, Some(DataPtr { region: Origin::Frame, lo: 0, hi: 0 })))
             }
             Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(s) } => {
                 Some((dst, ptrs.get(&s).copied()))
