@@ -441,7 +441,7 @@ impl<'p> Lowerer<'p> {
                 self.zero_flag_of = None;
             }
             if let Some(lp) = self.counted.get(&d.pc).cloned() {
-                let end = insns.iter().position(|x| x.pc > lp.back).unwrap_or(insns.len());
+                let end = insns.iter().position(|x| x.pc > lp.back()).unwrap_or(insns.len());
                 let body = insns.get(i..end).unwrap_or_default();
                 self.counted_loop(&lp, body, &func)?;
                 i = end;
