@@ -1319,23 +1319,6 @@ impl Lower<'_, '_> {
     }
 }
 
-/// How many instructions of `program` count budget events: backward
-/// jumps and local calls.
-pub(crate) fn budget_sites(program: &VerifiedProgram) -> usize {
-    decode_all(&program.program.code)
-        .filter_map(|d| d.ok())
-        .filter(|d| match d.insn {
-            Insn::CallLocal { .. } => true,
-            Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Jmp { .. } => d
-                .insn
-                .branch_target(d.pc)
-                .and_then(|t| usize::try_from(t).ok())
-                .is_some_and(|t| t <= d.pc),
-            _ => false,
-        })
-        .count()
-}
-
 /// The pc of every instruction of `program`, in order.
 pub(crate) fn insn_pcs(program: &VerifiedProgram) -> Vec<u32> {
     decode_all(&program.program.code).filter_map(|d| d.ok()).map(|d| d.pc as u32).collect()
