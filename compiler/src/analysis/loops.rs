@@ -37,6 +37,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::analysis::zext::may_write;
 use femtoc_isa::insn::{AluOp, Insn, JmpCond, Reg, Source, Width};
 
 /// How the number of iterations is bounded.
@@ -229,7 +230,7 @@ fn shape(
             let iv = dst;
             let step = step_of(rest, iv).filter(|&s| s > 0)?;
             if let Source::Reg(n) = bound {
-                if rest.iter().any(|(_, i)| writes(i, n)) {
+                if rest.iter().any(|(_, i)| may_write(i, n)) {
                     return None;
                 }
             }
@@ -241,7 +242,7 @@ fn shape(
 
 /// The width and instruction of the only write to `r` in `body`.
 fn single_write(body: &[(usize, Insn)], r: Reg) -> Option<(Width, Insn)> {
-    let mut writers = body.iter().filter(|(_, i)| writes(i, r));
+    let mut writers = body.iter().filter(|(_, i)| may_write(i, r));
     let (_, insn) = writers.next()?;
     if writers.next().is_some() {
         return None;
@@ -303,7 +304,7 @@ fn accesses(
     for (r, s) in (0..Reg::COUNT as u8).filter_map(Reg::new).zip(state.iter_mut()) {
         *s = if r == iv {
             Sym::Iv(0)
-        } else if rest.iter().any(|(_, insn)| writes(insn, r)) {
+        } else if rest.iter().any(|(_, insn)| may_write(insn, r)) {
             Sym::Unknown
         } else {
             Sym::Invariant(r, 0)
@@ -355,7 +356,7 @@ fn accesses(
             }
             _ => Sym::Unknown,
         };
-        for r in (0..Reg::COUNT as u8).filter_map(Reg::new).filter(|&r| writes(&insn, r)) {
+        for r in (0..Reg::COUNT as u8).filter_map(Reg::new).filter(|&r| may_write(&insn, r)) {
             state[r.index()] = sym;
         }
     }
@@ -363,23 +364,6 @@ fn accesses(
         return None;
     }
     Some(HoistLoop { head, back, trip, iv, step, base: base.flatten(), accesses: found })
-}
-
-/// True if `insn` writes `r` (conservatively: a call writes every caller
-/// register, an atomic its source and r0).
-fn writes(insn: &Insn, r: Reg) -> bool {
-    match *insn {
-        Insn::Alu { dst, .. }
-        | Insn::Neg { dst, .. }
-        | Insn::Endian { dst, .. }
-        | Insn::LoadImm64 { dst, .. }
-        | Insn::LoadDataAddr { dst, .. }
-        | Insn::Load { dst, .. }
-        | Insn::LoadSx { dst, .. } => dst == r,
-        Insn::Atomic { src, .. } => src == r || r == Reg::R0,
-        Insn::Call { .. } | Insn::CallReg { .. } | Insn::CallLocal { .. } => r.index() <= 5,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! not an engine restores r6..r9). Loops converge by widening a bound that
 //! keeps moving to the next of a few thresholds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{AluOp, AtomicOp, ByteOrder, Insn, JmpCond, MemSize, Reg, Source, Width};
@@ -32,8 +32,10 @@ pub struct Range {
 
 const TOP: Range = Range { lo: 0, hi: u64::MAX };
 const TOP32: Range = Range { lo: 0, hi: u32::MAX as u64 };
-/// Bounds a widened interval jumps to, in order.
-const THRESHOLDS: [u64; 4] = [0xff, 0xffff, u32::MAX as u64, u64::MAX];
+/// Bounds a widened interval jumps to, in order. `2^32 - 2` comes before
+/// `2^32 - 1` for the index loop `i += 1; jlt i, n` with a 32-bit `n`: at
+/// its head `i <= 2^32 - 2`, so `i + 1` still fits in 32 bits.
+const THRESHOLDS: [u64; 5] = [0xff, 0xffff, u32::MAX as u64 - 1, u32::MAX as u64, u64::MAX];
 /// Joins at one instruction before its bounds are widened.
 const WIDEN_AFTER: u32 = 3;
 
@@ -472,6 +474,13 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<us
             }
         }
     }
+    // Every cycle of the graph takes an edge to a pc at or before its
+    // source (a backward jump, a call to an earlier function, a return):
+    // widening only at those edges' targets ends every loop, and every
+    // other instruction keeps the exact join of what reaches it.
+    let mut widen_at: BTreeSet<usize> = prog.back_edges.iter().map(|&(_, t)| t as usize).collect();
+    widen_at.extend(prog.functions.iter().map(|f| f.start as usize));
+    widen_at.extend(returns.iter().flatten().map(|&(_, ret)| ret));
     let mut exits: Vec<Option<State>> = vec![None; prog.functions.len()];
     let mut states: Vec<Option<State>> = vec![None; insns.len()];
     let mut joins = vec![0u32; insns.len()];
@@ -496,7 +505,7 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<us
                 if let Some(c) = joins.get_mut(j) {
                     *c = n + 1;
                 }
-                join_into(old, s, n >= WIDEN_AFTER)
+                join_into(old, s, n >= WIDEN_AFTER && widen_at.contains(&pc))
             }
             Some(slot) => {
                 *slot = Some(*s);

@@ -160,6 +160,33 @@ fn a_counter_bounded_by_its_compare_is_narrow() {
 }
 
 #[test]
+fn an_index_below_a_32_bit_length_is_narrow() {
+    // i < n <= 2^32 - 1 at the back edge, so i + 1 fits at the compare
+    // (r2, the context length, is 32-bit on the device). The base r5 =
+    // r1 + i may not fit. An index stepped by 2 may reach 2^32.
+    let src = |step: u32| {
+        format!(
+            "
+        mov %r0, 0
+        jeq %r2, 0, out
+        mov %r3, 0
+    loop:
+        mov %r5, %r1
+        add %r5, %r3
+        ldxb %r4, [%r5+0]
+        add %r0, %r4
+        add %r3, {step}
+        jlt %r3, %r2, loop
+    out:
+        exit"
+        )
+    };
+    let n = by_range(&src(1));
+    assert!(n.contains(&3) && !n.contains(&5), "{n:?}");
+    assert!(!by_range(&src(2)).contains(&3));
+}
+
+#[test]
 fn a_compare_does_not_refine_a_former_copy() {
     let n = by_range(
         "

@@ -76,6 +76,16 @@ pub(crate) fn written(insn: &Insn) -> impl Iterator<Item = Reg> {
     a.into_iter().chain(b).filter(|r| r.index() < 10)
 }
 
+/// True if `insn` may change `r`: what it writes, and after any call the
+/// caller-saved r0..r5 (a local callee may leave anything in them; r6..r9
+/// and r10 survive every call).
+pub(crate) fn may_write(insn: &Insn, r: Reg) -> bool {
+    match insn {
+        Insn::Call { .. } | Insn::CallReg { .. } | Insn::CallLocal { .. } => r.index() <= 5,
+        _ => written(insn).any(|w| w == r),
+    }
+}
+
 /// True if `insn`'s write to `r` is below 2^32 whenever the registers in
 /// `narrow` are.
 fn writes_narrow(insn: &Insn, narrow: u16) -> bool {
