@@ -16,11 +16,20 @@
 //! edge's target to the jump); the costliest halves get core registers.
 //!
 //! The machine frame, at `sp` while any eBPF code runs (8-aligned):
-//! `[sp, #CTX]` the context pointer, `[sp, #DEPTH]` the local-call save
-//! offset, the register slots, for programs with local calls one
-//! [`SAVE_ENTRY`]-byte save entry per call level (caller's r6..r9, r10 and
-//! return address), and last the memory-check windows the lowering adds
+//! `[sp, #CTX]` the context pointer, the register slots, for programs with
+//! local calls one [`SAVE_ENTRY`]-byte save area per call level below the
+//! entry function, and last the memory-check windows the lowering adds
 //! (see `lower`).
+//!
+//! Local calls: the verifier refuses recursion, so the call graph is a DAG
+//! and a function's *level* (the longest call path from the entry
+//! function, [`call_levels`]) is larger than the level of every function
+//! below it on the call stack. Each callee therefore owns the save area of
+//! its level, at an offset known when compiling: its prologue stores the
+//! return address and the halves of r6..r9 the function itself writes, and
+//! its exit restores them (eBPF r6..r9 are callee-saved; each callee
+//! keeps its own promise). The caller moves r10 down by its frame size
+//! around the `bl` and back after it.
 
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{decode_all, Insn, Source};
@@ -29,16 +38,46 @@ use super::insn::Reg;
 
 /// Context pointer slot.
 pub const CTX: u32 = 0;
-/// Byte offset of the next free save entry, relative to [`SAVES`].
-pub const DEPTH: u32 = 4;
 /// First register slot.
-pub const SLOTS: u32 = 8;
+pub const SLOTS: u32 = 4;
 /// First local-call save entry.
 pub const SAVES: u32 = SLOTS + 8 * 10;
-/// Bytes per save entry: r6..r9 (32), r10, return address.
-pub const SAVE_ENTRY: u32 = 40;
-/// Save entries reserved (the verifier's depth limit).
-pub const MAX_SAVES: u32 = 8;
+/// Bytes per save area: r6..r9 (32), then the return address.
+pub const SAVE_ENTRY: u32 = 36;
+
+/// The save area of a function at call `level` (1 or more).
+pub fn save_area(level: u32) -> u32 {
+    SAVES + SAVE_ENTRY * level.saturating_sub(1)
+}
+
+/// Each function's level (in `prog.functions` order): the length of the
+/// longest call path from the entry function to it (the entry function
+/// is 0). The call graph is acyclic (the verifier refuses recursion), so
+/// relaxing every call edge once per function reaches the fixed point.
+pub fn call_levels(prog: &VerifiedProgram) -> Vec<u32> {
+    let funcs = &prog.functions;
+    let index = |pc: u32| funcs.iter().position(|f| f.start <= pc && pc < f.end);
+    let mut edges = Vec::new();
+    for d in decode_all(&prog.program.code).flatten() {
+        if let Insn::CallLocal { off } = d.insn {
+            let target = d.pc as i64 + 1 + i64::from(off);
+            let callee = u32::try_from(target).ok().and_then(index);
+            if let (Some(caller), Some(callee)) = (index(d.pc as u32), callee) {
+                edges.push((caller, callee));
+            }
+        }
+    }
+    let mut level = vec![0u32; funcs.len()];
+    for _ in 0..funcs.len() {
+        for &(a, b) in &edges {
+            let via = level.get(a).map_or(0, |l| l + 1);
+            if let Some(l) = level.get_mut(b) {
+                *l = (*l).max(via);
+            }
+        }
+    }
+    level
+}
 
 /// Core registers that may hold eBPF register halves, in order of use.
 const CORE: [Reg; 6] = [Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::R8, Reg::R10];
@@ -137,7 +176,8 @@ impl RegMap {
             }
         }
         locs[10] = Loc { lo: Half::Reg(Reg::R11), hi: None };
-        let fixed = if calls { SAVES + SAVE_ENTRY * MAX_SAVES } else { SAVES };
+        let deepest = call_levels(prog).into_iter().max().unwrap_or(0);
+        let fixed = SAVES + SAVE_ENTRY * deepest;
         RegMap { locs, budget, frame_pointer: frame_used || calls, fixed }
     }
 
@@ -212,4 +252,36 @@ fn accesses(insn: &Insn) -> Vec<(femtoc_isa::Reg, usize, u64)> {
         _ => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use femtoc_isa::verifier::{verify, VerifierConfig};
+
+    #[test]
+    fn a_function_reached_at_two_depths_takes_the_deeper_level() {
+        // main calls f and g, f calls g and h: g is at level 2 (through f)
+        // although main also calls it directly.
+        let src = "
+            call local f
+            call local g
+            exit
+        f:
+            call local g
+            call local h
+            exit
+        g:
+            mov %r0, 1
+            exit
+        h:
+            mov %r0, 2
+            exit";
+        let program = femtoc_isa::assemble(src).expect("assembles");
+        let prog = verify(&program, &VerifierConfig::new(&[])).expect("verifies");
+        assert_eq!(call_levels(&prog), vec![0, 1, 2, 2]);
+        let map = RegMap::new(&prog, 0);
+        assert_eq!(map.fixed, SAVES + 2 * SAVE_ENTRY, "two save areas");
+        assert_eq!(save_area(2), SAVES + SAVE_ENTRY);
+    }
 }

@@ -35,10 +35,11 @@ use super::assembler::Thumb2Assembler;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
-use super::regmap::{Half, RegMap, CTX, DEPTH, SAVED, SAVES, SAVE_ENTRY};
+use super::regmap::{self, Half, RegMap, CTX, SAVED};
 use super::CompileError;
 use crate::analysis::groups::{self, Member};
 use crate::analysis::regions::{self, Region};
+use crate::analysis::zext::may_write;
 use windows::{Target, Window};
 
 use Reg as R;
@@ -77,6 +78,21 @@ struct CheckSite {
 
 mod counted;
 mod windows;
+
+/// A function other than the entry function: its save area (see
+/// [`regmap`]) and what its prologue saves there.
+struct Callee {
+    /// Frame offset of the save area.
+    area: u32,
+    /// eBPF registers among r6..r9 the function writes (bit per index).
+    saved: u16,
+    /// The function's one exit sequence; later exits branch to it.
+    exit: Label,
+    exit_bound: bool,
+}
+
+/// The callee-saved eBPF registers, in save-area order.
+const CALLEE_SAVED: [EReg; 4] = [EReg::R6, EReg::R7, EReg::R8, EReg::R9];
 
 /// Labels of the shared tails.
 struct Shared {
@@ -155,6 +171,8 @@ pub struct Lowerer<'p> {
     pub entry: Label,
     /// eBPF registers the program never writes.
     unwritten: u16,
+    /// Functions other than the entry function, by start pc.
+    callees: BTreeMap<u32, Callee>,
 }
 
 fn mem_error(pc: usize, why: &'static str) -> CompileError {
@@ -184,6 +202,30 @@ impl<'p> Lowerer<'p> {
         let cfg = crate::analysis::RangeConfig::device32(floor);
         let narrow = crate::analysis::low_word_registers(prog, &cfg, always);
         let entry = asm.label();
+        let code: Vec<Decoded> = femtoc_isa::decode_all(&prog.program.code).flatten().collect();
+        let levels = regmap::call_levels(prog);
+        let callees = prog
+            .functions
+            .iter()
+            .zip(levels)
+            .filter(|(f, _)| f.start != 0)
+            .map(|(f, level)| {
+                let body = code.iter().filter(|d| (f.start..f.end).contains(&(d.pc as u32)));
+                let saved = body.fold(0u16, |acc, d| {
+                    CALLEE_SAVED
+                        .iter()
+                        .filter(|&&r| may_write(&d.insn, r))
+                        .fold(acc, |acc, r| acc | r.bit())
+                });
+                let callee = Callee {
+                    area: regmap::save_area(level),
+                    saved,
+                    exit: asm.label(),
+                    exit_bound: false,
+                };
+                (f.start, callee)
+            })
+            .collect();
         Lowerer {
             prog,
             map: RegMap::new(prog, narrow),
@@ -213,6 +255,7 @@ impl<'p> Lowerer<'p> {
             hints: BTreeMap::new(),
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
+            callees,
         }
     }
 
@@ -306,6 +349,16 @@ impl<'p> Lowerer<'p> {
                 tmp
             }
         }
+    }
+
+    /// The high half of `r` where the flags are dead (a zero upper half
+    /// then takes a narrow MOVS).
+    fn hi_flags_dead(&mut self, r: EReg, tmp: Reg) -> Reg {
+        if self.narrow(r) {
+            self.imm(tmp, 0, true);
+            return tmp;
+        }
+        self.hi(r, tmp)
     }
 
     /// The register to compute the low half of `r` in.
@@ -432,7 +485,7 @@ impl<'p> Lowerer<'p> {
             if func.start as usize == d.pc && d.pc != 0 {
                 let entry = self.fn_label(d.pc)?;
                 self.asm.bind(entry);
-                self.callee_prologue();
+                self.callee_prologue(func.start);
             }
             let label = self.label_at(d.pc)?;
             self.asm.bind(label);
@@ -483,7 +536,7 @@ impl<'p> Lowerer<'p> {
                 Insn::Jmp { .. } | Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Exit => {
                     return false
                 }
-                i if writes(&i, dst) => return false,
+                i if may_write(&i, dst) => return false,
                 _ => {}
             }
         }
@@ -514,7 +567,7 @@ impl<'p> Lowerer<'p> {
         self.zero_flag_set = false;
         self.insn(d.pc, d.insn, func)?;
         self.flags_wanted = false;
-        if !self.zero_flag_set && self.zero_flag_of.is_some_and(|r| writes(&d.insn, r)) {
+        if !self.zero_flag_set && self.zero_flag_of.is_some_and(|r| may_write(&d.insn, r)) {
             self.zero_flag_of = None;
         }
         if let Insn::CallLocal { .. } = d.insn {
@@ -635,13 +688,9 @@ impl<'p> Lowerer<'p> {
                 self.put_hi(r, h);
             }
         }
-        let calls = self.prog.functions.len() > 1;
         let helpers = !self.prog.helpers_used.is_empty();
-        if calls || helpers {
+        if helpers {
             self.imm(R::R1, 0, true);
-        }
-        if calls {
-            self.str(R::R1, R::SP, DEPTH);
         }
         // Registers the program never wrote still reach helpers as
         // arguments (the verifier cannot know a helper's arity), so every
@@ -664,24 +713,56 @@ impl<'p> Lowerer<'p> {
         Ok(())
     }
 
-    /// `r12 = sp + SAVES + depth`: the save entry of the current call.
-    fn save_entry(&mut self) {
-        self.ldr(R::R12, R::SP, DEPTH);
-        self.e(I::DpReg {
-            op: DpOp::Add,
-            s: Keep,
-            rd: R::R12,
-            rn: R::R12,
-            rm: R::SP,
-            shift: Shift::Lsl,
-            amount: 0,
-        });
+    /// A callee's entry: the return address and the callee-saved
+    /// registers it writes go to its save area.
+    fn callee_prologue(&mut self, start: u32) {
+        let Some(c) = self.callees.get(&start) else { return };
+        let (area, saved) = (c.area, c.saved);
+        self.str(R::LR, R::SP, area + 32);
+        self.callee_saved(area, saved, true);
     }
 
-    fn callee_prologue(&mut self) {
-        // The caller already advanced DEPTH: its entry is the one before.
-        self.save_entry();
-        self.str(R::LR, R::R12, SAVES - 4);
+    /// Copies the halves of the registers in `saved` to (`save`) or back
+    /// from the save area at `area`.
+    fn callee_saved(&mut self, area: u32, saved: u16, save: bool) {
+        for (i, r) in CALLEE_SAVED.into_iter().enumerate() {
+            if saved & r.bit() == 0 {
+                continue;
+            }
+            let loc = self.map.loc(r);
+            let at = area + 8 * i as u32;
+            for (half, off) in [(Some(loc.lo), at), (loc.hi, at + 4)] {
+                match (half, save) {
+                    (Some(Half::Reg(x)), true) => self.str(x, R::SP, off),
+                    (Some(Half::Reg(x)), false) => self.ldr(x, R::SP, off),
+                    (Some(Half::Slot(slot)), true) => {
+                        self.ldr(R::R0, R::SP, slot);
+                        self.str(R::R0, R::SP, off);
+                    }
+                    (Some(Half::Slot(slot)), false) => {
+                        self.ldr(R::R0, R::SP, off);
+                        self.str(R::R0, R::SP, slot);
+                    }
+                    (None, _) => {}
+                }
+            }
+        }
+    }
+
+    /// A callee's exit: the first one restores what the prologue saved and
+    /// returns; later ones branch to it.
+    fn callee_exit(&mut self, start: u32) {
+        let Some(c) = self.callees.get_mut(&start) else { return };
+        let (area, saved, exit) = (c.area, c.saved, c.exit);
+        if c.exit_bound {
+            self.e(I::B { cond: None, target: exit });
+            return;
+        }
+        c.exit_bound = true;
+        self.asm.bind(exit);
+        self.callee_saved(area, saved, false);
+        self.ldr(R::LR, R::SP, area + 32);
+        self.e(I::Bx { rm: R::LR });
     }
 
     fn insn(&mut self, pc: usize, insn: Insn, func: &FunctionInfo) -> Result<(), CompileError> {
@@ -721,18 +802,22 @@ impl<'p> Lowerer<'p> {
                 Ok(())
             }
             Insn::LoadDataAddr { dst, region, offset } => {
+                // Device addresses are below 2^32, and the verifier keeps
+                // the offset within the region, which ends below 2^32 (no
+                // region holds 0xFFFF_FFFF): the upper half is zero and the
+                // table entry's upper word need not be read.
                 let slot = region.checked_mul(8).filter(|&o| o < 4088);
                 let slot = slot.ok_or(mem_error(pc, "data region index too large"))?;
-                self.ctx(R::R12);
-                self.ldr(R::R12, R::R12, abi::OFF_DATA_BASES);
-                self.ldr(R::R0, R::R12, slot);
-                self.ldr(R::R1, R::R12, slot + 4);
+                let d = self.dlo(dst, R::R0);
+                self.ctx(R::R0);
+                self.ldr(R::R0, R::R0, abi::OFF_DATA_BASES);
+                self.ldr(d, R::R0, slot);
                 if offset != 0 {
-                    self.imm(R::R2, offset, true);
-                    self.e(dp(DpOp::Add, Set, R::R0, R::R0, R::R2));
-                    self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R1, rn: R::R1, imm: 0 });
+                    let k = i32::try_from(offset).map_err(|_| mem_error(pc, "data offset"))?;
+                    self.add_imm(d, d, k, Any);
                 }
-                self.store64(dst, R::R0, R::R1);
+                self.put_lo(dst, d);
+                self.zero_hi(dst);
                 Ok(())
             }
             Insn::Load { size, dst, src, off } => self.load(pc, size, false, dst, src, off, func),
@@ -758,17 +843,16 @@ impl<'p> Lowerer<'p> {
             Insn::CallReg { .. } => Err(mem_error(pc, "callx is not supported")),
             Insn::Exit => {
                 if func.start == 0 {
-                    self.ctx(R::R12);
+                    // A low register for the context: narrow stores.
+                    self.ctx(R::R3);
                     let lo = self.lo(EReg::R0, R::R0);
-                    self.str(lo, R::R12, abi::OFF_R0);
-                    let hi = self.hi(EReg::R0, R::R1);
-                    self.str(hi, R::R12, abi::OFF_R0 + 4);
+                    self.str(lo, R::R3, abi::OFF_R0);
+                    let hi = self.hi_flags_dead(EReg::R0, R::R1);
+                    self.str(hi, R::R3, abi::OFF_R0 + 4);
                     self.imm(R::R0, status::EXIT, true);
                     self.e(I::B { cond: None, target: self.shared.epilogue });
                 } else {
-                    self.save_entry();
-                    self.ldr(R::LR, R::R12, SAVES - 4);
-                    self.e(I::Bx { rm: R::LR });
+                    self.callee_exit(func.start);
                 }
                 Ok(())
             }
@@ -807,6 +891,12 @@ impl<'p> Lowerer<'p> {
             self.put_lo(dst, d);
             let a = self.hi(dst, R::R1);
             let d = self.dhi(dst, R::R1);
+            // A narrow source register has a zero upper half, like a
+            // non-negative constant.
+            let src = match src {
+                Source::Reg(s) if self.narrow(s) => Source::Imm(0),
+                src => src,
+            };
             match src {
                 Source::Reg(s) => {
                     let b = self.hi(s, R::R3);
@@ -834,7 +924,10 @@ impl<'p> Lowerer<'p> {
                     Source::Reg(s) => {
                         let l = self.lo(s, R::R0);
                         self.put_lo(dst, l);
-                        if !narrow {
+                        if narrow {
+                        } else if self.narrow(s) {
+                            self.zero_hi(dst);
+                        } else {
                             let h = self.hi(s, R::R1);
                             self.put_hi(dst, h);
                         }
@@ -867,11 +960,25 @@ impl<'p> Lowerer<'p> {
                 Ok(())
             }
             AluOp::Mul => {
-                self.load64(dst, R::R0, R::R1);
-                self.load_src64(src, R::R2, R::R3);
-                self.e(I::Umull { rdlo: R::R12, rdhi: R::LR, rn: R::R0, rm: R::R2 });
-                self.e(I::Mla { sub: false, rd: R::LR, rn: R::R0, rm: R::R3, ra: R::LR });
-                self.e(I::Mla { sub: false, rd: R::LR, rn: R::R1, rm: R::R2, ra: R::LR });
+                // lo(a*b) = lo(al*bl); hi = hi(al*bl) + al*bh + ah*bl.
+                let al = self.lo(dst, R::R0);
+                let ah = self.hi(dst, R::R1);
+                let (bl, bh) = match src {
+                    Source::Reg(s) if self.narrow(s) => (self.lo(s, R::R2), None),
+                    Source::Reg(s) => (self.lo(s, R::R2), Some(self.hi(s, R::R3))),
+                    Source::Imm(k) => {
+                        self.imm(R::R2, k as u32, true);
+                        if k < 0 {
+                            self.imm(R::R3, u32::MAX, true);
+                        }
+                        (R::R2, (k < 0).then_some(R::R3))
+                    }
+                };
+                self.e(I::Umull { rdlo: R::R12, rdhi: R::LR, rn: al, rm: bl });
+                if let Some(bh) = bh {
+                    self.e(I::Mla { sub: false, rd: R::LR, rn: al, rm: bh, ra: R::LR });
+                }
+                self.e(I::Mla { sub: false, rd: R::LR, rn: ah, rm: bl, ra: R::LR });
                 self.store64(dst, R::R12, R::LR);
                 Ok(())
             }
@@ -889,16 +996,21 @@ impl<'p> Lowerer<'p> {
                 Ok(())
             }
             AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => {
-                self.load64(dst, R::R0, R::R1);
+                // In place when the halves live in core registers.
+                let (lo, hi) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
+                let l = self.lo(dst, lo);
+                self.mov(lo, l);
+                let h = self.hi(dst, hi);
+                self.mov(hi, h);
                 match src {
-                    Source::Imm(k) => self.shift64_imm(op, (k & 63) as u8),
+                    Source::Imm(k) => self.shift64_imm(op, (k & 63) as u8, lo, hi),
                     Source::Reg(s) => {
                         let n = self.lo(s, R::R2);
                         self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
-                        self.shift64_reg(op);
+                        self.shift64_reg(op, lo, hi);
                     }
                 }
-                self.store64(dst, R::R0, R::R1);
+                self.store64(dst, lo, hi);
                 Ok(())
             }
             _ => Err(mem_error(pc, "ALU operation")),
@@ -985,11 +1097,11 @@ impl<'p> Lowerer<'p> {
         }
     }
 
-    fn shift64_imm(&mut self, op: AluOp, k: u8) {
+    /// `hi:lo` shifted by `k` (0..=63), in place.
+    fn shift64_imm(&mut self, op: AluOp, k: u8, lo: Reg, hi: Reg) {
         if k == 0 {
             return;
         }
-        let (lo, hi) = (R::R0, R::R1);
         let sh = |kind, rd, rm, amount| I::ShiftImm { kind, s: Any, rd, rm, amount };
         let orr = |rd, rn, rm, shift, amount| I::DpReg {
             op: DpOp::Orr,
@@ -1039,11 +1151,11 @@ impl<'p> Lowerer<'p> {
         }
     }
 
-    /// r1:r0 shifted by r2 (0..=63); r3 is scratch.
-    fn shift64_reg(&mut self, op: AluOp) {
+    /// `hi:lo` shifted by r2 (0..=63) in place; r3 is scratch.
+    fn shift64_reg(&mut self, op: AluOp, lo: Reg, hi: Reg) {
         let big = self.asm.label();
         let done = self.asm.label();
-        let (lo, hi, n, t) = (R::R0, R::R1, R::R2, R::R3);
+        let (n, t) = (R::R2, R::R3);
         let shr = |kind, rd, rn, rm| I::ShiftReg { kind, s: Any, rd, rn, rm };
         self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: t, rn: n, imm: 32 });
         self.e(I::B { cond: Some(Cond::Pl), target: big });
@@ -1269,31 +1381,32 @@ impl<'p> Lowerer<'p> {
     }
 
     fn helper(&mut self, pc: usize, id: u32) {
-        self.ctx(R::R12);
+        // The context in a low register keeps most stores narrow.
+        self.ctx(R::R3);
         for i in 1..=5u8 {
             let r = EReg::new(i).unwrap_or(EReg::R1);
             let off = abi::OFF_HELPER_ARGS + 8 * u32::from(i - 1);
             let l = self.lo(r, R::R0);
-            self.str(l, R::R12, off);
-            let h = self.hi(r, R::R1);
-            self.str(h, R::R12, off + 4);
+            self.str(l, R::R3, off);
+            let h = self.hi_flags_dead(r, R::R1);
+            self.str(h, R::R3, off + 4);
         }
         self.imm(R::R0, id, true);
-        self.str(R::R0, R::R12, abi::OFF_HELPER_ID);
+        self.str(R::R0, R::R3, abi::OFF_HELPER_ID);
         self.imm(R::R0, pc as u32, true);
-        self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
-        self.budget_store(R::R12, R::R0);
-        self.mov(R::R0, R::R12);
-        self.ldr(R::R12, R::R12, abi::OFF_ROUTINES);
+        self.str(R::R0, R::R3, abi::OFF_EXIT_PC);
+        self.budget_store(R::R3, R::R0);
+        self.mov(R::R0, R::R3);
+        self.ldr(R::R12, R::R3, abi::OFF_ROUTINES);
         self.ldr(R::R12, R::R12, routine_offset::HELPER_CALL);
         self.e(I::Blx { rm: R::R12 });
         // CONTINUE is 0; anything else is the run's status.
         self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R0, imm: 0 });
         self.e(I::B { cond: Some(Cond::Ne), target: self.shared.epilogue });
-        self.ctx(R::R12);
+        self.ctx(R::R3);
         let (l, h) = (self.dlo(EReg::R0, R::R0), self.dhi(EReg::R0, R::R1));
-        self.ldr(l, R::R12, abi::OFF_R0);
-        self.ldr(h, R::R12, abi::OFF_R0 + 4);
+        self.ldr(l, R::R3, abi::OFF_R0);
+        self.ldr(h, R::R3, abi::OFF_R0 + 4);
         self.store64(EReg::R0, l, h);
     }
 
@@ -1306,33 +1419,15 @@ impl<'p> Lowerer<'p> {
         let t = usize::try_from(target).map_err(|_| mem_error(pc, "call target"))?;
         let label = self.fn_label(t)?;
         self.budget(pc as u32);
-        self.save_entry();
-        for (i, r) in [EReg::R6, EReg::R7, EReg::R8, EReg::R9].into_iter().enumerate() {
-            let base = SAVES + 8 * i as u32;
-            let l = self.lo(r, R::R0);
-            self.str(l, R::R12, base);
-            let h = self.hi(r, R::R1);
-            self.str(h, R::R12, base + 4);
+        // The callee's r10 is below this function's frame.
+        let frame = func.frame_size as i32;
+        if frame != 0 {
+            self.add_imm(R::R11, R::R11, -frame, Keep);
         }
-        self.str(R::R11, R::R12, SAVES + 32);
-        self.ldr(R::R0, R::SP, DEPTH);
-        self.add_imm(R::R0, R::R0, SAVE_ENTRY as i32, Any);
-        self.str(R::R0, R::SP, DEPTH);
-        self.add_imm(R::R11, R::R11, -(func.frame_size as i32), Keep);
         self.e(I::Bl { target: label });
-        // Back: pop the save entry and restore the caller's r6..r10.
-        self.ldr(R::R0, R::SP, DEPTH);
-        self.add_imm(R::R0, R::R0, -(SAVE_ENTRY as i32), Any);
-        self.str(R::R0, R::SP, DEPTH);
-        self.save_entry();
-        for (i, r) in [EReg::R6, EReg::R7, EReg::R8, EReg::R9].into_iter().enumerate() {
-            let base = SAVES + 8 * i as u32;
-            let (l, h) = (self.dlo(r, R::R0), self.dhi(r, R::R1));
-            self.ldr(l, R::R12, base);
-            self.ldr(h, R::R12, base + 4);
-            self.store64(r, l, h);
+        if frame != 0 {
+            self.add_imm(R::R11, R::R11, frame, Keep);
         }
-        self.ldr(R::R11, R::R12, SAVES + 32);
         Ok(())
     }
 
@@ -1515,6 +1610,33 @@ impl<'p> Lowerer<'p> {
             self.e(c(cc));
             self.asm.bind(skip);
             return Ok(());
+        }
+        let against = match src {
+            Source::Imm(k) => ordered_against_constant(cond, k),
+            Source::Reg(_) => None,
+        };
+        if let Some((cc, k)) = against {
+            // CMP (or CMN) low, SBCS high against the constant's high word
+            // (0 or all ones: both immediates).
+            let al = self.lo(dst, R::R0);
+            let ah = self.hi(dst, R::R1);
+            self.cmp_imm(al, k as u32);
+            let imm = (k >> 32) as u32;
+            self.e(I::DpImm { op: DpOp::Sbc, s: Set, rd: R::R12, rn: ah, imm });
+            self.e(c(cc));
+            return Ok(());
+        }
+        if let (Source::Reg(s), Some(cc)) = (src, ordered_cond(cond)) {
+            if self.narrow(s) {
+                // CMP low, SBCS high against the source's zero upper half.
+                let al = self.lo(dst, R::R0);
+                let ah = self.hi(dst, R::R1);
+                let bl = self.lo(s, R::R2);
+                self.e(I::CmpReg { kind: Compare::Cmp, rn: al, rm: bl });
+                self.e(I::DpImm { op: DpOp::Sbc, s: Set, rd: R::R12, rn: ah, imm: 0 });
+                self.e(c(cc));
+                return Ok(());
+            }
         }
         // 64-bit: operands in r1:r0 (dst) and r3:r2 (src).
         let al = self.lo(dst, R::R0);
@@ -2099,12 +2221,36 @@ impl<'p> Lowerer<'p> {
     }
 }
 
-fn dp(op: DpOp, s: SetFlags, rd: Reg, rn: Reg, rm: Reg) -> I {
-    I::DpReg { op, s, rd, rn, rm, shift: Shift::Lsl, amount: 0 }
+/// The flags condition after `a - b` (CMP low, SBCS high) under which the
+/// ordering `a cond b` holds, for the orderings that need no swap.
+fn ordered_cond(cond: JmpCond) -> Option<Cond> {
+    match cond {
+        JmpCond::Lt => Some(Cond::Lo),
+        JmpCond::Ge => Some(Cond::Hs),
+        JmpCond::Slt => Some(Cond::Lt),
+        JmpCond::Sge => Some(Cond::Ge),
+        _ => None,
+    }
 }
 
-/// True if `insn` may change eBPF register `r` (a local call: any).
-fn writes(insn: &Insn, r: EReg) -> bool {
-    matches!(insn, Insn::CallLocal { .. } | Insn::CallReg { .. })
-        || crate::analysis::zext::written(insn).any(|w| w == r)
+/// An ordering jump `r cond k` (64-bit, `k` sign-extended) as `r - k'`
+/// tested by the flags of a subtraction: `>` and `<=` become `>=` and `<`
+/// against `k + 1` (the constant is a sign-extended 32-bit value, so
+/// `k + 1` never wraps in 64 bits; unsigned against all ones has no such
+/// constant and keeps the register form).
+fn ordered_against_constant(cond: JmpCond, k: i32) -> Option<(Cond, i64)> {
+    let k = i64::from(k);
+    let unsigned_max = k == -1;
+    let (cond, k) = match cond {
+        JmpCond::Gt if !unsigned_max => (JmpCond::Ge, k + 1),
+        JmpCond::Le if !unsigned_max => (JmpCond::Lt, k + 1),
+        JmpCond::Sgt => (JmpCond::Sge, k + 1),
+        JmpCond::Sle => (JmpCond::Slt, k + 1),
+        c => (c, k),
+    };
+    ordered_cond(cond).map(|cc| (cc, k))
+}
+
+fn dp(op: DpOp, s: SetFlags, rd: Reg, rn: Reg, rm: Reg) -> I {
+    I::DpReg { op, s, rd, rn, rm, shift: Shift::Lsl, amount: 0 }
 }
