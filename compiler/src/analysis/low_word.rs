@@ -48,7 +48,7 @@ pub fn low_word_registers(prog: &VerifiedProgram, cfg: &RangeConfig, always: u16
 
 /// The registers `insn` reads in full (upper half included) when the
 /// registers in `low` are kept as low words.
-fn full_reads(insn: &Insn, low: u16, in_entry: bool) -> Vec<Reg> {
+pub(super) fn full_reads(insn: &Insn, low: u16, in_entry: bool) -> Vec<Reg> {
     let keeps_low = |dst: Reg| low & dst.bit() != 0;
     let reg = |s: Source| match s {
         Source::Reg(r) => Some(r),

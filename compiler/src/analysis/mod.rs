@@ -8,6 +8,7 @@ pub mod low_word;
 pub mod proven;
 pub mod ranges;
 pub mod regions;
+pub mod webs;
 pub mod zext;
 
 pub use low_word::low_word_registers;

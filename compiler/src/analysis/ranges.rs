@@ -370,7 +370,7 @@ fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, tak
 
 /// The state after `insn` when it completes (not for jumps' edges, calls
 /// or exits, which [`analyse`] handles).
-fn transfer(insn: &Insn, s: &mut State, limit: u64) {
+fn transfer(insn: &Insn, s: &mut State, limit: u64, data_sizes: &[u64]) {
     match *insn {
         Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(r) } => {
             copy(s, dst, r)
@@ -405,7 +405,16 @@ fn transfer(insn: &Insn, s: &mut State, limit: u64) {
             set(s, dst, v);
         }
         Insn::LoadImm64 { dst, imm } => set(s, dst, Range::exact(imm)),
-        Insn::LoadDataAddr { dst, .. } => set(s, dst, Range { lo: 0, hi: limit.saturating_sub(1) }),
+        Insn::LoadDataAddr { dst, region, offset } => {
+            // Every byte of the region lies below the limit, so its base is
+            // at most `limit - size`; the verifier keeps `offset <= size`.
+            let size = usize::try_from(region).ok().and_then(|r| data_sizes.get(r)).copied();
+            let hi = match size {
+                Some(size) => limit.saturating_sub(size).saturating_add(u64::from(offset)),
+                None => limit.saturating_sub(1),
+            };
+            set(s, dst, Range { lo: 0, hi: hi.min(limit) })
+        }
         Insn::Load { size, dst, src, off } => {
             let b = after_access(get(s, src), off, size, limit);
             narrow_to(s, src, b);
@@ -481,6 +490,7 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<us
     let mut widen_at: BTreeSet<usize> = prog.back_edges.iter().map(|&(_, t)| t as usize).collect();
     widen_at.extend(prog.functions.iter().map(|f| f.start as usize));
     widen_at.extend(returns.iter().flatten().map(|&(_, ret)| ret));
+    let data_sizes: Vec<u64> = prog.program.data.iter().map(|d| u64::from(d.size)).collect();
     let mut exits: Vec<Option<State>> = vec![None; prog.functions.len()];
     let mut states: Vec<Option<State>> = vec![None; insns.len()];
     let mut joins = vec![0u32; insns.len()];
@@ -593,7 +603,7 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<us
                 }
             }
             _ => {
-                transfer(&insn, &mut s, cfg.address_limit);
+                transfer(&insn, &mut s, cfg.address_limit, &data_sizes);
                 push(&mut states, &mut joins, &mut work, next, &s);
             }
         }

@@ -378,3 +378,25 @@ fn context_loads_after_a_jump_target_are_not_covered_by_the_minimum_length() {
         femtoc_isa::decode_all(&p.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
     assert_eq!(unchecked_ctx_loads(&insns, 8), [0]);
 }
+
+#[test]
+fn a_data_address_lies_a_region_size_below_the_limit() {
+    use femtoc_isa::program::DataKind::ReadOnly;
+    // base + 8 <= 2^32 - 1 - 64 + 8; adding 55 more stays below 2^32,
+    // adding 57 may not.
+    let src = |k: u32| {
+        format!(
+            "
+        lddw %r5, data[0+8]
+        add %r5, {k}
+        ldxb %r0, [%r5+0]
+        exit"
+        )
+    };
+    let cfg = RangeConfig::device32(0);
+    let low = |k| low_word_registers(&with_data(&src(k), &[(ReadOnly, 64)]), &cfg, 0);
+    assert_ne!(low(55) & Reg::R5.bit(), 0);
+    assert_eq!(low(57) & Reg::R5.bit(), 0);
+    let ranges = super::ranges::register_ranges(&with_data(&src(0), &[(ReadOnly, 64)]), &cfg);
+    assert_eq!(ranges.get(&2).map(|r| r[5].hi), Some(u64::from(u32::MAX) - 64 + 8));
+}

@@ -116,6 +116,8 @@ impl Lowerer<'_> {
     ) -> Result<(), CompileError> {
         let checked = self.asm.label();
         let unchecked = self.asm.label();
+        // The values entering the loop: their webs at the header.
+        self.cur_pc = lp.head();
         self.counted_check(lp, checked);
         self.asm.bind(unchecked);
         self.unchecked_sites = lp.sites.iter().copied().collect();
@@ -174,7 +176,7 @@ impl Lowerer<'_> {
             _ => None,
         };
         for r in [Some(lp.iv), bound, lp.base].into_iter().flatten() {
-            if !self.narrow(r) {
+            if !self.low_use(r) {
                 let h = self.hi(r, R::R1);
                 self.e(I::CmpImm { kind: Compare::Cmp, rn: h, imm: 0 });
                 fail_if(self, Cond::Ne);

@@ -39,6 +39,7 @@ use super::regmap::{self, Half, RegMap, CTX, SAVED};
 use super::CompileError;
 use crate::analysis::groups::{self, Member};
 use crate::analysis::regions::{self, Region};
+use crate::analysis::webs::{low_word_webs, LowWords};
 use crate::analysis::zext::may_write;
 use windows::{Target, Window};
 
@@ -173,7 +174,16 @@ pub struct Lowerer<'p> {
     unwritten: u16,
     /// Functions other than the entry function, by start pc.
     callees: BTreeMap<u32, Callee>,
+    /// Which values are kept as a low word only, per web
+    /// ([`crate::analysis::webs`]).
+    low: LowWords,
+    /// The pc being lowered ([`ENTRY_PC`] in the entry prologue): whose
+    /// webs [`Lowerer::low_use`] and [`Lowerer::low_def`] ask about.
+    cur_pc: usize,
 }
+
+/// [`Lowerer::cur_pc`] while the entry prologue sets up the registers.
+const ENTRY_PC: usize = usize::MAX;
 
 fn mem_error(pc: usize, why: &'static str) -> CompileError {
     CompileError::Unsupported { pc: pc as u32, why }
@@ -200,7 +210,7 @@ impl<'p> Lowerer<'p> {
         let always = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
         let floor = prog.functions.iter().map(|f| f.frame_size).min().unwrap_or(0);
         let cfg = crate::analysis::RangeConfig::device32(floor);
-        let narrow = crate::analysis::low_word_registers(prog, &cfg, always);
+        let low = low_word_webs(prog, &cfg, always);
         let entry = asm.label();
         let code: Vec<Decoded> = femtoc_isa::decode_all(&prog.program.code).flatten().collect();
         let levels = regmap::call_levels(prog);
@@ -228,7 +238,7 @@ impl<'p> Lowerer<'p> {
             .collect();
         Lowerer {
             prog,
-            map: RegMap::new(prog, narrow),
+            map: RegMap::new(prog, low.everywhere),
             asm,
             pc_labels,
             fn_labels,
@@ -256,6 +266,8 @@ impl<'p> Lowerer<'p> {
             entry,
             unwritten: crate::analysis::unwritten_registers(prog),
             callees,
+            low,
+            cur_pc: 0,
         }
     }
 
@@ -339,12 +351,12 @@ impl<'p> Lowerer<'p> {
     /// The high half of `r`; keeps the flags.
     fn hi(&mut self, r: EReg, tmp: Reg) -> Reg {
         match self.map.loc(r).hi {
-            Some(Half::Reg(hi)) => hi,
-            Some(Half::Slot(off)) => {
+            Some(Half::Reg(hi)) if !self.low_use(r) => hi,
+            Some(Half::Slot(off)) if !self.low_use(r) => {
                 self.ldr(tmp, R::SP, off);
                 tmp
             }
-            None => {
+            _ => {
                 self.e(I::MovImm { s: Keep, rd: tmp, imm: 0 });
                 tmp
             }
@@ -354,7 +366,7 @@ impl<'p> Lowerer<'p> {
     /// The high half of `r` where the flags are dead (a zero upper half
     /// then takes a narrow MOVS).
     fn hi_flags_dead(&mut self, r: EReg, tmp: Reg) -> Reg {
-        if self.narrow(r) {
+        if self.low_use(r) {
             self.imm(tmp, 0, true);
             return tmp;
         }
@@ -371,14 +383,25 @@ impl<'p> Lowerer<'p> {
 
     fn dhi(&self, r: EReg, tmp: Reg) -> Reg {
         match self.map.loc(r).hi {
-            Some(Half::Reg(hi)) => hi,
+            Some(Half::Reg(hi)) if !self.low_def(r) => hi,
             _ => tmp,
         }
     }
 
-    /// True if `r`'s upper half is always zero (nothing to compute).
-    fn narrow(&self, r: EReg) -> bool {
+    /// True if the value of `r` read here is kept as a low word: where
+    /// its upper half is needed it is zero.
+    fn low_use(&self, r: EReg) -> bool {
+        self.map.narrow(r) || self.low.before(self.cur_pc, r)
+    }
+
+    /// True if the value written to `r` here is kept as a low word: its
+    /// upper half is not stored.
+    fn low_def(&self, r: EReg) -> bool {
         self.map.narrow(r)
+            || match self.cur_pc {
+                ENTRY_PC => self.low.entry & r.bit() != 0,
+                pc => self.low.def(pc, r),
+            }
     }
 
     /// Stores a computed low half (a no-op when it was computed in place).
@@ -393,6 +416,9 @@ impl<'p> Lowerer<'p> {
     /// has nowhere to go.
     fn put_hi(&mut self, r: EReg, v: Reg) {
         self.hi_zero &= !r.bit();
+        if self.low_def(r) {
+            return;
+        }
         match self.map.loc(r).hi {
             Some(Half::Reg(hi)) => self.mov(hi, v),
             Some(Half::Slot(off)) => self.str(v, R::SP, off),
@@ -403,6 +429,11 @@ impl<'p> Lowerer<'p> {
     /// Zeroes the high half of `r` (after a 32-bit operation), unless it
     /// is known to be zero already.
     fn zero_hi(&mut self, r: EReg) {
+        if self.low_def(r) {
+            // Not stored: the location no longer holds a known zero.
+            self.hi_zero &= !r.bit();
+            return;
+        }
         if self.hi_zero & r.bit() != 0 {
             return;
         }
@@ -515,8 +546,8 @@ impl<'p> Lowerer<'p> {
         let Insn::Alu { width, op: AluOp::Add | AluOp::Sub, dst, .. } = first.insn else {
             return false;
         };
-        let low = |w: Width| w == Width::W32 || self.narrow(dst);
-        if !low(width) {
+        let low_def = width == Width::W32 || self.map.narrow(dst) || self.low.def(first.pc, dst);
+        if !low_def {
             return false;
         }
         for n in rest {
@@ -531,7 +562,9 @@ impl<'p> Lowerer<'p> {
                     src: Source::Imm(0),
                     ..
                 } if d == dst => {
-                    return low(width);
+                    return width == Width::W32
+                        || self.map.narrow(dst)
+                        || self.low.before(n.pc, dst);
                 }
                 Insn::Jmp { .. } | Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Exit => {
                     return false
@@ -605,6 +638,8 @@ impl<'p> Lowerer<'p> {
             return false;
         }
         self.asm.set_tag(next.pc as u32);
+        // One web: the move's value reaches the operation.
+        self.cur_pc = next.pc;
         let d = self.dlo(dst, R::R0);
         let a = self.lo(s, R::R0);
         match x {
@@ -661,6 +696,8 @@ impl<'p> Lowerer<'p> {
     /// to pc 0. It comes last because only then the windows are known.
     fn prologue(&mut self) -> Result<(), CompileError> {
         self.asm.set_tag(u32::MAX);
+        self.cur_pc = ENTRY_PC;
+        self.hi_zero = 0;
         self.asm.bind(self.entry);
         self.e(I::Push { regs: SAVED | R::LR.bit() });
         self.e(I::SpAdjust { sub: true, imm: self.frame() });
@@ -682,7 +719,7 @@ impl<'p> Lowerer<'p> {
             let l = self.dlo(r, R::R1);
             self.ldr(l, R::R0, off);
             self.put_lo(r, l);
-            if !self.narrow(r) {
+            if !self.low_def(r) {
                 let h = self.dhi(r, R::R2);
                 self.ldr(h, R::R0, off + 4);
                 self.put_hi(r, h);
@@ -766,6 +803,7 @@ impl<'p> Lowerer<'p> {
     }
 
     fn insn(&mut self, pc: usize, insn: Insn, func: &FunctionInfo) -> Result<(), CompileError> {
+        self.cur_pc = pc;
         match insn {
             Insn::Alu { width: Width::W64, op, dst, src } => self.alu64(pc, op, dst, src),
             Insn::Alu { width: Width::W32, op, dst, src } => self.alu32(pc, op, dst, src),
@@ -795,7 +833,7 @@ impl<'p> Lowerer<'p> {
                 let (l, h) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
                 self.imm(l, imm as u32, true);
                 self.put_lo(dst, l);
-                if !self.narrow(dst) {
+                if !self.low_def(dst) {
                     self.imm(h, (imm >> 32) as u32, true);
                     self.put_hi(dst, h);
                 }
@@ -862,7 +900,7 @@ impl<'p> Lowerer<'p> {
     // ----- ALU -----
 
     fn alu64(&mut self, pc: usize, op: AluOp, dst: EReg, src: Source) -> Result<(), CompileError> {
-        if self.narrow(dst) {
+        if self.low_def(dst) {
             if let Some(done) = self.alu64_narrow(pc, op, dst, src) {
                 return done;
             }
@@ -894,7 +932,7 @@ impl<'p> Lowerer<'p> {
             // A narrow source register has a zero upper half, like a
             // non-negative constant.
             let src = match src {
-                Source::Reg(s) if self.narrow(s) => Source::Imm(0),
+                Source::Reg(s) if self.low_use(s) => Source::Imm(0),
                 src => src,
             };
             match src {
@@ -919,13 +957,13 @@ impl<'p> Lowerer<'p> {
             AluOp::Mov => {
                 // A narrow destination only ever receives narrow values:
                 // no upper half to move.
-                let narrow = self.narrow(dst);
+                let narrow = self.low_def(dst);
                 match src {
                     Source::Reg(s) => {
                         let l = self.lo(s, R::R0);
                         self.put_lo(dst, l);
                         if narrow {
-                        } else if self.narrow(s) {
+                        } else if self.low_use(s) {
                             self.zero_hi(dst);
                         } else {
                             let h = self.hi(s, R::R1);
@@ -964,7 +1002,7 @@ impl<'p> Lowerer<'p> {
                 let al = self.lo(dst, R::R0);
                 let ah = self.hi(dst, R::R1);
                 let (bl, bh) = match src {
-                    Source::Reg(s) if self.narrow(s) => (self.lo(s, R::R2), None),
+                    Source::Reg(s) if self.low_use(s) => (self.lo(s, R::R2), None),
                     Source::Reg(s) => (self.lo(s, R::R2), Some(self.hi(s, R::R3))),
                     Source::Imm(k) => {
                         self.imm(R::R2, k as u32, true);
@@ -1028,9 +1066,10 @@ impl<'p> Lowerer<'p> {
         src: Source,
     ) -> Option<Result<(), CompileError>> {
         let src_narrow = match src {
-            Source::Reg(s) => self.narrow(s),
+            Source::Reg(s) => self.low_use(s),
             Source::Imm(k) => k >= 0,
         };
+        let dst_narrow = self.low_use(dst);
         match op {
             // The low word of a sum, difference or product depends only on
             // the operands' low words.
@@ -1039,10 +1078,19 @@ impl<'p> Lowerer<'p> {
             }
             AluOp::Lsh => Some(self.shift_low_word(Shift::Lsl, dst, src)),
             // Non-negative operands: signed division is unsigned division.
-            AluOp::Div | AluOp::SDiv if src_narrow => Some(self.alu32(pc, AluOp::Div, dst, src)),
-            AluOp::Mod | AluOp::SMod if src_narrow => Some(self.alu32(pc, AluOp::Mod, dst, src)),
+            // The dividend and the shifted value need all their bits: only
+            // when the value read is narrow too (its web may be wide even
+            // though the result's is not).
+            AluOp::Div | AluOp::SDiv if src_narrow && dst_narrow => {
+                Some(self.alu32(pc, AluOp::Div, dst, src))
+            }
+            AluOp::Mod | AluOp::SMod if src_narrow && dst_narrow => {
+                Some(self.alu32(pc, AluOp::Mod, dst, src))
+            }
             // A narrow value is non-negative: arithmetic shift = logical.
-            AluOp::Rsh | AluOp::Arsh => Some(self.shift_low_word(Shift::Lsr, dst, src)),
+            AluOp::Rsh | AluOp::Arsh if dst_narrow => {
+                Some(self.shift_low_word(Shift::Lsr, dst, src))
+            }
             _ => None,
         }
     }
@@ -1336,7 +1384,13 @@ impl<'p> Lowerer<'p> {
     fn endian(&mut self, order: ByteOrder, bits: u8, dst: EReg) {
         let d = self.dlo(dst, R::R0);
         match (order, bits) {
-            (ByteOrder::ToLe, 64) => {}
+            // A no-op, except that the value may leave a low-word web for
+            // a web that keeps its upper half (zero: the value fits).
+            (ByteOrder::ToLe, 64) => {
+                if self.low_use(dst) && !self.low_def(dst) {
+                    self.zero_hi(dst);
+                }
+            }
             (ByteOrder::ToLe, _) => {
                 let a = self.lo(dst, R::R0);
                 if bits == 16 {
@@ -1533,10 +1587,10 @@ impl<'p> Lowerer<'p> {
         // Two narrow operands compare like their low words, and being
         // non-negative, signed like unsigned.
         let src_narrow = match src {
-            Source::Reg(s) => self.narrow(s),
+            Source::Reg(s) => self.low_use(s),
             Source::Imm(k) => k >= 0,
         };
-        let narrow64 = width == Width::W64 && self.narrow(dst) && src_narrow;
+        let narrow64 = width == Width::W64 && self.low_use(dst) && src_narrow;
         if width == Width::W32 || narrow64 {
             let a = self.lo(dst, R::R0);
             let flags_ready = self.zero_flag_of == Some(dst)
@@ -1627,7 +1681,7 @@ impl<'p> Lowerer<'p> {
             return Ok(());
         }
         if let (Source::Reg(s), Some(cc)) = (src, ordered_cond(cond)) {
-            if self.narrow(s) {
+            if self.low_use(s) {
                 // CMP low, SBCS high against the source's zero upper half.
                 let al = self.lo(dst, R::R0);
                 let ah = self.hi(dst, R::R1);
@@ -1801,7 +1855,7 @@ impl<'p> Lowerer<'p> {
     ) -> Reg {
         let entry = self.asm.label();
         let lo = self.lo(base, R::R2);
-        let (addr, carry, hi) = if self.narrow(base) {
+        let (addr, carry, hi) = if self.low_use(base) {
             if off == 0 {
                 (lo, None, None)
             } else {
@@ -2066,6 +2120,7 @@ impl<'p> Lowerer<'p> {
                     }
                     self.asm.bind(site.entry);
                     let members = self.groups.get(&(site.pc as usize)).cloned().unwrap_or_default();
+                    self.cur_pc = site.pc as usize;
                     for (pc, off, size) in members {
                         if let Some(base) = site.group {
                             self.address64(base, off);
