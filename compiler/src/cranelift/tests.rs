@@ -276,3 +276,33 @@ fn benchmark_loops_are_checked_once() {
         }
     }
 }
+
+/// A counted and an index loop over 8 context bytes: seven back edges
+/// each, checked once before the loop.
+#[cfg(target_arch = "x86_64")]
+const HOISTED_LOOPS: [&str; 2] = [
+    "ja +0\n mov %r0, 0\n mov %r2, %r1\n mov %r3, 8\n ldxb %r4, [%r2]\n add %r0, %r4\n \
+     add %r2, 1\n add %r3, -1\n jne %r3, 0, -5\n exit",
+    "ja +0\n mov %r0, 0\n mov %r3, 0\n mov %r2, %r1\n add %r2, %r3\n ldxb %r4, [%r2]\n \
+     add %r0, %r4\n add %r3, 1\n jlt %r3, 8, -6\n exit",
+];
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_hoisted_loop_stops_at_the_same_back_edge_as_the_interpreter() {
+    for src in HOISTED_LOOPS {
+        let c = compile(&verified(src), Engine::X86_64).expect("compiles");
+        assert_eq!(c.hoisted_loops.len(), 1, "{src}");
+        for in_memory in [false, true] {
+            let run = |budget| same_with(src, 8, budget, Some(in_memory));
+            // Bytes are their index: 0 + 1 + ... + 7.
+            for budget in [None, Some(7), Some(8), Some(u64::MAX)] {
+                assert_eq!(run(budget), Ok(28), "{src}: budget {budget:?}");
+            }
+            for b in 0..7 {
+                let e = run(Some(b)).expect_err("out of budget in the loop");
+                assert_eq!(e.budget_used, b, "{src}: budget {b}");
+            }
+        }
+    }
+}

@@ -9,6 +9,13 @@
 //! does. Each copy's back edge returns to its own header and counts the
 //! budget exactly as the loop did, and its forward exits leave to the
 //! code after the loop.
+//!
+//! The header also checks that the budget covers every back edge the loop
+//! can take (the body is straight-line, so its back edge is its only
+//! budget event): the unchecked copy then only counts its back edges,
+//! without the test for an exhausted budget that could never fire. With
+//! too little budget left the checked copy runs, which stops at the same
+//! back edge as the interpreter.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, SourceLoc, Value};
@@ -85,6 +92,10 @@ impl Lower<'_, '_> {
     /// `[origin + lowest - (m if step < 0), origin + end + (m if step > 0))`.
     /// Every sum is checked not to wrap, so the span is exact and the
     /// program's own (wrapping) addresses are the same numbers.
+    ///
+    /// The back edges the loop can take number at most `T - 1` (counted)
+    /// or `m / step <= m` (index: iteration `k > 0` starts with
+    /// `iv0 + k*step <= n - 1`); the budget left must be at least that.
     fn span_check(&mut self, lp: &HoistLoop, region: Region, pass: Block, fail: Block) {
         let lowest = lp.lowest();
         // At least 1 (an access has a size), at most about 2^33.
@@ -107,6 +118,8 @@ impl Lower<'_, '_> {
                 let n1 = self.b.ins().iadd_imm_s(t, -1);
                 let max = (u64::MAX - width) / step;
                 bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, n1, max as i64));
+                let left = self.budget_left();
+                bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, n1, left));
                 self.b.ins().imul_imm_u(n1, step as i64)
             }
             Trip::Index { bound } => {
@@ -129,6 +142,8 @@ impl Lower<'_, '_> {
                 let m = self.b.ins().select(below, moved, zero);
                 let max = u64::MAX - width;
                 bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, m, max as i64));
+                let left = self.budget_left();
+                bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, m, left));
                 m
             }
         };
