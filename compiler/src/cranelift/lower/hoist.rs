@@ -176,6 +176,8 @@ impl Lower<'_, '_> {
         if lp.writes() {
             keys.push(fast_key(region, 1, true));
         }
+        // Loads and stores of the stack share one limit: check it once.
+        keys.dedup();
         for key in keys {
             let Some(f) = self.fast.get(&key).copied() else {
                 // Not planned at entry (cannot happen): never unchecked.
@@ -191,11 +193,20 @@ impl Lower<'_, '_> {
             bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, end, off));
             bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit));
         }
+        // Every refusal leaves through one block: the values the checked
+        // copy's header merges (the budget just counted, say) are then
+        // used there only, so Cranelift does not recompute them before
+        // each branch (it rematerialises an `iadd_imm` in every block
+        // that uses it).
+        let refuse = self.b.create_block();
+        self.b.set_cold_block(refuse);
         for refused in bad {
             let next = self.b.create_block();
-            self.b.ins().brif(refused, fail, &[], next, &[]);
+            self.b.ins().brif(refused, refuse, &[], next, &[]);
             self.b.switch_to_block(next);
         }
         self.b.ins().jump(pass, &[]);
+        self.b.switch_to_block(refuse);
+        self.b.ins().jump(fail, &[]);
     }
 }
