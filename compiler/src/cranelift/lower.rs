@@ -720,7 +720,10 @@ impl Lower<'_, '_> {
                 let t = target(&insn, pc)?;
                 let c = self.condition(width, cond, dst, src);
                 let next = self.block_at(pc + 1)?;
-                if t <= pc {
+                if t <= pc && self.unchecked_loop.is_some() {
+                    let head = self.block_at(t)?;
+                    self.unchecked_back_edge(c, head, next);
+                } else if t <= pc {
                     let taken = self.b.create_block();
                     self.b.ins().brif(c, taken, &[], next, &[]);
                     self.b.switch_to_block(taken);

@@ -21,7 +21,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, SourceLoc, Value};
 use femtoc_isa::insn::{Insn, Source};
 
-use super::{fast_key, Lower, Region, I32, I64};
+use super::{fast_key, Budget, Lower, Region, I32, I64};
 use crate::analysis::loops::{HoistLoop, Trip};
 use crate::cranelift::CompileError;
 
@@ -42,6 +42,41 @@ impl Lower<'_, '_> {
         self.loop_copy(lp, body, unchecked)?;
         self.unchecked_loop = None;
         self.loop_copy(lp, body, checked)
+    }
+
+    /// The back edge of the unchecked copy: `brif c, head, next`, the
+    /// budget counted before the branch (the header proved it covers
+    /// every back edge) and given back on the way out. The branch then
+    /// goes straight to the header, where a block of its own for the
+    /// count would end in one more jump per iteration.
+    pub(super) fn unchecked_back_edge(&mut self, c: Value, head: Block, next: Block) {
+        let exit = self.b.create_block();
+        match self.budget {
+            Budget::Var(var) => {
+                let left = self.b.use_var(var);
+                let counted = self.b.ins().iadd_imm_s(left, -1);
+                self.b.def_var(var, counted);
+                self.b.ins().brif(c, head, &[], exit, &[]);
+                self.b.switch_to_block(exit);
+                // `counted + 1` in a form Cranelift does not fold back
+                // into `left`: were `left` live on this edge, the count
+                // could not update its register in place, and every
+                // iteration would pay a copy.
+                let one = self.b.ins().iconst(I64, 1);
+                let (left, _) = self.b.ins().uadd_overflow(counted, one);
+                self.b.def_var(var, left);
+            }
+            Budget::Slot(_) => {
+                // In memory the count is a store of its own either way.
+                let taken = self.b.create_block();
+                self.b.ins().brif(c, taken, &[], exit, &[]);
+                self.b.switch_to_block(taken);
+                self.budget_event(0);
+                self.b.ins().jump(head, &[]);
+                self.b.switch_to_block(exit);
+            }
+        }
+        self.b.ins().jump(next, &[]);
     }
 
     /// One copy of the loop starting in `head`: the loop's inner blocks
