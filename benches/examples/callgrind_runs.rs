@@ -1,7 +1,7 @@
-//! Ten runs of one benchmark program on femtoc's native code and ten in
-//! femtoc's interpreter, each batch in its own function, for a
-//! deterministic comparison under callgrind (timing on a shared machine
-//! is noisy; instruction counts are not):
+//! Ten runs of one benchmark program on femtoc's native code, ten in
+//! femtoc's interpreter and ten on rbpf's JIT, each batch in its own
+//! function, for a deterministic comparison under callgrind (timing on a
+//! shared machine is noisy; instruction counts are not):
 //!
 //! ```sh
 //! cargo build --release -p femtoc-benches --example callgrind_runs
@@ -12,10 +12,13 @@
 //!
 //! Each function's inclusive count over 10 is the instructions of one run,
 //! setup of the run (preparing the kept native frame, the stack zeroing)
-//! included.
+//! included. rbpf's JIT runs the program as `benches/interp.rs` does (one
+//! `mov64 r2, len` in front, no bounds checks); it has no batch for
+//! programs that read data regions, which rbpf cannot map.
 
 use femtoc_benches::input::load_input;
-use femtoc_benches::{HostMemory, PROGRAMS};
+use femtoc_benches::programs::with_len_prologue;
+use femtoc_benches::{BenchProgram, HostMemory, PROGRAMS};
 use femtoc_compiler::cranelift::compile;
 use femtoc_runtime::helpers::NoHelpers;
 use femtoc_runtime::host_exec::{run_host_in, HostCode, HOST_ENGINE};
@@ -34,6 +37,31 @@ fn measured_interp(run: &mut dyn FnMut() -> u64) -> u64 {
     (0..RUNS).fold(0, |acc, _| acc ^ run())
 }
 
+#[inline(never)]
+fn measured_rbpf_jit(run: &mut dyn FnMut() -> u64) -> u64 {
+    (0..RUNS).fold(0, |acc, _| acc ^ run())
+}
+
+/// Runs the rbpf JIT batch, or says why rbpf cannot run the program.
+fn rbpf_jit_batch(
+    verified: &femtoc_isa::verifier::VerifiedProgram,
+    input: &[u8],
+) -> Result<u64, String> {
+    if BenchProgram::needs_data_regions(verified) {
+        return Err("the program reads data regions, which rbpf cannot map".into());
+    }
+    let len = i32::try_from(input.len()).map_err(|e| e.to_string())?;
+    let code = with_len_prologue(&verified.program.code, len);
+    let mut vm = rbpf::EbpfVmRaw::new(Some(&code)).map_err(|e| e.to_string())?;
+    vm.jit_compile().map_err(|e| e.to_string())?;
+    let mut memory = input.to_vec();
+    // SAFETY: the program was verified by femtoc, and its result is
+    // compared with the interpreter's below; it runs over `memory`.
+    Ok(measured_rbpf_jit(&mut || {
+        unsafe { vm.execute_program_jit(&mut memory) }.unwrap_or(u64::MAX)
+    }))
+}
+
 fn main() -> Result<(), String> {
     let name = std::env::args().nth(1).ok_or("usage: callgrind_runs PROGRAM")?;
     let program = PROGRAMS.iter().find(|p| p.name == name).ok_or("no such program")?;
@@ -41,6 +69,10 @@ fn main() -> Result<(), String> {
     let verified = program.verified().map_err(|e| e.to_string())?;
     let engine = HOST_ENGINE.ok_or("no native engine for this host")?;
     let compiled = compile(&verified, engine).map_err(|e| e.to_string())?;
+    if let Some(path) = std::env::var_os("CALLGRIND_RUNS_CODE") {
+        // For a listing: `objdump -D -b binary -m i386:x86-64 -M intel PATH`.
+        std::fs::write(path, &compiled.code).map_err(|e| e.to_string())?;
+    }
     let code = HostCode::new(engine, &compiled.code, compiled.entry).map_err(|e| e.to_string())?;
     let np = NativeProgram { stack_usage: verified.stack_usage, min_ctx_len: verified.min_ctx_len };
     let mut memory = HostMemory::new(&verified.program, &input.bytes);
@@ -57,6 +89,11 @@ fn main() -> Result<(), String> {
     });
     if native != interp {
         return Err(format!("{name}: native and interpreter results differ"));
+    }
+    match rbpf_jit_batch(&verified, &input.bytes) {
+        Ok(jit) if jit != interp => return Err(format!("{name}: rbpf's JIT differs")),
+        Ok(_) => {}
+        Err(why) => eprintln!("{name}: no rbpf JIT batch: {why}"),
     }
     Ok(())
 }

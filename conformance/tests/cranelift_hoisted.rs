@@ -27,6 +27,17 @@ fn engines() -> Vec<(&'static str, EngineId)> {
 /// once (so that the test keeps exercising what it is about). Returns how
 /// many runs (with the large budget) stopped with an error.
 fn agree(name: &str, src: &str, contexts: &[Vec<u8>], hoisted: &[u32]) -> usize {
+    agree_with(name, src, contexts, hoisted, &[2_000, 3])
+}
+
+/// [`agree`] under the given budgets.
+fn agree_with(
+    name: &str,
+    src: &str,
+    contexts: &[Vec<u8>],
+    hoisted: &[u32],
+    budgets: &[u64],
+) -> usize {
     let program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{name}: {e}"));
     let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut errors = 0;
@@ -35,11 +46,11 @@ fn agree(name: &str, src: &str, contexts: &[Vec<u8>], hoisted: &[u32]) -> usize 
         assert_eq!(code.hoisted_loops, hoisted, "{name} on {engine_name}");
         let mut engine = engine_by_name(engine_name).expect("engine");
         for context in contexts {
-            for budget in [2_000, 3] {
+            for &budget in budgets {
                 let case =
                     Case { program: &verified, context: Some(context), budget: Some(budget) };
                 let reference = Interpreter.execute(&case).expect("interpreter runs");
-                if budget == 2_000 && engine_name == "aarch64" {
+                if budget == budgets[0] && engine_name == "aarch64" {
                     errors += usize::from(reference.result.is_err());
                 }
                 let got = engine.execute(&case).expect("engine runs");
@@ -96,6 +107,53 @@ fn a_counted_byte_sum_with_a_32_bit_counter() {
     let cases = [(1, 9), (1, 8), (10, 18), (10, 17), (10, 40), (300, 308), (300, 307), (0, 64)];
     let errors = agree("byte sum", src, &contexts(&cases), &[3]);
     assert_eq!(errors, 4, "one short, and the zero counter");
+}
+
+#[test]
+fn a_budget_just_short_of_the_back_edges_stops_at_the_same_one() {
+    // The header runs the unchecked copy only if the budget covers every
+    // back edge the loop can take (count - 1 here, or the index's range);
+    // that copy then counts without testing. Budgets around that number,
+    // with the loop running in full or leaving early at a byte of 0xff,
+    // must stop at (or pass) the same back edge as the interpreter and
+    // report the same budget use.
+    let counted = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+8]
+        jeq %r3, 255, out
+        add %r0, %r3
+        add %r6, 1
+        add %r7, -1
+        jne %r7, 0, loop
+    out:
+        exit";
+    let index = "
+        ldxw %r7, [%r1+0]
+        mov %r6, 0
+        mov %r0, 0
+    loop:
+        mov %r2, %r1
+        add %r2, %r6
+        ldxb %r3, [%r2+8]
+        jeq %r3, 255, out
+        add %r0, %r3
+        add %r6, 1
+        jlt %r6, %r7, loop
+    out:
+        exit";
+    let mut ctxs = contexts(&[(6, 24), (1, 24)]);
+    let mut early = contexts(&[(6, 24)]).remove(0);
+    early[8 + 3] = 0xff;
+    ctxs.push(early);
+    // Six iterations take five back edges (the budget counts only those).
+    let budgets = [2_000, 0, 1, 3, 4, 5, 6, 7];
+    for (name, src, head) in [("counted", counted, 3), ("index", index, 3)] {
+        let errors = agree_with(name, src, &ctxs, &[head], &budgets);
+        assert_eq!(errors, 0, "{name}: every context fits");
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! [`HostCode`] copies a code section into fresh anonymous memory and then
 //! flips that mapping to read+execute (`memmap2`), so the memory is never
 //! writable and executable at once. [`HostCaller`] calls its entry with the
-//! host's C ABI; [`run_host`] is [`run_native`] with the real routines
+//! host's C ABI; [`run_host`] is [`crate::native::run_native`] with the real routines
 //! ([`RoutineTable::device`]).
 
 use std::boxed::Box;
@@ -13,7 +13,7 @@ use crate::engine::{Engine, Features};
 use crate::error::{RunError, RunOutcome};
 use crate::helpers::Helpers;
 use crate::interp::RunArgs;
-use crate::native::{run_native, NativeCaller, NativeFrame, NativeProgram};
+use crate::native::{run_native_with, NativeCaller, NativeFrame, NativeProgram};
 use crate::region::Regions;
 
 /// The engine whose code this host executes natively, if any.
@@ -152,7 +152,8 @@ pub fn run_host_in(
     args: RunArgs,
     helpers: &mut dyn Helpers,
 ) -> Result<RunOutcome, RunError> {
-    run_native(program, regions, args, helpers, RoutineTable::device(), frame, &mut code.caller())
+    let mut caller = code.caller();
+    run_native_with(program, regions, args, helpers, RoutineTable::device(), frame, &mut caller)
 }
 
 #[cfg(test)]

@@ -720,7 +720,10 @@ impl Lower<'_, '_> {
                 let t = target(&insn, pc)?;
                 let c = self.condition(width, cond, dst, src);
                 let next = self.block_at(pc + 1)?;
-                if t <= pc {
+                if t <= pc && self.unchecked_loop.is_some() {
+                    let head = self.block_at(t)?;
+                    self.unchecked_back_edge(c, head, next);
+                } else if t <= pc {
                     let taken = self.b.create_block();
                     self.b.ins().brif(c, taken, &[], next, &[]);
                     self.b.switch_to_block(taken);
@@ -893,8 +896,37 @@ impl Lower<'_, '_> {
         self.b.ins().icmp(cc, a, x)
     }
 
+    /// The budget counter's current value.
+    fn budget_left(&mut self) -> Value {
+        match self.budget {
+            Budget::Var(var) => self.b.use_var(var),
+            Budget::Slot(slot) => {
+                let at = self.b.ins().stack_addr(I64, slot, 0);
+                self.b.ins().load(I64, MemFlagsData::trusted(), at, 0)
+            }
+        }
+    }
+
     /// A budget event at `pc`: stop if none is left, else count it.
     fn budget_event(&mut self, pc: usize) {
+        if self.unchecked_loop.is_some() {
+            // The loop's header proved the budget covers every back edge
+            // of this copy (see the `hoist` module): count only.
+            match self.budget {
+                Budget::Var(var) => {
+                    let left = self.b.use_var(var);
+                    let left = self.b.ins().iadd_imm_s(left, -1);
+                    self.b.def_var(var, left);
+                }
+                Budget::Slot(slot) => {
+                    let at = self.b.ins().stack_addr(I64, slot, 0);
+                    let v = self.b.ins().load(I64, MemFlagsData::trusted(), at, 0);
+                    let v = self.b.ins().iadd_imm_s(v, -1);
+                    self.b.ins().store(MemFlagsData::trusted(), v, at, 0);
+                }
+            }
+            return;
+        }
         let (left, slot) = match self.budget {
             Budget::Var(var) => (self.b.use_var(var), None),
             Budget::Slot(slot) => {

@@ -276,3 +276,45 @@ fn benchmark_loops_are_checked_once() {
         }
     }
 }
+
+/// Loops over context bytes (each byte is its index) checked once before
+/// they run, with their sum: a counted and an index loop over 8 bytes;
+/// and a counted loop over 9 bytes that leaves early, before the back
+/// edge, at the byte 7 (so bytes 0 to 6). Each takes seven back edges.
+#[cfg(target_arch = "x86_64")]
+const HOISTED_LOOPS: [(&str, u64); 3] = [
+    (
+        "ja +0\n mov %r0, 0\n mov %r2, %r1\n mov %r3, 8\n ldxb %r4, [%r2]\n add %r0, %r4\n \
+         add %r2, 1\n add %r3, -1\n jne %r3, 0, -5\n exit",
+        28,
+    ),
+    (
+        "ja +0\n mov %r0, 0\n mov %r3, 0\n mov %r2, %r1\n add %r2, %r3\n ldxb %r4, [%r2]\n \
+         add %r0, %r4\n add %r3, 1\n jlt %r3, 8, -6\n exit",
+        28,
+    ),
+    (
+        "ja +0\n mov %r0, 0\n mov %r2, %r1\n mov %r3, 9\n ldxb %r4, [%r2]\n jeq %r4, 7, +4\n \
+         add %r0, %r4\n add %r2, 1\n add %r3, -1\n jne %r3, 0, -6\n exit",
+        21,
+    ),
+];
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_hoisted_loop_stops_at_the_same_back_edge_as_the_interpreter() {
+    for (src, sum) in HOISTED_LOOPS {
+        let c = compile(&verified(src), Engine::X86_64).expect("compiles");
+        assert_eq!(c.hoisted_loops.len(), 1, "{src}");
+        for in_memory in [false, true] {
+            let run = |budget| same_with(src, 9, budget, Some(in_memory));
+            for budget in [None, Some(7), Some(8), Some(u64::MAX)] {
+                assert_eq!(run(budget), Ok(sum), "{src}: budget {budget:?}");
+            }
+            for b in 0..7 {
+                let e = run(Some(b)).expect_err("out of budget in the loop");
+                assert_eq!(e.budget_used, b, "{src}: budget {b}");
+            }
+        }
+    }
+}

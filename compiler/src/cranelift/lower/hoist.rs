@@ -9,12 +9,19 @@
 //! does. Each copy's back edge returns to its own header and counts the
 //! budget exactly as the loop did, and its forward exits leave to the
 //! code after the loop.
+//!
+//! The header also checks that the budget covers every back edge the loop
+//! can take (the body is straight-line, so its back edge is its only
+//! budget event): the unchecked copy then only counts its back edges,
+//! without the test for an exhausted budget that could never fire. With
+//! too little budget left the checked copy runs, which stops at the same
+//! back edge as the interpreter.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, SourceLoc, Value};
 use femtoc_isa::insn::{Insn, Source};
 
-use super::{fast_key, Lower, Region, I32, I64};
+use super::{fast_key, Budget, Lower, Region, I32, I64};
 use crate::analysis::loops::{HoistLoop, Trip};
 use crate::cranelift::CompileError;
 
@@ -35,6 +42,41 @@ impl Lower<'_, '_> {
         self.loop_copy(lp, body, unchecked)?;
         self.unchecked_loop = None;
         self.loop_copy(lp, body, checked)
+    }
+
+    /// The back edge of the unchecked copy: `brif c, head, next`, the
+    /// budget counted before the branch (the header proved it covers
+    /// every back edge) and given back on the way out. The branch then
+    /// goes straight to the header, where a block of its own for the
+    /// count would end in one more jump per iteration.
+    pub(super) fn unchecked_back_edge(&mut self, c: Value, head: Block, next: Block) {
+        let exit = self.b.create_block();
+        match self.budget {
+            Budget::Var(var) => {
+                let left = self.b.use_var(var);
+                let counted = self.b.ins().iadd_imm_s(left, -1);
+                self.b.def_var(var, counted);
+                self.b.ins().brif(c, head, &[], exit, &[]);
+                self.b.switch_to_block(exit);
+                // `counted + 1` in a form Cranelift does not fold back
+                // into `left`: were `left` live on this edge, the count
+                // could not update its register in place, and every
+                // iteration would pay a copy.
+                let one = self.b.ins().iconst(I64, 1);
+                let (left, _) = self.b.ins().uadd_overflow(counted, one);
+                self.b.def_var(var, left);
+            }
+            Budget::Slot(_) => {
+                // In memory the count is a store of its own either way.
+                let taken = self.b.create_block();
+                self.b.ins().brif(c, taken, &[], exit, &[]);
+                self.b.switch_to_block(taken);
+                self.budget_event(0);
+                self.b.ins().jump(head, &[]);
+                self.b.switch_to_block(exit);
+            }
+        }
+        self.b.ins().jump(next, &[]);
     }
 
     /// One copy of the loop starting in `head`: the loop's inner blocks
@@ -85,6 +127,10 @@ impl Lower<'_, '_> {
     /// `[origin + lowest - (m if step < 0), origin + end + (m if step > 0))`.
     /// Every sum is checked not to wrap, so the span is exact and the
     /// program's own (wrapping) addresses are the same numbers.
+    ///
+    /// The back edges the loop can take number at most `T - 1` (counted)
+    /// or `m / step <= m` (index: iteration `k > 0` starts with
+    /// `iv0 + k*step <= n - 1`); the budget left must be at least that.
     fn span_check(&mut self, lp: &HoistLoop, region: Region, pass: Block, fail: Block) {
         let lowest = lp.lowest();
         // At least 1 (an access has a size), at most about 2^33.
@@ -107,6 +153,8 @@ impl Lower<'_, '_> {
                 let n1 = self.b.ins().iadd_imm_s(t, -1);
                 let max = (u64::MAX - width) / step;
                 bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, n1, max as i64));
+                let left = self.budget_left();
+                bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, n1, left));
                 self.b.ins().imul_imm_u(n1, step as i64)
             }
             Trip::Index { bound } => {
@@ -129,6 +177,8 @@ impl Lower<'_, '_> {
                 let m = self.b.ins().select(below, moved, zero);
                 let max = u64::MAX - width;
                 bad.push(self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, m, max as i64));
+                let left = self.budget_left();
+                bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, m, left));
                 m
             }
         };
@@ -161,6 +211,8 @@ impl Lower<'_, '_> {
         if lp.writes() {
             keys.push(fast_key(region, 1, true));
         }
+        // Loads and stores of the stack share one limit: check it once.
+        keys.dedup();
         for key in keys {
             let Some(f) = self.fast.get(&key).copied() else {
                 // Not planned at entry (cannot happen): never unchecked.
@@ -176,11 +228,20 @@ impl Lower<'_, '_> {
             bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, end, off));
             bad.push(self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit));
         }
+        // Every refusal leaves through one block: the values the checked
+        // copy's header merges (the budget just counted, say) are then
+        // used there only, so Cranelift does not recompute them before
+        // each branch (it rematerialises an `iadd_imm` in every block
+        // that uses it).
+        let refuse = self.b.create_block();
+        self.b.set_cold_block(refuse);
         for refused in bad {
             let next = self.b.create_block();
-            self.b.ins().brif(refused, fail, &[], next, &[]);
+            self.b.ins().brif(refused, refuse, &[], next, &[]);
             self.b.switch_to_block(next);
         }
         self.b.ins().jump(pass, &[]);
+        self.b.switch_to_block(refuse);
+        self.b.ins().jump(fail, &[]);
     }
 }
