@@ -52,8 +52,9 @@ enum Cold {
     BackEdge { entry: Label, pc: u32, target: Label },
     /// Inline bounds check failed: ask the slow path, then resume.
     Check(CheckSite),
-    /// Misaligned atomic.
-    Misaligned { entry: Label, pc: u32, size: u32 },
+    /// Misaligned atomic at the address in `addr` (low word) and `hi`
+    /// (high word; zero when `None`).
+    Misaligned { entry: Label, pc: u32, size: u32, addr: Reg, hi: Option<Reg> },
     /// Budget counter's low word ran out: borrow from the high word.
     Budget { entry: Label, pc: u32, resume: Label },
 }
@@ -1999,24 +2000,34 @@ impl<'p> Lowerer<'p> {
         off: i16,
     ) -> Result<(), CompileError> {
         let bytes = size.bytes();
-        // Address into r3:r2, alignment, then the bounds check.
-        let lo = self.lo(dst, R::R2);
-        self.add_imm(R::R2, lo, i32::from(off), Set);
-        let hi = self.hi(dst, R::R3);
-        let ext = if off < 0 { u32::MAX } else { 0 };
-        self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+        // The address (a low-word base at offset 0 is used where it lives;
+        // anything else is computed into r3:r2), alignment, then the
+        // bounds check.
+        let (addr, hi) = if off == 0 && self.low_use(dst) {
+            (self.lo(dst, R::R2), None)
+        } else {
+            let lo = self.lo(dst, R::R2);
+            self.add_imm(R::R2, lo, i32::from(off), Set);
+            let hi = self.hi(dst, R::R3);
+            let ext = if off < 0 { u32::MAX } else { 0 };
+            self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+            (R::R2, Some(R::R3))
+        };
         let mis = self.asm.label();
-        self.cold.push(Cold::Misaligned { entry: mis, pc: pc as u32, size: bytes });
-        self.e(I::CmpImm { kind: Compare::Tst, rn: R::R2, imm: bytes - 1 });
+        let site = Cold::Misaligned { entry: mis, pc: pc as u32, size: bytes, addr, hi };
+        self.cold.push(site);
+        self.e(I::CmpImm { kind: Compare::Tst, rn: addr, imm: bytes - 1 });
         self.e(I::B { cond: Some(Cond::Ne), target: mis });
         let entry = self.asm.label();
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 0 });
-        self.e(I::B { cond: Some(Cond::Ne), target: entry });
+        if let Some(hi) = hi {
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: hi, imm: 0 });
+            self.e(I::B { cond: Some(Cond::Ne), target: entry });
+        }
         let site = CheckSite {
             entry,
             carry: None,
-            addr: R::R2,
-            hi: Some(R::R3),
+            addr,
+            hi,
             pc: pc as u32,
             size: bytes,
             write: true,
@@ -2034,6 +2045,11 @@ impl<'p> Lowerer<'p> {
             AtomicOp::CmpXchg => abi::atomic_op::CMPXCHG,
         };
         if size == MemSize::DW {
+            // The routine takes the address in r3:r2.
+            self.mov(R::R2, addr);
+            if hi.is_none() {
+                self.imm(R::R3, 0, true);
+            }
             self.load64(src, R::R0, R::R1);
             self.load64(EReg::R0, R::R12, R::LR);
             self.e(I::SpAdjust { sub: true, imm: 16 });
@@ -2057,7 +2073,8 @@ impl<'p> Lowerer<'p> {
             }
             return Ok(());
         }
-        // 32-bit: an exclusive loop. r0 old, r1 operand, r3 new, r12 status.
+        // 32-bit: an exclusive loop at `addr`. r0 old, r1 operand, r3 new,
+        // r12 status.
         let v = self.lo(src, R::R1);
         self.mov(R::R1, v);
         let retry = self.asm.label();
@@ -2067,10 +2084,10 @@ impl<'p> Lowerer<'p> {
             let expected = self.lo(EReg::R0, R::R3);
             self.mov(R::R3, expected);
             self.asm.bind(retry);
-            self.e(I::Ldrex { rt: R::R0, rn: R::R2 });
+            self.e(I::Ldrex { rt: R::R0, rn: addr });
             self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R3 });
             self.e(I::B { cond: Some(Cond::Ne), target: fail });
-            self.e(I::Strex { rd: R::R12, rt: R::R1, rn: R::R2 });
+            self.e(I::Strex { rd: R::R12, rt: R::R1, rn: addr });
             self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R12, imm: 0 });
             self.e(I::B { cond: Some(Cond::Ne), target: retry });
             self.e(I::B { cond: None, target: done });
@@ -2082,7 +2099,7 @@ impl<'p> Lowerer<'p> {
             return Ok(());
         }
         self.asm.bind(retry);
-        self.e(I::Ldrex { rt: R::R0, rn: R::R2 });
+        self.e(I::Ldrex { rt: R::R0, rn: addr });
         match op {
             AtomicOp::Add => self.e(dp(DpOp::Add, Any, R::R3, R::R0, R::R1)),
             AtomicOp::Or => self.e(dp(DpOp::Orr, Any, R::R3, R::R0, R::R1)),
@@ -2090,7 +2107,7 @@ impl<'p> Lowerer<'p> {
             AtomicOp::Xor => self.e(dp(DpOp::Eor, Any, R::R3, R::R0, R::R1)),
             _ => self.mov(R::R3, R::R1),
         }
-        self.e(I::Strex { rd: R::R12, rt: R::R3, rn: R::R2 });
+        self.e(I::Strex { rd: R::R12, rt: R::R3, rn: addr });
         self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R12, imm: 0 });
         self.e(I::B { cond: Some(Cond::Ne), target: retry });
         self.asm.bind(done);
@@ -2154,10 +2171,15 @@ impl<'p> Lowerer<'p> {
                     self.e(I::Bl { target: self.shared.check_slow });
                     self.e(I::B { cond: None, target: site.resume });
                 }
-                Cold::Misaligned { entry, pc, size } => {
+                Cold::Misaligned { entry, pc, size, addr, hi } => {
                     self.uses_misaligned = true;
                     self.asm.set_tag(pc);
                     self.asm.bind(entry);
+                    self.mov(R::R2, addr);
+                    match hi {
+                        Some(hi) => self.mov(R::R3, hi),
+                        None => self.imm(R::R3, 0, true),
+                    }
                     self.imm(R::R0, pc, true);
                     self.imm(R::R1, size, true);
                     self.e(I::B { cond: None, target: self.shared.misaligned_exit });
