@@ -333,19 +333,29 @@ fn edge_access(target: &str, size: u32) -> String {
 
 #[test]
 fn window_limits_are_exact_at_every_region_end() {
-    // Each crossing access alone (one window: filled inline) and after
-    // in-bounds accesses to three other windows (filled by the shared
-    // routine); every access size.
+    // Each crossing access alone (one window: filled inline), after an
+    // in-bounds access to the other window of the same region (both
+    // filled inline from one lookup of the region), and after in-bounds
+    // accesses to three other windows (filled by the shared routine);
+    // every access size.
     let targets = ["ctx-read", "ctx-write", "data-read", "stack"];
+    let sibling = |t: &str| match t {
+        "ctx-read" => Some("ctx-write"),
+        "ctx-write" => Some("ctx-read"),
+        _ => None,
+    };
     for size in [1u32, 2, 4, 8] {
         for target in targets {
-            for others in [false, true] {
+            for others in ["none", "sibling", "all"] {
                 let mut src = String::from("ldxb %r6, [%r1+0]\nmov %r0, 0\n");
-                if others {
-                    for other in targets.iter().filter(|&&t| t != target) {
-                        // k = 0 here: in bounds.
-                        src += &edge_access(other, size).replace("%r6", "%r9");
-                    }
+                let before: Vec<&str> = match others {
+                    "all" => targets.iter().copied().filter(|&t| t != target).collect(),
+                    "sibling" => sibling(target).into_iter().collect(),
+                    _ => Vec::new(),
+                };
+                for other in before {
+                    // k = 0 here: in bounds.
+                    src += &edge_access(other, size).replace("%r6", "%r9");
                 }
                 src += &edge_access(target, size);
                 src += "exit\n";
@@ -469,4 +479,44 @@ fn a_zero_test_reuses_the_flags_of_the_add_only_while_they_hold() {
             }
         }
     }
+}
+
+#[test]
+fn a_read_only_region_read_and_written_gets_only_a_read_window() {
+    // One region, two windows filled from one lookup: the read window is
+    // usable, the write window refused (counts 0), so the store goes to
+    // the slow path and faults at its pc.
+    let src = "
+        ldxb %r6, [%r1+0]
+        lddw %r8, data[0+0]
+        add %r8, %r6
+        ldxb %r4, [%r8+0]
+        mov %r0, %r4
+        ldxb %r9, [%r1+1]
+        jeq %r9, 0, out
+        stxb [%r8+0], %r4
+    out:
+        exit";
+    let mut program = femtoc_isa::assemble(src).expect("assembles");
+    program.data.push(femtoc_isa::program::DataRegion {
+        name: ".rodata".into(),
+        kind: femtoc_isa::program::DataKind::ReadOnly,
+        image: (1..=16).collect(),
+        size: 16,
+    });
+    let verified = verify_for_harness(&program).expect("verifies");
+    let mut faults = 0;
+    for index in [0u8, 15, 16] {
+        for flag in [0u8, 1] {
+            let context = [index, flag];
+            let case = Case { program: &verified, context: Some(&context), budget: None };
+            let reference = Interpreter.execute(&case).expect("interpreter runs");
+            faults += usize::from(reference.result.is_err());
+            for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
+                let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
+                assert_eq!(got, reference, "index {index}, flag {flag}, {engine}");
+            }
+        }
+    }
+    assert_eq!(faults, 4, "index 16 reads past the region; every store faults");
 }

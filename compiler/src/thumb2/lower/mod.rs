@@ -709,10 +709,7 @@ impl<'p> Lowerer<'p> {
         }
         // Before the eBPF registers and the budget register: the window
         // routine uses r4..r8.
-        let shared = self.windows.len() > windows::INLINE_WINDOWS;
-        for w in core::mem::take(&mut self.windows) {
-            self.window_init(&w, shared);
-        }
+        self.fill_windows();
         if self.map.frame_pointer {
             self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         }
@@ -2233,7 +2230,7 @@ impl<'p> Lowerer<'p> {
         let (epilogue, check_slow, fault_exit, misaligned_exit, budget_exit) =
             (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
         self.asm.set_tag(u32::MAX);
-        if self.windows.len() > windows::INLINE_WINDOWS {
+        if self.windows_shared() {
             self.window_routine();
         }
         if self.has_budget() {

@@ -12,9 +12,11 @@
 //! the widest size) gets counts 0, which no address passes, so its checks
 //! all go to the slow path.
 //!
-//! The entry fills the windows inline when there are at most
-//! [`INLINE_WINDOWS`]; with more, one shared routine called once per window
-//! is smaller (five instructions a window against about thirty).
+//! The entry fills the windows inline when they cover at most
+//! [`INLINE_REGIONS`] regions, finding each region once for all its
+//! windows (a region read and written has two); with more, one shared
+//! routine called once per window is smaller (five instructions a window
+//! against about twenty to thirty).
 
 use femtoc_runtime::abi;
 
@@ -26,8 +28,8 @@ use Reg as R;
 /// Frame words per window: the start and seven counts.
 const WORDS: u32 = 8;
 
-/// Up to this many windows the entry fills them inline.
-pub(super) const INLINE_WINDOWS: usize = 2;
+/// Up to this many regions the entry fills their windows inline.
+const INLINE_REGIONS: usize = 2;
 
 /// The region a check expects an access to hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,13 +85,39 @@ impl Lowerer<'_> {
         self.cold.push(Cold::Check(site));
     }
 
-    /// Fills one window; r0 holds the context. Clobbers r1..r8 and r12,
-    /// so it runs before the eBPF registers are set up.
-    pub(super) fn window_init(&mut self, w: &Window, shared: bool) {
-        if !shared {
-            self.window_inline(w);
-            return;
+    /// True if the windows are filled by the shared routine.
+    pub(super) fn windows_shared(&self) -> bool {
+        let mut regions: Vec<Target> = self.windows.iter().map(|w| w.region).collect();
+        regions.sort_by_key(|t| match *t {
+            Target::Entry(e) => (0, e),
+            Target::Data(n) => (1, n),
+        });
+        regions.dedup();
+        regions.len() > INLINE_REGIONS
+    }
+
+    /// Fills every window; r0 holds the context. Clobbers r1..r8, r12 and
+    /// lr, so it runs before the eBPF registers are set up.
+    pub(super) fn fill_windows(&mut self) {
+        let shared = self.windows_shared();
+        let mut windows = core::mem::take(&mut self.windows);
+        while let Some(first) = windows.first() {
+            let region = first.region;
+            let (group, rest): (Vec<Window>, Vec<Window>) =
+                windows.into_iter().partition(|w| w.region == region);
+            windows = rest;
+            if shared {
+                for w in &group {
+                    self.window_call(w);
+                }
+            } else {
+                self.window_group_inline(&group);
+            }
         }
+    }
+
+    /// One call of the shared routine for `w`.
+    fn window_call(&mut self, w: &Window) {
         let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
         self.imm(R::R1, perm, true);
         self.imm(R::R2, w.slot, true);
@@ -102,12 +130,14 @@ impl Lowerer<'_> {
         self.e(I::Bl { target: routine });
     }
 
-    /// [`Lowerer::window_init`] without the shared routine, with r1..r3 and
-    /// r12 as scratch.
-    fn window_inline(&mut self, w: &Window) {
+    /// Fills the windows of one region inline: the region is found once,
+    /// then each window checks its permission and widest size. r1..r4 and
+    /// r12 are scratch.
+    fn window_group_inline(&mut self, group: &[Window]) {
+        let Some(first) = group.first() else { return };
         let none = self.asm.label();
         let done = self.asm.label();
-        let at = match w.region {
+        let at = match first.region {
             Target::Entry(e) => {
                 self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
                 self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: e });
@@ -136,36 +166,61 @@ impl Lowerer<'_> {
                 0
             }
         };
-        let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
-        self.ldr(R::R1, R::R12, at + 16);
-        self.e(I::CmpImm { kind: Compare::Tst, rn: R::R1, imm: perm });
-        self.e(I::B { cond: Some(Cond::Eq), target: none });
         // r2 start, r3 length (low words: on a 32-bit target regions lie
-        // below 2^32, and one that wraps gets no window).
+        // below 2^32, and one that wraps gets no window), r4 permissions.
         self.ldr(R::R2, R::R12, at);
         self.ldr(R::R3, R::R12, at + 8);
         self.e(dp(DpOp::Add, Set, R::R1, R::R2, R::R3));
         self.e(I::B { cond: Some(Cond::Hs), target: none });
-        let used = (0..WORDS - 1).filter(|i| w.sizes & (1 << i) != 0);
-        let widest = 1 << used.clone().max().unwrap_or(0);
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: widest });
-        self.e(I::B { cond: Some(Cond::Lo), target: none });
-        self.str(R::R2, R::SP, w.slot);
-        for i in used.clone() {
-            // len - size + 1 offsets.
-            self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm: (1 << i) - 1 });
-            self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
+        self.ldr(R::R4, R::R12, at + 16);
+        // A lone window shares the region's refusal path.
+        let lone = group.len() == 1;
+        for w in group {
+            let refused = if lone { none } else { self.asm.label() };
+            let next = self.asm.label();
+            let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
+            self.e(I::CmpImm { kind: Compare::Tst, rn: R::R4, imm: perm });
+            self.e(I::B { cond: Some(Cond::Eq), target: refused });
+            let widest = 1 << Self::used_sizes(w).max().unwrap_or(0);
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: widest });
+            self.e(I::B { cond: Some(Cond::Lo), target: refused });
+            self.str(R::R2, R::SP, w.slot);
+            for i in Self::used_sizes(w) {
+                // len - size + 1 offsets.
+                let imm = (1 << i) - 1;
+                self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm });
+                self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
+            }
+            if !lone {
+                self.e(I::B { cond: None, target: next });
+                self.asm.bind(refused);
+                self.window_zero(w);
+                self.asm.bind(next);
+            }
         }
         self.e(I::B { cond: None, target: done });
         self.asm.bind(none);
-        self.imm(R::R1, 0, true);
-        for i in used {
-            self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
+        for w in group {
+            self.window_zero(w);
         }
         self.asm.bind(done);
     }
 
-    /// The shared routine behind [`Lowerer::window_init`]. In: r0 context,
+    /// The sizes (as powers of two) whose counts `w` uses.
+    fn used_sizes(w: &Window) -> impl Iterator<Item = u32> + Clone {
+        let sizes = w.sizes;
+        (0..WORDS - 1).filter(move |i| sizes & (1 << i) != 0)
+    }
+
+    /// Counts 0 for every size `w` uses: no address passes.
+    fn window_zero(&mut self, w: &Window) {
+        self.imm(R::R1, 0, true);
+        for i in Self::used_sizes(w) {
+            self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
+        }
+    }
+
+    /// The shared routine behind [`Lowerer::window_call`]. In: r0 context,
     /// r1 permission bit, r2 frame offset of the window (sp is the frame's
     /// while it runs), r3 the sizes to fill, r12 the table entry
     /// (`window_entry`) or data region (`window_data`).
