@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{AluOp, Insn, Reg, Source, Width};
 
-use super::ranges::{register_ranges, RangeConfig};
+use super::ranges::{register_ranges, RangeConfig, Ranges};
 
 /// What a pointer is an offset from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +42,11 @@ struct DataPtr {
 /// The pcs of the loads and stores whose every byte is proven to lie in
 /// the data region or the stack frame their base points into.
 pub fn proven_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeSet<usize> {
-    let ranges = register_ranges(prog, cfg);
+    proven_accesses_with(prog, &register_ranges(prog, cfg))
+}
+
+/// [`proven_accesses`] with the ranges already computed.
+pub fn proven_accesses_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeSet<usize> {
     let leaders: BTreeSet<usize> = prog.blocks.iter().map(|b| b.start as usize).collect();
     let mut out = BTreeSet::new();
     let mut ptrs: BTreeMap<Reg, DataPtr> = BTreeMap::new();

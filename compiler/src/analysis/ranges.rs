@@ -30,6 +30,10 @@ pub struct Range {
     pub hi: u64,
 }
 
+/// The ranges of r0..r10 before each instruction, by pc (instructions no
+/// run reaches have none).
+pub type Ranges = BTreeMap<usize, [Range; 11]>;
+
 const TOP: Range = Range { lo: 0, hi: u64::MAX };
 const TOP32: Range = Range { lo: 0, hi: u32::MAX as u64 };
 /// Bounds a widened interval jumps to, in order. `2^32 - 2` comes before
@@ -460,7 +464,7 @@ fn transfer(insn: &Insn, s: &mut State, limit: u64, data_sizes: &[u64]) {
 }
 
 /// The range of every register before every reachable instruction, by pc.
-pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeMap<usize, [Range; 11]> {
+pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> Ranges {
     let insns: Vec<(usize, Insn)> =
         femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
     let index: BTreeMap<usize, usize> =

@@ -23,7 +23,7 @@ use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{AluOp, Insn, Reg, Source};
 
 use super::low_word::full_reads;
-use super::ranges::{register_ranges, RangeConfig};
+use super::ranges::{register_ranges, RangeConfig, Ranges};
 use super::zext::written;
 
 /// Registers r0..r9 (r10 is never written and always fits in 32 bits).
@@ -126,6 +126,11 @@ fn defines(insn: &Insn) -> u16 {
 /// [`super::low_word_registers`]) sees a value below 2^32 by the ranges of
 /// `cfg`. Registers in `always` fit in 32 bits everywhere.
 pub fn low_word_webs(prog: &VerifiedProgram, cfg: &RangeConfig, always: u16) -> LowWords {
+    low_word_webs_with(prog, &register_ranges(prog, cfg), always)
+}
+
+/// [`low_word_webs`] with the ranges already computed.
+pub fn low_word_webs_with(prog: &VerifiedProgram, ranges: &Ranges, always: u16) -> LowWords {
     let insns: Vec<(usize, Insn)> =
         femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
     let index: BTreeMap<usize, usize> =
@@ -264,7 +269,6 @@ pub fn low_word_webs(prog: &VerifiedProgram, cfg: &RangeConfig, always: u16) -> 
     }
 
     // Which webs hold only values whose full reads fit in 32 bits.
-    let ranges = register_ranges(prog, cfg);
     let mut low = vec![true; next_node as usize];
     let in_entry = |pc: usize| prog.functions.get(1).is_none_or(|f| pc < f.start as usize);
     loop {

@@ -39,7 +39,7 @@ use super::regmap::{self, Half, RegMap, CTX, SAVED};
 use super::CompileError;
 use crate::analysis::groups::{self, Member};
 use crate::analysis::regions::{self, Region};
-use crate::analysis::webs::{low_word_webs, LowWords};
+use crate::analysis::webs::{low_word_webs_with, LowWords};
 use crate::analysis::zext::may_write;
 use windows::{Target, Window};
 
@@ -211,7 +211,9 @@ impl<'p> Lowerer<'p> {
         let always = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
         let floor = prog.functions.iter().map(|f| f.frame_size).min().unwrap_or(0);
         let cfg = crate::analysis::RangeConfig::device32(floor);
-        let low = low_word_webs(prog, &cfg, always);
+        // One range analysis serves the low words and the proofs.
+        let ranges = crate::analysis::ranges::register_ranges(prog, &cfg);
+        let low = low_word_webs_with(prog, &ranges, always);
         let entry = asm.label();
         let code: Vec<Decoded> = femtoc_isa::decode_all(&prog.program.code).flatten().collect();
         let levels = regmap::call_levels(prog);
@@ -261,7 +263,7 @@ impl<'p> Lowerer<'p> {
             uses_check_slow: false,
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
-            proven_data: crate::analysis::proven::proven_accesses(prog, &cfg),
+            proven_data: crate::analysis::proven::proven_accesses_with(prog, &ranges),
             head_override: None,
             hints: BTreeMap::new(),
             entry,
