@@ -90,8 +90,8 @@ impl Sets {
     }
 }
 
-/// The registers `insn` reads (any part of).
-fn reads(insn: &Insn) -> u16 {
+/// The registers `insn` reads (any part of), as a bit set.
+pub(crate) fn reads(insn: &Insn) -> u16 {
     let src = |s: Source| match s {
         Source::Reg(r) => r.bit(),
         Source::Imm(_) => 0,

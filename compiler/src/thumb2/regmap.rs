@@ -121,6 +121,17 @@ impl RegMap {
     /// Chooses the map for `prog`, whose registers in `narrow` (a bit set)
     /// never have a non-zero upper half.
     pub fn new(prog: &VerifiedProgram, narrow: u16) -> RegMap {
+        Self::with_upper_halves(prog, narrow, |_, _, _| true)
+    }
+
+    /// [`RegMap::new`] where `upper(pc, insn, r)` says whether `insn` at
+    /// `pc` touches `r`'s upper half at all (a value kept as a low word
+    /// there does not), so that only those accesses count.
+    pub fn with_upper_halves(
+        prog: &VerifiedProgram,
+        narrow: u16,
+        upper: impl Fn(usize, &Insn, femtoc_isa::Reg) -> bool,
+    ) -> RegMap {
         let code = &prog.program.code;
         // Weighted loads and stores each half would cost in a stack slot.
         let mut cost = [[0u64; 2]; 10];
@@ -133,6 +144,9 @@ impl RegMap {
             let depth = prog.back_edges.iter().filter(|&&(j, t)| t <= pc && pc <= j).count();
             let weight = 8u64.pow(depth.min(5) as u32);
             for (r, half, n) in accesses(&d.insn) {
+                if half == 1 && !upper(d.pc, &d.insn, r) {
+                    continue;
+                }
                 match cost.get_mut(r.index()) {
                     Some(c) => c[half] += weight * n,
                     None => frame_used = true,

@@ -241,7 +241,11 @@ impl<'p> Lowerer<'p> {
             .collect();
         Lowerer {
             prog,
-            map: RegMap::new(prog, low.everywhere),
+            map: RegMap::with_upper_halves(prog, low.everywhere, |pc, insn, r| {
+                let reads = crate::analysis::webs::reads(insn) & r.bit() != 0;
+                let writes = crate::analysis::zext::written(insn).any(|w| w == r);
+                (reads && !low.before(pc, r)) || (writes && !low.def(pc, r))
+            }),
             asm,
             pc_labels,
             fn_labels,
