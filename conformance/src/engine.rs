@@ -162,6 +162,57 @@ pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
     }
 }
 
+/// The native engines this build can run on this host: every engine but
+/// the interpreter (`x86_64` only on an x86-64 host).
+pub fn native_engine_names() -> Vec<&'static str> {
+    ENGINE_NAMES.iter().copied().filter(|&n| n != "interp" && engine_by_name(n).is_ok()).collect()
+}
+
+/// An engine that could not run a case, or saw something other than the
+/// interpreter did.
+#[derive(Debug, thiserror::Error)]
+pub enum Disagreement {
+    /// The engine could not perform the run at all.
+    #[error("{engine}: {source}")]
+    Engine {
+        /// The engine's name.
+        engine: &'static str,
+        /// Why.
+        source: EngineError,
+    },
+    /// The engine observed something else.
+    #[error("{engine} observed {got:?}, the interpreter {reference:?}")]
+    Differs {
+        /// The engine's name.
+        engine: &'static str,
+        /// What it observed.
+        got: Box<Observation>,
+        /// What the interpreter observed.
+        reference: Box<Observation>,
+    },
+}
+
+/// Runs `case` on the interpreter and on every native engine
+/// ([`native_engine_names`]); the interpreter's observation if all agree.
+pub fn run_on_every_engine(case: &Case<'_>) -> Result<Observation, Disagreement> {
+    let reference = Interpreter
+        .execute(case)
+        .map_err(|source| Disagreement::Engine { engine: "interp", source })?;
+    for name in native_engine_names() {
+        let got = engine_by_name(name)
+            .and_then(|mut engine| engine.execute(case))
+            .map_err(|source| Disagreement::Engine { engine: name, source })?;
+        if got != reference {
+            return Err(Disagreement::Differs {
+                engine: name,
+                got: Box::new(got),
+                reference: Box::new(reference),
+            });
+        }
+    }
+    Ok(reference)
+}
+
 /// The reference engine: `femtoc_runtime::interp`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Interpreter;
@@ -181,5 +232,21 @@ impl Engine for Interpreter {
             interp::run(&case.program.as_ref(), &regions, args, &mut helpers)
         };
         Ok(Observation::new(outcome, memory.snapshot(), helpers.calls))
+    }
+}
+
+#[cfg(all(test, feature = "emu"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_native_engine_of_the_build_is_listed_and_runs() {
+        let names = native_engine_names();
+        for name in ["thumbv7m", "thumbv7em", "aarch64", "riscv64gc"] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        let host = femtoc_runtime::host_exec::HOST_ENGINE == Some(EngineId::X86_64);
+        assert_eq!(names.contains(&"x86_64"), host);
+        assert!(!names.contains(&"interp"));
     }
 }

@@ -7,18 +7,8 @@
 //! programs mix functions that write different subsets of r6..r9.
 #![cfg(feature = "emu")]
 
-use femtoc_conformance::engine::{engine_by_name, Case, Engine, Interpreter};
+use femtoc_conformance::engine::{run_on_every_engine, Case};
 use femtoc_conformance::runner::verify_for_harness;
-use femtoc_runtime::engine::Engine as EngineId;
-use femtoc_runtime::host_exec::HOST_ENGINE;
-
-fn engines() -> Vec<&'static str> {
-    let mut out = vec!["thumbv7m", "thumbv7em", "aarch64", "riscv64gc"];
-    if HOST_ENGINE == Some(EngineId::X86_64) {
-        out.push("x86_64");
-    }
-    out
-}
 
 /// Runs `src` on every engine for each input byte and budget; returns how
 /// many (input, budget) runs the interpreter stopped with an error.
@@ -30,13 +20,9 @@ fn agree(name: &str, src: &str, inputs: &[u8], budgets: &[Option<u64>]) -> usize
         for &budget in budgets {
             let context = [x, 0, 0, 0];
             let case = Case { program: &verified, context: Some(&context), budget };
-            let reference = Interpreter.execute(&case).expect("interpreter runs");
+            let reference = run_on_every_engine(&case)
+                .unwrap_or_else(|e| panic!("{name}: x = {x}, budget {budget:?}: {e}"));
             errors += usize::from(reference.result.is_err());
-            for engine_name in engines() {
-                let mut engine = engine_by_name(engine_name).expect("engine");
-                let got = engine.execute(&case).expect("engine runs");
-                assert_eq!(got, reference, "{name}: x = {x}, budget {budget:?}, {engine_name}");
-            }
         }
     }
     errors
