@@ -1002,9 +1002,10 @@ impl<'p> Lowerer<'p> {
                 Ok(())
             }
             AluOp::Mul => {
-                // lo(a*b) = lo(al*bl); hi = hi(al*bl) + al*bh + ah*bl.
+                // lo(a*b) = lo(al*bl); hi = hi(al*bl) + al*bh + ah*bl (a
+                // zero upper half drops its product).
                 let al = self.lo(dst, R::R0);
-                let ah = self.hi(dst, R::R1);
+                let ah = (!self.low_use(dst)).then(|| self.hi(dst, R::R1));
                 let (bl, bh) = match src {
                     Source::Reg(s) if self.low_use(s) => (self.lo(s, R::R2), None),
                     Source::Reg(s) => (self.lo(s, R::R2), Some(self.hi(s, R::R3))),
@@ -1020,7 +1021,9 @@ impl<'p> Lowerer<'p> {
                 if let Some(bh) = bh {
                     self.e(I::Mla { sub: false, rd: R::LR, rn: al, rm: bh, ra: R::LR });
                 }
-                self.e(I::Mla { sub: false, rd: R::LR, rn: ah, rm: bl, ra: R::LR });
+                if let Some(ah) = ah {
+                    self.e(I::Mla { sub: false, rd: R::LR, rn: ah, rm: bl, ra: R::LR });
+                }
                 self.store64(dst, R::R12, R::LR);
                 Ok(())
             }
