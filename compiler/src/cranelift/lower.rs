@@ -52,7 +52,7 @@ use femtoc_runtime::abi::{
 
 use super::CompileError;
 use crate::analysis::groups::{self as group, Member};
-use crate::analysis::loops::{self, HoistLoop};
+use crate::analysis::loops::{self, HoistLoop, Shape};
 use crate::analysis::regions::{self as predict, Region};
 
 mod hoist;
@@ -300,15 +300,28 @@ pub(crate) fn lower(
     for lp in loops::hoistable_loops(&insns, &starts, |pc, insn| {
         needs_check(&program.functions, &unchecked, pc, insn)
     }) {
-        let first = lp.accesses.first().map_or(lp.head, |a| a.pc);
-        let region = likely.get(&first).copied().unwrap_or(Region::Ctx);
-        // The span check compares with the one-byte limit: the region's
-        // length if it allows the accesses, else 0.
-        for write in [false, true].into_iter().filter(|&w| if w { lp.writes() } else { lp.reads() })
-        {
-            used.insert(fast_key(region, 1, write));
+        // Each span is checked against the region its first access most
+        // likely hits, with the one-byte limit: the region's length if it
+        // allows the accesses, else 0.
+        let region_of = |first: Option<&loops::Access>| {
+            let first = first.map_or(lp.head, |a| a.pc);
+            likely.get(&first).copied().unwrap_or(Region::Ctx)
+        };
+        let spans: Vec<(Region, bool, bool)> = match &lp.shape {
+            Shape::Single => vec![(region_of(lp.accesses.first()), lp.reads(), lp.writes())],
+            Shape::Spans(s) => s
+                .spans
+                .iter()
+                .map(|span| (region_of(span.accesses.first()), span.reads(), span.writes()))
+                .collect(),
+        };
+        for &(region, reads, writes) in &spans {
+            for write in [false, true].into_iter().filter(|&w| if w { writes } else { reads }) {
+                used.insert(fast_key(region, 1, write));
+            }
         }
-        hoisted.insert(lp.head, (lp, region));
+        let regions = spans.into_iter().map(|(r, _, _)| r).collect();
+        hoisted.insert(lp.head, (lp, regions));
     }
     let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
@@ -571,8 +584,9 @@ struct Lower<'f, 'p> {
     /// Call sites seen so far (their ids follow program order).
     site_of_call: u32,
     /// Loops checked once before they run, by header pc, with the region
-    /// their check is against.
-    loops: BTreeMap<usize, (HoistLoop, Region)>,
+    /// each of their spans is checked against (one for the single-span
+    /// shape).
+    loops: BTreeMap<usize, (HoistLoop, Vec<Region>)>,
     /// The header of the loop whose unchecked copy is being emitted.
     unchecked_loop: Option<usize>,
 }
@@ -625,10 +639,10 @@ impl Lower<'_, '_> {
             if !open {
                 continue;
             }
-            if let Some((lp, region)) = self.loops.get(&pc).cloned() {
+            if let Some((lp, regions)) = self.loops.get(&pc).cloned() {
                 let body: Vec<(usize, Insn)> =
                     insns.iter().copied().filter(|&(p, _)| p >= lp.head && p <= lp.back).collect();
-                self.hoisted_loop(&lp, region, &body)?;
+                self.hoisted_loop(&lp, &regions, &body)?;
                 // The back edge ended the last block.
                 skip_to = lp.back + 1;
                 open = false;
