@@ -624,3 +624,37 @@ fn an_index_loop_whose_base_moves_too() {
     let errors = agree("moving base", src, &contexts2(&cases), &[5]);
     assert_eq!(errors, 4, "the one-short contexts and the huge bound");
 }
+
+#[test]
+fn a_counted_copy_without_checks_leaves_the_budget_to_its_exits() {
+    // Every access of this loop is hoisted, so its unchecked copy counts
+    // no back edge and its exits subtract them from the counter: one exit
+    // comes after the decrement (at a byte of 0xff), the other is the back
+    // edge. A spin loop after it then runs out of budget at the same back
+    // edge as the interpreter only if the loop's count was exact.
+    let src = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+8]
+        add %r6, 1
+        add %r7, -1
+        jeq %r3, 255, out
+        add %r0, %r3
+        jne %r7, 0, loop
+    out:
+        mov %r9, 50
+    spin:
+        add %r9, -1
+        jne %r9, 0, spin
+        exit";
+    let mut ctxs = contexts(&[(20, 40), (3, 12)]);
+    let mut early = contexts(&[(20, 40)]).remove(0);
+    early[8 + 5] = 0xff;
+    ctxs.push(early);
+    // 19 or 5 back edges in the loop (2 for the short one), 49 spinning.
+    let budgets = [2_000, 68, 67, 54, 53, 51, 50, 5, 4, 0];
+    let errors = agree_with("budget at the exits", src, &ctxs, &[3], &budgets);
+    assert_eq!(errors, 0);
+}

@@ -350,6 +350,7 @@ pub(crate) fn lower(
         site_of_call: 0,
         loops: hoisted,
         unchecked_loop: None,
+        counted_budget: None,
     };
     lw.body(&insns, code.len())?;
     lw.fault_block();
@@ -589,6 +590,9 @@ struct Lower<'f, 'p> {
     loops: BTreeMap<usize, (HoistLoop, Vec<Region>)>,
     /// The header of the loop whose unchecked copy is being emitted.
     unchecked_loop: Option<usize>,
+    /// Set while an unchecked copy that leaves the budget to its exits is
+    /// emitted (see the `hoist` module).
+    counted_budget: Option<hoist::CountedBudget>,
 }
 
 fn arg(v: Value) -> BlockArg {
@@ -736,12 +740,21 @@ impl Lower<'_, '_> {
                 let next = self.block_at(pc + 1)?;
                 if t <= pc && self.unchecked_loop.is_some() {
                     let head = self.block_at(t)?;
-                    self.unchecked_back_edge(c, head, next);
+                    self.unchecked_back_edge(pc, c, head, next);
                 } else if t <= pc {
                     let taken = self.b.create_block();
                     self.b.ins().brif(c, taken, &[], next, &[]);
                     self.b.switch_to_block(taken);
                     self.jump_to(pc, t)?;
+                } else if let Some(counted) = self.counted_budget {
+                    // An exit from an unchecked copy that counts its back
+                    // edges by its counter.
+                    let tb = self.block_at(t)?;
+                    let exit = self.b.create_block();
+                    self.b.ins().brif(c, exit, &[], next, &[]);
+                    self.b.switch_to_block(exit);
+                    self.settle_budget(pc, counted);
+                    self.b.ins().jump(tb, &[]);
                 } else {
                     let tb = self.block_at(t)?;
                     self.b.ins().brif(c, tb, &[], next, &[]);
@@ -1002,20 +1015,8 @@ impl Lower<'_, '_> {
     fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> (Value, i32) {
         let b0 = self.get(base);
         let addr = (b0, i32::from(off));
-        if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
-            || self.unchecked.contains(&pc)
-            || self.covered.contains(&pc)
-        {
+        if self.skips_check(pc, base, off, size) {
             return addr;
-        }
-        if let Some((lp, _)) = self.unchecked_loop.and_then(|h| self.loops.get(&h)) {
-            // Checked before the loop; a group's check stays unless the
-            // span covers every load it stands for.
-            let members_hoisted =
-                self.groups.get(&pc).is_none_or(|m| m.iter().all(|&(p, _, _)| lp.hoists(p)));
-            if lp.hoists(pc) && members_hoisted {
-                return addr;
-            }
         }
         let need = if write { REGION_WRITE } else { REGION_READ };
         match self.groups.get(&pc).cloned() {
@@ -1030,6 +1031,25 @@ impl Lower<'_, '_> {
             }
         }
         addr
+    }
+
+    /// True if the access at `pc` gets no inline check: proven in bounds,
+    /// covered by an earlier load's check, or, in a loop's unchecked copy,
+    /// checked before the loop.
+    fn skips_check(&self, pc: usize, base: Reg, off: i16, size: u32) -> bool {
+        if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
+            || self.unchecked.contains(&pc)
+            || self.covered.contains(&pc)
+        {
+            return true;
+        }
+        self.unchecked_loop.and_then(|h| self.loops.get(&h)).is_some_and(|(lp, _)| {
+            // A group's check stays unless the span covers every load it
+            // stands for.
+            let members_hoisted =
+                self.groups.get(&pc).is_none_or(|m| m.iter().all(|&(p, _, _)| lp.hoists(p)));
+            lp.hoists(pc) && members_hoisted
+        })
     }
 
     /// Checks `size` bytes at `addr` (a base value and an offset) for

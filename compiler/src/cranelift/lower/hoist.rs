@@ -16,14 +16,35 @@
 //! without the test for an exhausted budget that could never fire. With
 //! too little budget left the checked copy runs, which stops at the same
 //! back edge as the interpreter.
+//!
+//! A copy whose loop is counted ([`Trip::Counted`]) and whose accesses all
+//! go unchecked (so nothing in it can fault) does not count at all: the
+//! counter, decremented once per iteration, already says how many back
+//! edges were taken, `d` decrements so far (the difference of the counter
+//! at entry and now, in its width) less one if the exit comes after the
+//! decrement. Each exit subtracts that from the budget on its way out.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{Block, InstBuilder, SourceLoc, Value};
-use femtoc_isa::insn::{Insn, Source};
+use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, SourceLoc, Value};
+use femtoc_isa::insn::{Insn, Reg, Source};
 
 use super::{fast_key, Budget, Lower, Region, I32, I64};
 use crate::analysis::loops::{Bound, HoistLoop, Shape, Spans, Trip};
+use crate::analysis::zext::may_write;
 use crate::cranelift::CompileError;
+
+/// How an unchecked copy of a counted loop finds the back edges it took.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CountedBudget {
+    /// The counter register.
+    counter: Reg,
+    /// The count is the counter's low word.
+    low32: bool,
+    /// The counter at entry.
+    entry: Value,
+    /// The pc of its decrement.
+    dec_pc: usize,
+}
 
 impl Lower<'_, '_> {
     /// Emits the loop `body` (`lp.head..=lp.back`): the span check in the
@@ -37,6 +58,10 @@ impl Lower<'_, '_> {
         let unchecked = self.b.create_block();
         let checked = self.b.create_block();
         self.b.set_srcloc(SourceLoc::new(lp.head as u32));
+        // Before the check, whose block it must be in.
+        self.unchecked_loop = Some(lp.head);
+        let counted = self.counted_budget_of(lp, body);
+        self.unchecked_loop = None;
         match (&lp.shape, regions) {
             (Shape::Single, &[region]) => self.span_check(lp, region, unchecked, checked),
             (Shape::Spans(spans), _) if spans.spans.len() == regions.len() => {
@@ -48,9 +73,70 @@ impl Lower<'_, '_> {
             }
         }
         self.unchecked_loop = Some(lp.head);
+        self.counted_budget = counted;
         self.loop_copy(lp, body, unchecked)?;
         self.unchecked_loop = None;
+        self.counted_budget = None;
         self.loop_copy(lp, body, checked)
+    }
+
+    /// The counter's part in the unchecked copy of `lp`, if it is counted
+    /// and no access in it keeps a check (a check's slow path and the
+    /// fault block read the budget, which this copy does not keep).
+    /// Called in the header's block, with `unchecked_loop` set.
+    fn counted_budget_of(
+        &mut self,
+        lp: &HoistLoop,
+        body: &[(usize, Insn)],
+    ) -> Option<CountedBudget> {
+        let Trip::Counted { counter, low32 } = lp.trip else { return None };
+        let all_hoisted = body.iter().all(|&(pc, insn)| match insn {
+            Insn::Load { src: base, off, size, .. }
+            | Insn::LoadSx { src: base, off, size, .. }
+            | Insn::Store { dst: base, off, size, .. } => {
+                self.skips_check(pc, base, off, size.bytes())
+            }
+            Insn::Atomic { .. } => false,
+            _ => true,
+        });
+        let mut writes = body.iter().filter(|(_, i)| may_write(i, counter));
+        let (dec_pc, _) = writes.next()?;
+        if !all_hoisted || writes.next().is_some() {
+            return None;
+        }
+        let entry = self.get(counter);
+        Some(CountedBudget { counter, low32, entry, dec_pc: *dec_pc })
+    }
+
+    /// Subtracts the back edges the unchecked copy took from the budget,
+    /// on its way out through the exit at `pc`.
+    pub(super) fn settle_budget(&mut self, pc: usize, counted: CountedBudget) {
+        let now = self.get(counted.counter);
+        // The decrements so far, in the counter's width (a zero count
+        // wraps, and the difference with it).
+        let decrements = if counted.low32 {
+            let entry = self.b.ins().ireduce(I32, counted.entry);
+            let now = self.b.ins().ireduce(I32, now);
+            let d = self.b.ins().isub(entry, now);
+            self.b.ins().uextend(I64, d)
+        } else {
+            self.b.ins().isub(counted.entry, now)
+        };
+        let taken =
+            if pc > counted.dec_pc { self.b.ins().iadd_imm_s(decrements, -1) } else { decrements };
+        match self.budget {
+            Budget::Var(var) => {
+                let left = self.b.use_var(var);
+                let left = self.b.ins().isub(left, taken);
+                self.b.def_var(var, left);
+            }
+            Budget::Slot(slot) => {
+                let at = self.b.ins().stack_addr(I64, slot, 0);
+                let left = self.b.ins().load(I64, MemFlagsData::trusted(), at, 0);
+                let left = self.b.ins().isub(left, taken);
+                self.b.ins().store(MemFlagsData::trusted(), left, at, 0);
+            }
+        }
     }
 
     /// The back edge of the unchecked copy: `brif c, head, next`, the
@@ -58,8 +144,15 @@ impl Lower<'_, '_> {
     /// every back edge) and given back on the way out. The branch then
     /// goes straight to the header, where a block of its own for the
     /// count would end in one more jump per iteration.
-    pub(super) fn unchecked_back_edge(&mut self, c: Value, head: Block, next: Block) {
+    pub(super) fn unchecked_back_edge(&mut self, pc: usize, c: Value, head: Block, next: Block) {
         let exit = self.b.create_block();
+        if let Some(counted) = self.counted_budget {
+            self.b.ins().brif(c, head, &[], exit, &[]);
+            self.b.switch_to_block(exit);
+            self.settle_budget(pc, counted);
+            self.b.ins().jump(next, &[]);
+            return;
+        }
         match self.budget {
             Budget::Var(var) => {
                 let left = self.b.use_var(var);
