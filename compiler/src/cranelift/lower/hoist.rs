@@ -1,9 +1,11 @@
 //! Loops checked once before they run ([`crate::analysis::loops`]).
 //!
 //! The header's block holds the check of the whole span the loop's hoisted
-//! accesses can touch; every jump to the header, from outside or from an
-//! outer loop, lands there. If the span lies in the predicted region with
-//! the permissions the accesses need, an unchecked copy of the body runs;
+//! accesses can touch (of each span, for the several-span shape, each
+//! against the region its first access most likely hits); every jump to
+//! the header, from outside or from an outer loop, lands there. If each
+//! span lies in its region with the permissions its accesses need, an
+//! unchecked copy of the body runs;
 //! otherwise (a short region, a zero counter, any sum that could wrap) the
 //! ordinary checked copy runs and faults exactly where the interpreter
 //! does. Each copy's back edge returns to its own header and counts the
