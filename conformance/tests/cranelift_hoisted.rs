@@ -399,20 +399,22 @@ fn an_index_wrapping_past_2_to_the_64_is_refused() {
 #[test]
 fn other_shapes_stay_checked_every_iteration() {
     let cases = contexts(&[(3, 14), (3, 13), (4, 20)]);
-    // The pointer advances twice per iteration.
-    let twice = "
-        ldxw %r7, [%r1+0]
-        mov %r6, %r1
+    // An index copied at the top and advanced from the copy, compared in
+    // 32 bits only (so nothing bounds the loop).
+    let copy32 = "
+        ldxw %r3, [%r1+0]
+        mov %r6, 0
         mov %r0, 0
     loop:
-        ldxb %r3, [%r6+8]
+        mov %r5, %r6
+        ldxb %r6, [%r1+8]
+        add %r0, %r6
+        add %r1, 1
+        mov %r6, %r5
         add %r6, 1
-        add %r0, %r3
-        add %r6, 1
-        add32 %r7, -1
-        jne %r7, 0, loop
+        jlt32 %r5, %r3, loop
         exit";
-    agree("advanced twice", twice, &cases, &[]);
+    agree("copy compared in 32 bits", copy32, &cases, &[]);
     // The counter steps by two. (Its header comes before any jump, in
     // the entry's straight-line prefix: the verifier's min_ctx_len covers
     // the first iteration's load only, and the later ones must still
@@ -474,4 +476,185 @@ fn other_shapes_stay_checked_every_iteration() {
         jlt %r1, %r3, loop
         exit";
     agree("bound written", bound_moves, &cases, &[]);
+}
+
+/// Counts `c` (the first word) and context lengths for the sort-like
+/// loops below, which handle `min(max(c, 1), 32)` words from byte 8: in
+/// bounds iff `len >= 8 + 4 * words`.
+const SORT_CASES: [(u32, u32, usize); 11] = [
+    (1, 0, 12),
+    (1, 0, 11),
+    (0, 0, 12),
+    (0, 0, 11),
+    (5, 0, 28),
+    (5, 0, 27),
+    (32, 0, 136),
+    (32, 0, 135),
+    (40, 0, 136),
+    (u32::MAX, 0, 136),
+    (100, 0, 60),
+];
+
+#[test]
+fn an_index_copied_at_the_top_with_a_context_and_a_stack_pointer() {
+    // The first loop of the benchmark sort: the index (from 1) is copied
+    // at the top, the original reused for the word being built and then
+    // advanced from the copy; an exit compares the copy with the count,
+    // the back edge with 32. Bytes come through one pointer (the
+    // context), words go through another (the stack), each advanced by
+    // 4: two spans, each checked once.
+    let src = "
+        ldxw %r3, [%r1+0]
+        mov %r0, 0
+        mov %r6, 1
+        mov %r4, %r10
+        add %r4, -128
+        add %r1, 11
+    loop:
+        mov %r5, %r6
+        ldxb %r6, [%r1-2]
+        lsh32 %r6, 8
+        ldxb %r7, [%r1-3]
+        or32 %r6, %r7
+        ldxb %r7, [%r1-1]
+        lsh32 %r7, 16
+        or32 %r6, %r7
+        ldxb %r7, [%r1+0]
+        lsh32 %r7, 24
+        or32 %r6, %r7
+        stxw [%r4+0], %r6
+        add %r0, %r6
+        jge %r5, %r3, out
+        add %r1, 4
+        add %r4, 4
+        mov %r6, %r5
+        add %r6, 1
+        jlt %r5, 32, loop
+    out:
+        ldxw %r2, [%r10-128]
+        add %r0, %r2
+        exit";
+    // Five words take four back edges.
+    let budgets = [2_000, 0, 3, 4, 5, 31];
+    let errors = agree_with("sort fill", src, &contexts2(&SORT_CASES), &[6], &budgets);
+    assert_eq!(errors, 5, "the one-short contexts and 100 words in 60 bytes");
+}
+
+#[test]
+fn an_index_copied_at_the_top_with_one_pointer() {
+    // The last loop of the benchmark sort: a weighted sum of words, the
+    // index copied at the top, its register reused for the word.
+    let src = "
+        ldxw %r3, [%r1+0]
+        mov %r4, 0
+        mov %r5, 1
+        add %r1, 8
+    loop:
+        mov %r2, %r5
+        ldxw %r5, [%r1+0]
+        mov %r0, %r2
+        mul %r0, %r5
+        add %r0, %r4
+        jge %r2, %r3, out
+        add %r1, 4
+        mov %r5, %r2
+        add %r5, 1
+        mov %r4, %r0
+        jlt %r2, 32, loop
+    out:
+        exit";
+    let errors = agree("weighted sum", src, &contexts2(&SORT_CASES), &[4]);
+    assert_eq!(errors, 5, "the one-short contexts and 100 words in 60 bytes");
+}
+
+#[test]
+fn a_pointer_advanced_twice_and_a_stack_pointer() {
+    // count pairs of bytes from byte 8, copied to the stack from
+    // r10 - 128, each pointer advanced by 1 twice per iteration (so
+    // neither is a single-span induction register): in bounds iff
+    // 8 + 2 * count <= len and count <= 64. A 32-bit count of 0 runs 2^32
+    // iterations.
+    let src = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r8, %r10
+        add %r8, -128
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+8]
+        add %r6, 1
+        ldxb %r4, [%r6+8]
+        add %r6, 1
+        stxb [%r8+0], %r3
+        add %r8, 1
+        stxb [%r8+0], %r4
+        add %r8, 1
+        add %r0, %r4
+        add32 %r7, -1
+        jne %r7, 0, loop
+        ldxb %r2, [%r10-128]
+        add %r0, %r2
+        exit";
+    let cases = [(3, 0, 14), (3, 0, 13), (64, 0, 136), (65, 0, 138), (0, 0, 64), (100, 0, 60)];
+    let errors = agree("two pointers", src, &contexts2(&cases), &[5]);
+    assert_eq!(errors, 4, "one byte short, the 65th store, the zero count, 100 pairs");
+}
+
+#[test]
+fn an_index_loop_whose_base_moves_too() {
+    // r4 = r2 + r1 with both advanced by 1: iteration k reads byte
+    // 8 + 2k, for max(n, 1) iterations: in bounds iff len >= 2 * that + 7.
+    let src = "
+        ldxw %r3, [%r1+0]
+        mov %r2, %r1
+        add %r2, 8
+        mov %r1, 0
+        mov %r0, 0
+    loop:
+        mov %r4, %r2
+        add %r4, %r1
+        ldxb %r4, [%r4+0]
+        add %r0, %r4
+        add %r2, 1
+        add %r1, 1
+        jlt %r1, %r3, loop
+        exit";
+    let cases =
+        [(1, 0, 9), (1, 0, 8), (10, 0, 27), (10, 0, 26), (0, 0, 9), (0, 0, 8), (u32::MAX, 0, 64)];
+    let errors = agree("moving base", src, &contexts2(&cases), &[5]);
+    assert_eq!(errors, 4, "the one-short contexts and the huge bound");
+}
+
+#[test]
+fn a_counted_copy_without_checks_leaves_the_budget_to_its_exits() {
+    // Every access of this loop is hoisted, so its unchecked copy counts
+    // no back edge and its exits subtract them from the counter: one exit
+    // comes after the decrement (at a byte of 0xff), the other is the back
+    // edge. A spin loop after it then runs out of budget at the same back
+    // edge as the interpreter only if the loop's count was exact.
+    let src = "
+        ldxw %r7, [%r1+0]
+        mov %r6, %r1
+        mov %r0, 0
+    loop:
+        ldxb %r3, [%r6+8]
+        add %r6, 1
+        add %r7, -1
+        jeq %r3, 255, out
+        add %r0, %r3
+        jne %r7, 0, loop
+    out:
+        mov %r9, 50
+    spin:
+        add %r9, -1
+        jne %r9, 0, spin
+        exit";
+    let mut ctxs = contexts(&[(20, 40), (3, 12)]);
+    let mut early = contexts(&[(20, 40)]).remove(0);
+    early[8 + 5] = 0xff;
+    ctxs.push(early);
+    // 19 or 5 back edges in the loop (2 for the short one), 49 spinning.
+    let budgets = [2_000, 68, 67, 54, 53, 51, 50, 5, 4, 0];
+    let errors = agree_with("budget at the exits", src, &ctxs, &[3], &budgets);
+    assert_eq!(errors, 0);
 }

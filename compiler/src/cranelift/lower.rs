@@ -52,7 +52,7 @@ use femtoc_runtime::abi::{
 
 use super::CompileError;
 use crate::analysis::groups::{self as group, Member};
-use crate::analysis::loops::{self, HoistLoop};
+use crate::analysis::loops::{self, HoistLoop, Shape};
 use crate::analysis::regions::{self as predict, Region};
 
 mod hoist;
@@ -300,15 +300,28 @@ pub(crate) fn lower(
     for lp in loops::hoistable_loops(&insns, &starts, |pc, insn| {
         needs_check(&program.functions, &unchecked, pc, insn)
     }) {
-        let first = lp.accesses.first().map_or(lp.head, |a| a.pc);
-        let region = likely.get(&first).copied().unwrap_or(Region::Ctx);
-        // The span check compares with the one-byte limit: the region's
-        // length if it allows the accesses, else 0.
-        for write in [false, true].into_iter().filter(|&w| if w { lp.writes() } else { lp.reads() })
-        {
-            used.insert(fast_key(region, 1, write));
+        // Each span is checked against the region its first access most
+        // likely hits, with the one-byte limit: the region's length if it
+        // allows the accesses, else 0.
+        let region_of = |first: Option<&loops::Access>| {
+            let first = first.map_or(lp.head, |a| a.pc);
+            likely.get(&first).copied().unwrap_or(Region::Ctx)
+        };
+        let spans: Vec<(Region, bool, bool)> = match &lp.shape {
+            Shape::Single => vec![(region_of(lp.accesses.first()), lp.reads(), lp.writes())],
+            Shape::Spans(s) => s
+                .spans
+                .iter()
+                .map(|span| (region_of(span.accesses.first()), span.reads(), span.writes()))
+                .collect(),
+        };
+        for &(region, reads, writes) in &spans {
+            for write in [false, true].into_iter().filter(|&w| if w { writes } else { reads }) {
+                used.insert(fast_key(region, 1, write));
+            }
         }
-        hoisted.insert(lp.head, (lp, region));
+        let regions = spans.into_iter().map(|(r, _, _)| r).collect();
+        hoisted.insert(lp.head, (lp, regions));
     }
     let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
@@ -337,6 +350,7 @@ pub(crate) fn lower(
         site_of_call: 0,
         loops: hoisted,
         unchecked_loop: None,
+        counted_budget: None,
     };
     lw.body(&insns, code.len())?;
     lw.fault_block();
@@ -571,10 +585,14 @@ struct Lower<'f, 'p> {
     /// Call sites seen so far (their ids follow program order).
     site_of_call: u32,
     /// Loops checked once before they run, by header pc, with the region
-    /// their check is against.
-    loops: BTreeMap<usize, (HoistLoop, Region)>,
+    /// each of their spans is checked against (one for the single-span
+    /// shape).
+    loops: BTreeMap<usize, (HoistLoop, Vec<Region>)>,
     /// The header of the loop whose unchecked copy is being emitted.
     unchecked_loop: Option<usize>,
+    /// Set while an unchecked copy that leaves the budget to its exits is
+    /// emitted (see the `hoist` module).
+    counted_budget: Option<hoist::CountedBudget>,
 }
 
 fn arg(v: Value) -> BlockArg {
@@ -625,10 +643,10 @@ impl Lower<'_, '_> {
             if !open {
                 continue;
             }
-            if let Some((lp, region)) = self.loops.get(&pc).cloned() {
+            if let Some((lp, regions)) = self.loops.get(&pc).cloned() {
                 let body: Vec<(usize, Insn)> =
                     insns.iter().copied().filter(|&(p, _)| p >= lp.head && p <= lp.back).collect();
-                self.hoisted_loop(&lp, region, &body)?;
+                self.hoisted_loop(&lp, &regions, &body)?;
                 // The back edge ended the last block.
                 skip_to = lp.back + 1;
                 open = false;
@@ -722,12 +740,21 @@ impl Lower<'_, '_> {
                 let next = self.block_at(pc + 1)?;
                 if t <= pc && self.unchecked_loop.is_some() {
                     let head = self.block_at(t)?;
-                    self.unchecked_back_edge(c, head, next);
+                    self.unchecked_back_edge(pc, c, head, next);
                 } else if t <= pc {
                     let taken = self.b.create_block();
                     self.b.ins().brif(c, taken, &[], next, &[]);
                     self.b.switch_to_block(taken);
                     self.jump_to(pc, t)?;
+                } else if let Some(counted) = self.counted_budget {
+                    // An exit from an unchecked copy that counts its back
+                    // edges by its counter.
+                    let tb = self.block_at(t)?;
+                    let exit = self.b.create_block();
+                    self.b.ins().brif(c, exit, &[], next, &[]);
+                    self.b.switch_to_block(exit);
+                    self.settle_budget(pc, counted);
+                    self.b.ins().jump(tb, &[]);
                 } else {
                     let tb = self.block_at(t)?;
                     self.b.ins().brif(c, tb, &[], next, &[]);
@@ -988,20 +1015,8 @@ impl Lower<'_, '_> {
     fn checked(&mut self, pc: usize, base: Reg, off: i16, size: u32, write: bool) -> (Value, i32) {
         let b0 = self.get(base);
         let addr = (b0, i32::from(off));
-        if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
-            || self.unchecked.contains(&pc)
-            || self.covered.contains(&pc)
-        {
+        if self.skips_check(pc, base, off, size) {
             return addr;
-        }
-        if let Some((lp, _)) = self.unchecked_loop.and_then(|h| self.loops.get(&h)) {
-            // Checked before the loop; a group's check stays unless the
-            // span covers every load it stands for.
-            let members_hoisted =
-                self.groups.get(&pc).is_none_or(|m| m.iter().all(|&(p, _, _)| lp.hoists(p)));
-            if lp.hoists(pc) && members_hoisted {
-                return addr;
-            }
         }
         let need = if write { REGION_WRITE } else { REGION_READ };
         match self.groups.get(&pc).cloned() {
@@ -1016,6 +1031,25 @@ impl Lower<'_, '_> {
             }
         }
         addr
+    }
+
+    /// True if the access at `pc` gets no inline check: proven in bounds,
+    /// covered by an earlier load's check, or, in a loop's unchecked copy,
+    /// checked before the loop.
+    fn skips_check(&self, pc: usize, base: Reg, off: i16, size: u32) -> bool {
+        if (base == Reg::R10 && in_frame(self.functions, pc, off, size))
+            || self.unchecked.contains(&pc)
+            || self.covered.contains(&pc)
+        {
+            return true;
+        }
+        self.unchecked_loop.and_then(|h| self.loops.get(&h)).is_some_and(|(lp, _)| {
+            // A group's check stays unless the span covers every load it
+            // stands for.
+            let members_hoisted =
+                self.groups.get(&pc).is_none_or(|m| m.iter().all(|&(p, _, _)| lp.hoists(p)));
+            lp.hoists(pc) && members_hoisted
+        })
     }
 
     /// Checks `size` bytes at `addr` (a base value and an offset) for

@@ -76,7 +76,10 @@ impl Lowerer<'_> {
             !in_frame && !in_context && !self.proven_data.contains(&pc)
         };
         let mut out = BTreeMap::new();
-        for lp in loops::hoistable_loops(&pairs, &starts, checked) {
+        for lp in loops::hoistable_loops(&pairs, &starts, checked)
+            .into_iter()
+            .filter(HoistLoop::is_single)
+        {
             // Accesses whose displacement no load or store can hold stay
             // checked (still inside the span, which is only conservative).
             let sites: Vec<usize> = lp
