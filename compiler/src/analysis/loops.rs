@@ -204,12 +204,12 @@ pub struct Span {
 impl Span {
     /// The lowest offset any access reaches from the origin.
     pub fn lowest(&self) -> i64 {
-        self.accesses.iter().map(|a| a.off).min().unwrap_or(0)
+        lowest(&self.accesses)
     }
 
     /// The highest end (offset plus size) of any access.
     pub fn end(&self) -> i64 {
-        self.accesses.iter().map(|a| a.off + i64::from(a.size)).max().unwrap_or(0)
+        end(&self.accesses)
     }
 
     /// Some access is a store.
@@ -223,16 +223,26 @@ impl Span {
     }
 }
 
+/// The lowest offset any of `accesses` reaches.
+fn lowest(accesses: &[Access]) -> i64 {
+    accesses.iter().map(|a| a.off).min().unwrap_or(0)
+}
+
+/// The highest end (offset plus size) of any of `accesses`.
+fn end(accesses: &[Access]) -> i64 {
+    accesses.iter().map(|a| a.off + i64::from(a.size)).max().unwrap_or(0)
+}
+
 impl HoistLoop {
     /// The lowest offset any access reaches, from `[base +] iv` at the top
     /// of an iteration.
     pub fn lowest(&self) -> i64 {
-        self.accesses.iter().map(|a| a.off).min().unwrap_or(0)
+        lowest(&self.accesses)
     }
 
     /// The highest end (offset plus size) of any access, from the same.
     pub fn end(&self) -> i64 {
-        self.accesses.iter().map(|a| a.off + i64::from(a.size)).max().unwrap_or(0)
+        end(&self.accesses)
     }
 
     /// Some hoisted access is a store.

@@ -48,6 +48,18 @@ pub(super) struct CountedBudget {
     dec_pc: usize,
 }
 
+/// The bytes a hoisted span can touch: from `origin`, which moves by
+/// `moved` bytes over the loop (downwards when `down`), accesses reach
+/// from `lowest` to `lowest + width` around it.
+#[derive(Clone, Copy)]
+struct Reach {
+    origin: Value,
+    moved: Value,
+    down: bool,
+    lowest: i64,
+    width: u64,
+}
+
 impl Lower<'_, '_> {
     /// Emits the loop `body` (`lp.head..=lp.back`): the span check in the
     /// header's block, then the unchecked and the checked copy.
@@ -295,9 +307,28 @@ impl Lower<'_, '_> {
             }
             None => iv0,
         };
-        let low = if lp.step < 0 {
-            bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, origin, m));
-            self.b.ins().isub(origin, m)
+        let reach = Reach { origin, moved: m, down: lp.step < 0, lowest, width };
+        if !self.span_in_region(reach, region, (lp.reads(), lp.writes()), &mut bad) {
+            self.b.ins().jump(fail, &[]);
+            return;
+        }
+        self.refuse_any(bad, pass, fail);
+    }
+
+    /// Adds to `bad` the refusals of the bytes `reach` covers in `region`
+    /// (see [`Lowerer::in_region`]): the lowest start must not wrap below
+    /// zero, nor the origin's own travel downwards.
+    fn span_in_region(
+        &mut self,
+        reach: Reach,
+        region: Region,
+        rw: (bool, bool),
+        bad: &mut Vec<Value>,
+    ) -> bool {
+        let Reach { origin, moved, down, lowest, width } = reach;
+        let low = if down {
+            bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, origin, moved));
+            self.b.ins().isub(origin, moved)
         } else {
             origin
         };
@@ -307,12 +338,8 @@ impl Lower<'_, '_> {
         } else {
             self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, low, lowest.unsigned_abs() as i64)
         });
-        let span = self.b.ins().iadd_imm_s(m, width as i64);
-        if !self.in_region(region, (lp.reads(), lp.writes()), first, span, &mut bad) {
-            self.b.ins().jump(fail, &[]);
-            return;
-        }
-        self.refuse_any(bad, pass, fail);
+        let len = self.b.ins().iadd_imm_s(moved, width as i64);
+        self.in_region(region, rw, first, len, bad)
     }
 
     /// Adds to `bad` the refusals of `span` bytes from `first` in
@@ -468,20 +495,8 @@ impl Lower<'_, '_> {
                 // An invariant origin.
                 None => self.b.ins().iconst(I64, 0),
             };
-            let low = if span.step < 0 {
-                bad.push(self.b.ins().icmp(IntCC::UnsignedLessThan, origin, moved));
-                self.b.ins().isub(origin, moved)
-            } else {
-                origin
-            };
-            let first = self.b.ins().iadd_imm_s(low, lowest);
-            bad.push(if lowest >= 0 {
-                self.b.ins().icmp(IntCC::UnsignedLessThan, first, low)
-            } else {
-                self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, low, lowest.unsigned_abs() as i64)
-            });
-            let len = self.b.ins().iadd_imm_s(moved, width as i64);
-            if !self.in_region(region, (span.reads(), span.writes()), first, len, &mut bad) {
+            let reach = Reach { origin, moved, down: span.step < 0, lowest, width };
+            if !self.span_in_region(reach, region, (span.reads(), span.writes()), &mut bad) {
                 self.b.ins().jump(fail, &[]);
                 return;
             }
