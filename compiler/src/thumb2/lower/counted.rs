@@ -15,7 +15,7 @@
 
 use femtoc_isa::{Decoded, FunctionInfo, Insn, Source};
 
-use super::super::insn::{Compare, Cond, DpOp, Reg, Thumb2Insn as I};
+use super::super::insn::{Compare, Cond, DpOp, Reg, Shift, Thumb2Insn as I};
 use super::windows::Target;
 use super::{dp, Any, CompileError, Lowerer, Set};
 use crate::analysis::loops::{self, HoistLoop, Trip};
@@ -240,12 +240,24 @@ impl Lowerer<'_> {
         // r0 = d.
         match lp.trip {
             Trip::Counted { counter, .. } => {
+                // d = (c - 1) * step, refused if it needs more than 32 bits.
                 let c = self.lo(counter, R::R3);
-                self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
-                self.imm(R::R12, step, true);
-                self.e(I::Umull { rdlo: R::R0, rdhi: R::R1, rn: R::R3, rm: R::R12 });
-                self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
-                fail_if(self, Cond::Ne);
+                if step == 1 {
+                    self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R0, rn: c, imm: 1 });
+                } else if step.is_power_of_two() {
+                    let k = step.trailing_zeros() as u8;
+                    self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
+                    let sh = |kind, s, rd, amount| I::ShiftImm { kind, s, rd, rm: R::R3, amount };
+                    self.e(sh(Shift::Lsr, Set, R::R1, 32 - k));
+                    fail_if(self, Cond::Ne);
+                    self.e(sh(Shift::Lsl, Any, R::R0, k));
+                } else {
+                    self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R3, rn: c, imm: 1 });
+                    self.imm(R::R12, step, true);
+                    self.e(I::Umull { rdlo: R::R0, rdhi: R::R1, rn: R::R3, rm: R::R12 });
+                    self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: 0 });
+                    fail_if(self, Cond::Ne);
+                }
             }
             Trip::Index { .. } => self.mov(R::R0, R::R1),
         }
