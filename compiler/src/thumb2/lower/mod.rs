@@ -2247,12 +2247,14 @@ impl<'p> Lowerer<'p> {
             // 0 to all ones. Borrow from the high word and return, or stop
             // (budget_left = 0) when there is nothing to borrow.
             let out = self.asm.label();
+            // Temporaries are dead at budget events: low registers keep
+            // the context accesses narrow.
             self.asm.bind(self.shared.budget_borrow);
-            self.ctx(R::R12);
-            self.ldr(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
+            self.ctx(R::R2);
+            self.ldr(R::R1, R::R2, abi::OFF_BUDGET_LEFT + 4);
             self.e(I::Cbz { nonzero: false, rn: R::R1, target: out });
             self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R1, imm: 1 });
-            self.str(R::R1, R::R12, abi::OFF_BUDGET_LEFT + 4);
+            self.str(R::R1, R::R2, abi::OFF_BUDGET_LEFT + 4);
             self.e(I::Bx { rm: R::LR });
             self.asm.bind(out);
             match (self.map.budget, self.budget_slot) {
@@ -2270,8 +2272,8 @@ impl<'p> Lowerer<'p> {
         if self.uses_check_slow || self.uses_misaligned {
             // fault_exit: r0 = pc; the fault fields are filled.
             self.asm.bind(fault_exit);
-            self.ctx(R::R12);
-            self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+            self.ctx(R::R3);
+            self.str(R::R0, R::R3, abi::OFF_EXIT_PC);
             self.imm(R::R0, status::MEMORY_FAULT, true);
             self.e(I::B { cond: None, target: epilogue });
         }
@@ -2289,15 +2291,15 @@ impl<'p> Lowerer<'p> {
         if self.has_budget() {
             // budget_exit: r0 = pc.
             self.asm.bind(budget_exit);
-            self.ctx(R::R12);
-            self.str(R::R0, R::R12, abi::OFF_EXIT_PC);
+            self.ctx(R::R3);
+            self.str(R::R0, R::R3, abi::OFF_EXIT_PC);
             self.imm(R::R0, status::BUDGET, true);
         }
         // epilogue: r0 = status.
         self.asm.bind(epilogue);
         if self.has_budget() {
-            self.ctx(R::R12);
-            self.budget_store(R::R12, R::R1);
+            self.ctx(R::R3);
+            self.budget_store(R::R3, R::R1);
         }
         self.e(I::SpAdjust { sub: false, imm: self.frame() });
         self.e(I::Pop { regs: SAVED | R::PC.bit() });
