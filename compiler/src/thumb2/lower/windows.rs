@@ -131,8 +131,8 @@ impl Lowerer<'_> {
     }
 
     /// Fills the windows of one region inline: the region is found once,
-    /// then each window checks its permission and widest size. r1..r4 and
-    /// r12 are scratch.
+    /// then each window checks its permission and widest size. r1..r5 are
+    /// scratch (low registers: narrow loads from the region table).
     fn window_group_inline(&mut self, group: &[Window]) {
         let Some(first) = group.first() else { return };
         let none = self.asm.label();
@@ -142,25 +142,25 @@ impl Lowerer<'_> {
                 self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
                 self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: e });
                 self.e(I::B { cond: Some(Cond::Ls), target: none });
-                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+                self.ldr(R::R5, R::R0, abi::OFF_REGIONS);
                 24 * e
             }
             Target::Data(n) => {
                 // Search the table for the entry starting at the data
-                // region's base; r12 ends on it.
+                // region's base; r5 ends on it.
                 let search = self.asm.label();
                 let found = self.asm.label();
-                self.ldr(R::R12, R::R0, abi::OFF_DATA_BASES);
-                self.ldr(R::R2, R::R12, 8 * n);
+                self.ldr(R::R5, R::R0, abi::OFF_DATA_BASES);
+                self.ldr(R::R2, R::R5, 8 * n);
                 self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
-                self.ldr(R::R12, R::R0, abi::OFF_REGIONS);
+                self.ldr(R::R5, R::R0, abi::OFF_REGIONS);
                 self.asm.bind(search);
                 self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R1, rn: R::R1, imm: 1 });
                 self.e(I::B { cond: Some(Cond::Lo), target: none });
-                self.ldr(R::R3, R::R12, 0);
+                self.ldr(R::R3, R::R5, 0);
                 self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R3, rm: R::R2 });
                 self.e(I::B { cond: Some(Cond::Eq), target: found });
-                self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R12, rn: R::R12, imm: 24 });
+                self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R5, rn: R::R5, imm: 24 });
                 self.e(I::B { cond: None, target: search });
                 self.asm.bind(found);
                 0
@@ -168,11 +168,11 @@ impl Lowerer<'_> {
         };
         // r2 start, r3 length (low words: on a 32-bit target regions lie
         // below 2^32, and one that wraps gets no window), r4 permissions.
-        self.ldr(R::R2, R::R12, at);
-        self.ldr(R::R3, R::R12, at + 8);
+        self.ldr(R::R2, R::R5, at);
+        self.ldr(R::R3, R::R5, at + 8);
         self.e(dp(DpOp::Add, Set, R::R1, R::R2, R::R3));
         self.e(I::B { cond: Some(Cond::Hs), target: none });
-        self.ldr(R::R4, R::R12, at + 16);
+        self.ldr(R::R4, R::R5, at + 16);
         // A lone window shares the region's refusal path.
         let lone = group.len() == 1;
         for w in group {
