@@ -2216,17 +2216,20 @@ impl<'p> Lowerer<'p> {
         self.asm.bind(check_slow);
         self.e(I::Push { regs: kept | R::LR.bit() });
         self.e(I::SpAdjust { sub: true, imm: 8 });
-        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R12, rn: R::R1, imm: 0xff });
-        self.str(R::R12, R::SP, 0);
-        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R12, rm: R::R1, amount: 8 });
-        self.str(R::R12, R::SP, 4);
+        // Size and write flag go on the stack (the routine's fifth and
+        // sixth arguments); r0 and r1 are free for it once read, and low
+        // registers keep these instructions 16-bit.
+        self.e(I::Unary { op: UnOp::Uxtb, rd: R::R0, rm: R::R1 });
+        self.str(R::R0, R::SP, 0);
+        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R0, rm: R::R1, amount: 8 });
+        self.str(R::R0, R::SP, 4);
         self.ldr(R::R0, R::SP, 32 + CTX);
-        if let Some(v) = self.budget_value(R::R12, 32) {
+        if let Some(v) = self.budget_value(R::R1, 32) {
             self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
         }
-        self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
-        self.ldr(R::R12, R::R12, routine_offset::ACCESS_CHECK);
-        self.e(I::Blx { rm: R::R12 });
+        self.ldr(R::R1, R::R0, abi::OFF_ROUTINES);
+        self.ldr(R::R1, R::R1, routine_offset::ACCESS_CHECK);
+        self.e(I::Blx { rm: R::R1 });
         self.e(I::SpAdjust { sub: false, imm: 8 });
         self.e(I::Cbz { nonzero: true, rn: R::R0, target: refused });
         self.e(I::Pop { regs: kept | R::PC.bit() });
