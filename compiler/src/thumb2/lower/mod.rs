@@ -2212,10 +2212,14 @@ impl<'p> Lowerer<'p> {
     /// fault exit, which must follow it.
     fn check_slow_tail(&mut self, check_slow: Label) {
         let refused = self.asm.label();
-        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit() | R::R12.bit();
+        // r0..r3 hold the pc, size and address, and the address register
+        // is used again after the check; r12 is never live across one.
+        // Five words and 12 bytes of arguments keep sp 8-aligned at the
+        // call; only low registers and pc/lr: 16-bit PUSH and POP.
+        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit();
         self.asm.bind(check_slow);
         self.e(I::Push { regs: kept | R::LR.bit() });
-        self.e(I::SpAdjust { sub: true, imm: 8 });
+        self.e(I::SpAdjust { sub: true, imm: 12 });
         // Size and write flag go on the stack (the routine's fifth and
         // sixth arguments); r0 and r1 are free for it once read, and low
         // registers keep these instructions 16-bit.
@@ -2230,11 +2234,13 @@ impl<'p> Lowerer<'p> {
         self.ldr(R::R1, R::R0, abi::OFF_ROUTINES);
         self.ldr(R::R1, R::R1, routine_offset::ACCESS_CHECK);
         self.e(I::Blx { rm: R::R1 });
-        self.e(I::SpAdjust { sub: false, imm: 8 });
+        self.e(I::SpAdjust { sub: false, imm: 12 });
         self.e(I::Cbz { nonzero: true, rn: R::R0, target: refused });
         self.e(I::Pop { regs: kept | R::PC.bit() });
+        // Refused: r0 (the pc) back for the fault exit, lr dropped.
         self.asm.bind(refused);
-        self.e(I::Pop { regs: kept | R::LR.bit() });
+        self.e(I::Pop { regs: kept });
+        self.e(I::SpAdjust { sub: false, imm: 4 });
     }
 
     fn shared_tails(&mut self) {
