@@ -2056,10 +2056,20 @@ impl<'p> Lowerer<'p> {
             if hi.is_none() {
                 self.imm(R::R3, 0, true);
             }
-            self.load64(src, R::R0, R::R1);
-            self.load64(EReg::R0, R::R12, R::LR);
+            // The value and, for compare-exchange only (the routine reads
+            // it for no other operation), the expected value go on the
+            // stack as the routine's last arguments.
+            let l = self.lo(src, R::R0);
+            self.mov(R::R0, l);
+            let h = self.hi_flags_dead(src, R::R1);
+            self.mov(R::R1, h);
+            let cmpxchg = op == AtomicOp::CmpXchg;
+            if cmpxchg {
+                self.load64(EReg::R0, R::R12, R::LR);
+            }
             self.e(I::SpAdjust { sub: true, imm: 16 });
-            for (i, r) in [R::R0, R::R1, R::R12, R::LR].into_iter().enumerate() {
+            let words = if cmpxchg { &[R::R0, R::R1, R::R12, R::LR][..] } else { &[R::R0, R::R1] };
+            for (i, &r) in words.iter().enumerate() {
                 self.str(r, R::SP, 4 * i as u32);
             }
             self.ldr(R::R0, R::SP, 16 + CTX);
