@@ -2089,22 +2089,22 @@ impl<'p> Lowerer<'p> {
             }
             return Ok(());
         }
-        // 32-bit: an exclusive loop at `addr`. r0 old, r1 operand, r3 new,
-        // r12 status.
+        // 32-bit: an exclusive loop at `addr`: r0 old, r3 new, the operand
+        // where it lives (or r1), the status in a low register unless the
+        // address took r2.
         let v = self.lo(src, R::R1);
-        self.mov(R::R1, v);
+        let status = if addr == R::R2 { R::R12 } else { R::R2 };
         let retry = self.asm.label();
         let done = self.asm.label();
         if op == AtomicOp::CmpXchg {
             let fail = self.asm.label();
             let expected = self.lo(EReg::R0, R::R3);
-            self.mov(R::R3, expected);
             self.asm.bind(retry);
             self.e(I::Ldrex { rt: R::R0, rn: addr });
-            self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R3 });
+            self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: expected });
             self.e(I::B { cond: Some(Cond::Ne), target: fail });
-            self.e(I::Strex { rd: R::R12, rt: R::R1, rn: addr });
-            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R12, imm: 0 });
+            self.e(I::Strex { rd: status, rt: v, rn: addr });
+            self.e(I::CmpImm { kind: Compare::Cmp, rn: status, imm: 0 });
             self.e(I::B { cond: Some(Cond::Ne), target: retry });
             self.e(I::B { cond: None, target: done });
             self.asm.bind(fail);
@@ -2116,15 +2116,23 @@ impl<'p> Lowerer<'p> {
         }
         self.asm.bind(retry);
         self.e(I::Ldrex { rt: R::R0, rn: addr });
-        match op {
-            AtomicOp::Add => self.e(dp(DpOp::Add, Any, R::R3, R::R0, R::R1)),
-            AtomicOp::Or => self.e(dp(DpOp::Orr, Any, R::R3, R::R0, R::R1)),
-            AtomicOp::And => self.e(dp(DpOp::And, Any, R::R3, R::R0, R::R1)),
-            AtomicOp::Xor => self.e(dp(DpOp::Eor, Any, R::R3, R::R0, R::R1)),
-            _ => self.mov(R::R3, R::R1),
-        }
-        self.e(I::Strex { rd: R::R12, rt: R::R3, rn: addr });
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R12, imm: 0 });
+        let new = match op {
+            AtomicOp::Add => Some(DpOp::Add),
+            AtomicOp::Or => Some(DpOp::Orr),
+            AtomicOp::And => Some(DpOp::And),
+            AtomicOp::Xor => Some(DpOp::Eor),
+            _ => None,
+        };
+        let stored = match new {
+            Some(dp_op) => {
+                self.e(dp(dp_op, Any, R::R3, R::R0, v));
+                R::R3
+            }
+            // Exchange stores the operand itself.
+            None => v,
+        };
+        self.e(I::Strex { rd: status, rt: stored, rn: addr });
+        self.e(I::CmpImm { kind: Compare::Cmp, rn: status, imm: 0 });
         self.e(I::B { cond: Some(Cond::Ne), target: retry });
         self.asm.bind(done);
         if fetch || op == AtomicOp::Xchg {
