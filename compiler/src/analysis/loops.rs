@@ -201,60 +201,53 @@ pub struct Span {
     pub accesses: Vec<Access>,
 }
 
-impl Span {
+/// What a set of hoisted accesses covers, relative to one origin: the
+/// same questions for a [`HoistLoop`] (origin `[base +] iv`) and for each
+/// [`Span`] of a several-span loop.
+pub trait AccessSet {
+    /// The accesses.
+    fn accesses(&self) -> &[Access];
+
     /// The lowest offset any access reaches from the origin.
-    pub fn lowest(&self) -> i64 {
-        lowest(&self.accesses)
+    fn lowest(&self) -> i64 {
+        self.accesses().iter().map(|a| a.off).min().unwrap_or(0)
     }
 
     /// The highest end (offset plus size) of any access.
-    pub fn end(&self) -> i64 {
-        end(&self.accesses)
+    fn end(&self) -> i64 {
+        self.accesses().iter().map(|a| a.off + i64::from(a.size)).max().unwrap_or(0)
+    }
+
+    /// Bytes from the lowest offset to the highest end: at least 1 (an
+    /// access has a size).
+    fn width(&self) -> u64 {
+        self.end().saturating_sub(self.lowest()).max(1) as u64
     }
 
     /// Some access is a store.
-    pub fn writes(&self) -> bool {
-        self.accesses.iter().any(|a| a.write)
+    fn writes(&self) -> bool {
+        self.accesses().iter().any(|a| a.write)
     }
 
     /// Some access is a load.
-    pub fn reads(&self) -> bool {
-        self.accesses.iter().any(|a| !a.write)
+    fn reads(&self) -> bool {
+        self.accesses().iter().any(|a| !a.write)
     }
 }
 
-/// The lowest offset any of `accesses` reaches.
-fn lowest(accesses: &[Access]) -> i64 {
-    accesses.iter().map(|a| a.off).min().unwrap_or(0)
+impl AccessSet for Span {
+    fn accesses(&self) -> &[Access] {
+        &self.accesses
+    }
 }
 
-/// The highest end (offset plus size) of any of `accesses`.
-fn end(accesses: &[Access]) -> i64 {
-    accesses.iter().map(|a| a.off + i64::from(a.size)).max().unwrap_or(0)
+impl AccessSet for HoistLoop {
+    fn accesses(&self) -> &[Access] {
+        &self.accesses
+    }
 }
 
 impl HoistLoop {
-    /// The lowest offset any access reaches, from `[base +] iv` at the top
-    /// of an iteration.
-    pub fn lowest(&self) -> i64 {
-        lowest(&self.accesses)
-    }
-
-    /// The highest end (offset plus size) of any access, from the same.
-    pub fn end(&self) -> i64 {
-        end(&self.accesses)
-    }
-
-    /// Some hoisted access is a store.
-    pub fn writes(&self) -> bool {
-        self.accesses.iter().any(|a| a.write)
-    }
-
-    /// Some hoisted access is a load.
-    pub fn reads(&self) -> bool {
-        self.accesses.iter().any(|a| !a.write)
-    }
-
     /// True for the single-span shape, which every backend handles.
     pub fn is_single(&self) -> bool {
         self.shape == Shape::Single

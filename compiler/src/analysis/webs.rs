@@ -46,11 +46,6 @@ pub struct LowWords {
 }
 
 impl LowWords {
-    /// Every web low: for programs the analysis is not run on.
-    pub fn all_low() -> Self {
-        LowWords { everywhere: 0x3ff, entry: 0x3ff, ..Default::default() }
-    }
-
     /// True if `r`'s value just before `pc` is kept as a low word.
     pub fn before(&self, pc: usize, r: Reg) -> bool {
         r.index() >= REGS || self.before.get(&pc).copied().unwrap_or(self.everywhere) & r.bit() != 0

@@ -52,7 +52,7 @@ use femtoc_runtime::abi::{
 
 use super::CompileError;
 use crate::analysis::groups::{self as group, Member};
-use crate::analysis::loops::{self, HoistLoop, Shape};
+use crate::analysis::loops::{self, AccessSet, HoistLoop, Shape};
 use crate::analysis::regions::{self as predict, Region};
 
 mod hoist;

@@ -31,7 +31,7 @@ use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, SourceLoc, Value};
 use femtoc_isa::insn::{Insn, Reg, Source};
 
 use super::{fast_key, Budget, Lower, Region, I32, I64};
-use crate::analysis::loops::{Bound, HoistLoop, Shape, Spans, Trip};
+use crate::analysis::loops::{AccessSet, Bound, HoistLoop, Shape, Spans, Trip};
 use crate::analysis::zext::may_write;
 use crate::cranelift::CompileError;
 
@@ -249,8 +249,8 @@ impl Lower<'_, '_> {
     /// `iv0 + k*step <= n - 1`); the budget left must be at least that.
     fn span_check(&mut self, lp: &HoistLoop, region: Region, pass: Block, fail: Block) {
         let lowest = lp.lowest();
-        // At least 1 (an access has a size), at most about 2^33.
-        let width = lp.end().saturating_sub(lowest).max(1) as u64;
+        // At most about 2^33.
+        let width = lp.width();
         let step = lp.step.unsigned_abs().max(1);
         let mut bad: Vec<Value> = Vec::new();
         let iv0 = self.get(lp.iv);
@@ -484,8 +484,8 @@ impl Lower<'_, '_> {
                 None => a0,
             };
             let lowest = span.lowest();
-            // At least 1 (an access has a size), at most about 2^33.
-            let width = span.end().saturating_sub(lowest).max(1) as u64;
+            // At most about 2^33.
+            let width = span.width();
             let step = span.step.unsigned_abs();
             let moved = match (u64::MAX - width).checked_div(step) {
                 Some(max) => {

@@ -18,7 +18,7 @@ use femtoc_isa::{Decoded, FunctionInfo, Insn, Source};
 use super::super::insn::{Compare, Cond, DpOp, Reg, Shift, Thumb2Insn as I};
 use super::windows::Target;
 use super::{dp, Any, CompileError, Lowerer, Set};
-use crate::analysis::loops::{self, HoistLoop, Trip};
+use crate::analysis::loops::{self, AccessSet, HoistLoop, Trip};
 use std::collections::BTreeMap;
 
 use Reg as R;
