@@ -132,3 +132,66 @@ fn a_callee_widening_a_register_is_seen_after_the_call() {
     let contexts = [vec![0u8], vec![1u8]];
     agree("callee", src, &contexts, &[], &[Reg::R6]);
 }
+
+/// Fletcher-32's outer loop: `r4 = min(r2, 3); r2 -= r4` until r2 is zero.
+/// The subtraction cannot wrap because r4 is at most r2 (a copy, or the
+/// clamp on the edge where r2 >= 3). Without the clamp it can.
+fn count_down_by_clamp(clamped: bool) -> String {
+    let clamp = if clamped { "jlt %r2, 3, take" } else { "" };
+    format!(
+        "
+        mov %r0, 0
+        mov %r6, %r1
+    outer:
+        jeq %r2, 0, out
+        mov %r4, %r2
+        {clamp}
+        mov %r4, 3
+    take:
+        sub %r2, %r4
+        ldxb %r3, [%r6+0]
+        add %r0, %r3
+        add %r0, %r2
+        add %r6, 1
+        ja outer
+    out:
+        exit"
+    )
+}
+
+#[test]
+fn a_length_minus_its_clamp_stays_a_low_word() {
+    let contexts: Vec<Vec<u8>> = [0usize, 1, 2, 3, 4, 7, 9]
+        .iter()
+        .map(|&n| (0..n).map(|i| 3 + 5 * i as u8).collect())
+        .collect();
+    agree("clamped", &count_down_by_clamp(true), &contexts, &[Reg::R2, Reg::R4], &[]);
+    // Lengths 1 and 2 wrap r2 below zero; the loop then walks off the
+    // context and faults.
+    agree("unclamped", &count_down_by_clamp(false), &contexts, &[], &[Reg::R2]);
+}
+
+#[test]
+fn a_register_minus_one_a_compare_put_below_it_stays_a_low_word() {
+    // Taken when r3 > r2, so the fall-through has r3 <= r2. Jumping when
+    // r3 < r2 leaves r3 >= r2 instead, and r2 - r3 wraps unless equal.
+    let src = |jump: &str| {
+        format!(
+            "
+        ldxb %r3, [%r1+0]
+        mov %r0, 1
+        {jump} %r3, %r2, out
+        sub %r2, %r3
+        mov %r0, %r2
+        add %r0, %r2
+    out:
+        exit"
+        )
+    };
+    let contexts: Vec<Vec<u8>> = [(1u8, 1usize), (1, 4), (4, 4), (9, 4), (0, 3), (200, 200)]
+        .iter()
+        .map(|&(first, len)| (0..len).map(|i| if i == 0 { first } else { i as u8 }).collect())
+        .collect();
+    agree("below", &src("jgt"), &contexts, &[Reg::R2], &[]);
+    agree("above", &src("jlt"), &contexts, &[], &[Reg::R2]);
+}

@@ -147,15 +147,24 @@ impl RangeConfig {
     }
 }
 
-/// The ranges, and which registers hold the same 64-bit value (so that a
+/// The ranges, which registers hold the same 64-bit value (so that a
 /// compare refines every copy of its operand, as in `mov r4, r2; jlt r2,
-/// 359` where r4 is what the loop uses).
+/// 359` where r4 is what the loop uses), and which are known to be at most
+/// which others.
+///
+/// The order relation is what keeps `n -= min(n, k)` from wrapping in an
+/// interval domain: Fletcher-32's outer loop takes `r4 = r2; if r2 >= 359
+/// { r4 = 359 }` blocks and then `r2 -= r4`. Intervals alone see
+/// `[0, 2^31] - [0, 359]`, which may wrap; `r4 <= r2` says it cannot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct State {
     range: [Range; Reg::COUNT],
     /// `same[i]`: bit set of the registers equal to register `i` (always
     /// including `i`).
     same: [u16; Reg::COUNT],
+    /// `le[i]`: bit set of registers `j` with `i <= j` unsigned (always
+    /// including `i`), as recorded by copies and compares.
+    le: [u16; Reg::COUNT],
 }
 
 impl State {
@@ -164,12 +173,64 @@ impl State {
         for (i, m) in same.iter_mut().enumerate() {
             *m = 1 << i;
         }
-        State { range, same }
+        State { range, same, le: same }
+    }
+
+    /// Every `i <= j` this state implies: recorded ones, equal values, and
+    /// intervals that do not overlap, closed under transitivity.
+    fn order(&self) -> [u16; Reg::COUNT] {
+        let mut le = self.le;
+        for (i, m) in le.iter_mut().enumerate() {
+            *m |= self.same[i] | (1 << i);
+            for (j, r) in self.range.iter().enumerate() {
+                if self.range[i].hi <= r.lo {
+                    *m |= 1 << j;
+                }
+            }
+        }
+        for k in 0..Reg::COUNT {
+            for i in 0..Reg::COUNT {
+                if le[i] & (1 << k) != 0 {
+                    le[i] |= le[k];
+                }
+            }
+        }
+        le
+    }
+
+    /// True if `a <= b` holds in this state.
+    fn at_most(&self, a: Reg, b: Reg) -> bool {
+        self.order().get(a.index()).is_some_and(|m| m & b.bit() != 0)
+    }
+
+    /// Records `a <= b` for every copy of `a` and of `b`.
+    fn record_at_most(&mut self, a: Reg, b: Reg) {
+        let ca = self.same.get(a.index()).copied().unwrap_or(0) | a.bit();
+        let cb = self.same.get(b.index()).copied().unwrap_or(0) | b.bit();
+        for (i, m) in self.le.iter_mut().enumerate() {
+            if ca & (1 << i) != 0 {
+                *m |= cb;
+            }
+        }
+    }
+
+    /// This state as first stored at an instruction: the order it implies
+    /// made explicit, so that joins only ever remove facts.
+    fn stored(mut self) -> Self {
+        self.le = self.order();
+        self
     }
 }
 
 fn join_into(old: &mut State, new: &State, widen: bool) -> bool {
     let mut changed = false;
+    let order = new.order();
+    for (o, n) in old.le.iter_mut().zip(order) {
+        if *o & n != *o {
+            *o &= n;
+            changed = true;
+        }
+    }
     for (o, n) in old.range.iter_mut().zip(&new.range) {
         let mut j = o.join(*n);
         if widen {
@@ -202,6 +263,9 @@ fn set(s: &mut State, r: Reg, v: Range) {
     for (j, m) in s.same.iter_mut().enumerate() {
         *m = if j == i { 1 << i } else { *m & !(1 << i) };
     }
+    for (j, m) in s.le.iter_mut().enumerate() {
+        *m = if j == i { 1 << i } else { *m & !(1 << i) };
+    }
 }
 
 /// `dst` becomes a copy of `src`.
@@ -216,6 +280,16 @@ fn copy(s: &mut State, dst: Reg, src: Reg) {
         if class & (1 << j) != 0 {
             *m = class;
         }
+    }
+    // What is at most src is at most dst, and dst is at most what src is.
+    let above = s.le.get(src.index()).copied().unwrap_or(0);
+    for m in s.le.iter_mut() {
+        if *m & src.bit() != 0 {
+            *m |= dst.bit();
+        }
+    }
+    if let Some(m) = s.le.get_mut(dst.index()) {
+        *m = above | dst.bit();
     }
 }
 
@@ -369,6 +443,21 @@ fn refine(s: &mut State, width: Width, cond: JmpCond, dst: Reg, src: Source, tak
         return false;
     }
     narrow_to(s, dst, r);
+    // Between two registers the edge also orders them (a 32-bit compare
+    // only when both values fit, so that it compares the values).
+    if let Source::Reg(o) = src {
+        if width == Width::W64 || get(s, o).is_narrow() {
+            match holds {
+                Eq => {
+                    s.record_at_most(dst, o);
+                    s.record_at_most(o, dst);
+                }
+                Lt | Le => s.record_at_most(dst, o),
+                Gt | Ge => s.record_at_most(o, dst),
+                _ => {}
+            }
+        }
+    }
     true
 }
 
@@ -383,6 +472,16 @@ fn transfer(insn: &Insn, s: &mut State, limit: u64, data_sizes: &[u64]) {
             if get(s, r).is_narrow() =>
         {
             copy(s, dst, r)
+        }
+        // A register minus one known to be at most it cannot wrap (both
+        // fit in 32 bits for a 32-bit subtraction, which then is the
+        // 64-bit one).
+        Insn::Alu { width, op: AluOp::Sub, dst, src: Source::Reg(r) }
+            if s.at_most(r, dst)
+                && (width == Width::W64 || (get(s, dst).is_narrow() && get(s, r).is_narrow())) =>
+        {
+            let (a, b) = (get(s, dst), get(s, r));
+            set(s, dst, Range { lo: a.lo.saturating_sub(b.hi), hi: a.hi.saturating_sub(b.lo) });
         }
         Insn::Alu { width, op, dst, src } => {
             let a = match width {
@@ -522,7 +621,7 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> Ranges {
                 join_into(old, s, n >= WIDEN_AFTER && widen_at.contains(&pc))
             }
             Some(slot) => {
-                *slot = Some(*s);
+                *slot = Some(s.stored());
                 true
             }
             None => false,

@@ -400,3 +400,29 @@ fn a_data_address_lies_a_region_size_below_the_limit() {
     let ranges = super::ranges::register_ranges(&with_data(&src(0), &[(ReadOnly, 64)]), &cfg);
     assert_eq!(ranges.get(&2).map(|r| r[5].hi), Some(u64::from(u32::MAX) - 64 + 8));
 }
+
+#[test]
+fn a_length_minus_its_clamp_is_narrow() {
+    // r4 = min(r2, 359) is at most r2, so r2 - r4 cannot wrap; an
+    // unconditional 359 can exceed r2.
+    let src = |clamp: &str| {
+        format!(
+            "
+        mov %r0, 0
+    outer:
+        jeq %r2, 0, out
+        mov %r4, %r2
+        {clamp}
+        mov %r4, 359
+    take:
+        sub %r2, %r4
+        add %r0, %r2
+        ja outer
+    out:
+        exit"
+        )
+    };
+    let n = by_range(&src("jlt %r2, 359, take"));
+    assert!(n.contains(&2) && n.contains(&4), "{n:?}");
+    assert!(!by_range(&src("")).contains(&2));
+}

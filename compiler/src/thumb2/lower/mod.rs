@@ -1145,10 +1145,32 @@ impl<'p> Lowerer<'p> {
             alt.filter(|&(o, v)| fits(v) && !(matches!(o, DpOp::Add | DpOp::Sub) && k == 0))
         {
             self.e(I::DpImm { op: op2, s, rd: d, rn: a, imm: k2 });
+        } else if let Some((first, second, n)) =
+            Self::mask_as_shifts(k).filter(|_| op == DpOp::And && s == Any && !flags_live)
+        {
+            // Clearing the low or high bits: two shifts (16-bit encodings
+            // for low registers) instead of MOVW/MOVT and an AND.
+            self.e(I::ShiftImm { kind: first, s: Any, rd: d, rm: a, amount: n });
+            self.e(I::ShiftImm { kind: second, s: Any, rd: d, rm: d, amount: n });
         } else {
             let tmp = if a == R::R12 || d == R::R12 { R::LR } else { R::R12 };
             self.imm(tmp, k, !flags_live);
             self.e(dp(op, s, d, a, tmp));
+        }
+    }
+
+    /// An AND mask that keeps only the high or only the low bits, as the
+    /// two shifts that apply it and their amount: high bits kept are
+    /// `x >> n << n`, low bits kept `x << n >> n`.
+    fn mask_as_shifts(k: u32) -> Option<(Shift, Shift, u8)> {
+        let clear_low = (!k).trailing_ones();
+        let keep_low = k.trailing_ones();
+        if (1..32).contains(&clear_low) && k == u32::MAX << clear_low {
+            Some((Shift::Lsr, Shift::Lsl, clear_low as u8))
+        } else if (1..32).contains(&keep_low) && k == u32::MAX >> (32 - keep_low) {
+            Some((Shift::Lsl, Shift::Lsr, (32 - keep_low) as u8))
+        } else {
+            None
         }
     }
 
@@ -1908,6 +1930,17 @@ impl<'p> Lowerer<'p> {
 
     /// `r3:r2 = base + off`, 64-bit.
     fn address64(&mut self, base: EReg, off: i16) {
+        if self.low_use(base) {
+            // The upper half is the carry out of the low word (minus one
+            // for a negative offset): MOVS, ADCS/SBCS r3, r3 take 16 bits
+            // each where out-of-line code may clobber the flags.
+            self.imm(R::R3, 0, true);
+            let lo = self.lo(base, R::R2);
+            self.add_imm(R::R2, lo, i32::from(off), Set);
+            let op = if off < 0 { DpOp::Sbc } else { DpOp::Adc };
+            self.e(dp(op, Any, R::R3, R::R3, R::R3));
+            return;
+        }
         let lo = self.lo(base, R::R2);
         self.add_imm(R::R2, lo, i32::from(off), Set);
         let hi = self.hi(base, R::R3);
