@@ -130,6 +130,13 @@ impl Core {
     }
 
     /// Register numbers of the stack pointer and of the link register.
+    /// Registers a call starts with junk in: every general register but the arguments,
+    /// sp, the link register and (RISC-V) zero, gp and tp, which C code may rely on.
+    pub(crate) fn poisoned_regs(self) -> impl Iterator<Item = u8> {
+        let (all, args) = if self.is_arm() { (0..13u8, 0..4u8) } else { (5..32u8, 10..18u8) };
+        all.filter(move |r| !args.contains(r))
+    }
+
     pub(crate) fn sp_reg(self) -> u8 {
         if self.is_arm() {
             13

@@ -51,6 +51,10 @@ type TrapFn = Box<dyn FnMut(&mut TrapContext<'_>) -> Result<(), TrapError>>;
 
 /// Size of the trap page.
 const TRAP_PAGE_SIZE: u32 = 0x1000;
+/// What the machine stack below a call's arguments holds when the call starts.
+pub const POISON_BYTE: u8 = 0xa5;
+/// What a register carrying no argument holds when a call starts (xor its number).
+pub const POISON_WORD: u32 = 0xdead_be00;
 
 /// Layout and limits of a [`Machine`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,7 +469,8 @@ impl Machine {
 
     /// Calls the function at `entry` with `args` following the C ABI of the core (AAPCS
     /// or RISC-V ILP32; arguments past the registers go on the stack) on a fresh stack, and
-    /// runs until it returns.
+    /// runs until it returns. The stack below the arguments and the registers that carry
+    /// none start as junk ([`POISON_BYTE`], [`POISON_WORD`]).
     pub fn call(&mut self, entry: u32, args: &[u32]) -> Result<CallResult, EmuError> {
         let core = self.core;
         let return_addr = self.config.trap_base;
@@ -480,6 +485,15 @@ impl Machine {
         }
         // Fits: at most half of a u32-sized stack.
         let sp = top - stacked_bytes as u32;
+        // Code must not rely on what it did not set: the stack below sp and
+        // every register that is not an argument start as junk, not the
+        // zeros a fresh emulator would hold (a missed initialisation would
+        // otherwise pass unnoticed).
+        let below = sp.wrapping_sub(self.config.stack_base) as usize;
+        self.write(self.config.stack_base, &vec![POISON_BYTE; below])?;
+        for r in core.poisoned_regs() {
+            self.set_reg(r, POISON_WORD ^ u32::from(r))?;
+        }
         let words: Vec<u8> = stacked.iter().flat_map(|w| w.to_le_bytes()).collect();
         self.write(sp, &words)?;
         for (i, &a) in args.iter().enumerate().take(core.register_args()) {

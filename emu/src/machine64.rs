@@ -97,6 +97,15 @@ impl Isa64 {
         }
     }
 
+    /// Registers a call starts with junk in (see [`Machine64::call`]).
+    fn poisoned_regs(self) -> impl Iterator<Item = u8> {
+        let all = match self {
+            Isa64::Aarch64 => 0..31u8,
+            Isa64::Riscv64gc => 5..32u8,
+        };
+        all.filter(move |&r| r != self.sp_reg() && r != self.link_reg())
+    }
+
     fn sp_reg(self) -> u8 {
         match self {
             Isa64::Aarch64 => 31,
@@ -161,6 +170,8 @@ pub type Trap64Fn = Box<dyn FnMut(&[u64; 8]) -> Result<TrapValue, TrapError>>;
 
 /// Size of the trap page.
 const TRAP_PAGE_SIZE: u64 = 0x1000;
+/// What a register carrying no argument holds when a call starts (xor its number).
+pub const POISON_WORD64: u64 = 0xdead_beef_dead_be00;
 /// Distance between trap addresses (room for one instruction).
 pub const TRAP_STRIDE: u64 = 0x10;
 
@@ -395,10 +406,18 @@ impl Machine64 {
         state.trap_calls = 0;
         state.pc = entry;
         state.error = None;
+        // As on the 32-bit machine: code must not rely on what it did not
+        // set, so the stack and every register but the arguments, sp, the
+        // link register (and RISC-V's zero, gp, tp) start as junk.
+        for r in isa.poisoned_regs() {
+            self.set_reg(r, POISON_WORD64 ^ u64::from(r))?;
+        }
         for (i, &a) in (0u8..).zip(args) {
             self.set_reg(isa.arg_reg(i), a)?;
         }
         let top = (self.config.stack_base + self.config.stack_size) & !15;
+        let poison = vec![crate::machine::POISON_BYTE; (top - self.config.stack_base) as usize];
+        self.write(self.config.stack_base, &poison)?;
         self.set_reg(isa.sp_reg(), top)?;
         let return_addr = self.config.trap_base;
         self.set_reg(isa.link_reg(), return_addr)?;

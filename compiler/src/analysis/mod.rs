@@ -13,7 +13,7 @@ pub mod zext;
 
 pub use low_word::low_word_registers;
 pub use ranges::RangeConfig;
-pub use zext::{narrow_registers, unwritten_registers};
+pub use zext::{entry_values_seen_by_helpers, narrow_registers, unwritten_registers};
 
 #[cfg(test)]
 mod tests;

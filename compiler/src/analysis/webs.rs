@@ -11,9 +11,11 @@
 //! Definitions reaching a point are tracked only where the register is
 //! live, so dead values meeting at a join do not tie webs together. Local
 //! calls are handled coarsely: every argument (r1..r5 at a call), every
-//! value a callee starts with, every callee's r0 at its exits and r0..r5
-//! after a call belong to one web per register (the call web), so a callee
-//! and all its callers agree on how those values are kept. r6..r9 pass
+//! value a callee starts with, every callee's r0..r5 at its exits and
+//! r0..r5 after a call belong to one web per register (the call web), so a
+//! callee and all its callers agree on how those values are kept. r1..r5
+//! after a call are dead to the verifier, but a helper call may still pass
+//! them on as arguments, so what the callee left in them must be exact. r6..r9 pass
 //! through calls untouched: a callee saves and restores whatever machine
 //! locations it writes.
 
@@ -30,6 +32,8 @@ use super::zext::written;
 const REGS: usize = 10;
 /// No definition reaches (the register is dead here).
 const NONE: u32 = u32::MAX;
+/// r0..r5: the registers a local call's web ties between caller and callee.
+const CALL_WEB: u16 = 0b11_1111;
 
 /// Which webs a 32-bit backend may keep as a low word only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,16 +149,25 @@ pub fn low_word_webs_with(prog: &VerifiedProgram, ranges: &Ranges, always: u16) 
         })
         .collect();
 
+    let starts: Vec<usize> = prog.functions.iter().map(|f| f.start as usize).collect();
+    let in_callee = |pc: usize| starts.iter().skip(1).any(|&s| s <= pc);
+
     // Liveness, backwards to a fixed point.
     let mut live_in = vec![0u16; insns.len()];
     loop {
         let mut changed = false;
         for i in (0..insns.len()).rev() {
-            let Some(&(_, insn)) = insns.get(i) else { continue };
+            let Some(&(pc, insn)) = insns.get(i) else { continue };
             let out = succs.get(i).map_or(0, |s| {
                 s.iter().fold(0, |acc, &j| acc | live_in.get(j).copied().unwrap_or(0))
             });
-            let v = reads(&insn) | (out & !defines(&insn));
+            // A callee's exit hands r0..r5 back: the caller's next helper
+            // call may pass r1..r5 on without writing them.
+            let used = match insn {
+                Insn::Exit if in_callee(pc) => CALL_WEB,
+                _ => reads(&insn),
+            };
+            let v = used | (out & !defines(&insn));
             if let Some(slot) = live_in.get_mut(i) {
                 if *slot != v {
                     *slot = v;
@@ -183,7 +196,6 @@ pub fn low_word_webs_with(prog: &VerifiedProgram, ranges: &Ranges, always: u16) 
     // Forward: which node reaches each live register before each insn.
     let mut states: Vec<Option<[u32; REGS]>> = vec![None; insns.len()];
     let mut work = Vec::new();
-    let starts: Vec<usize> = prog.functions.iter().map(|f| f.start as usize).collect();
     for (k, &start) in starts.iter().enumerate() {
         let Some(&i) = index.get(&start) else { continue };
         let live = live_in.get(i).copied().unwrap_or(0);
@@ -198,7 +210,6 @@ pub fn low_word_webs_with(prog: &VerifiedProgram, ranges: &Ranges, always: u16) 
             work.push(i);
         }
     }
-    let in_callee = |pc: usize| starts.iter().skip(1).any(|&s| s <= pc);
     while let Some(i) = work.pop() {
         let (Some(&(pc, insn)), Some(Some(mut s))) = (insns.get(i), states.get(i).copied()) else {
             continue;
@@ -213,8 +224,10 @@ pub fn low_word_webs_with(prog: &VerifiedProgram, ranges: &Ranges, always: u16) 
                 }
             }
             Insn::Exit if in_callee(pc) => {
-                if s[0] != NONE {
-                    sets.union(s[0], call_node(0));
+                for (r, &node) in s.iter().enumerate().take(6) {
+                    if node != NONE {
+                        sets.union(node, call_node(r));
+                    }
                 }
             }
             _ => {

@@ -29,6 +29,57 @@ pub fn unwritten_registers(prog: &VerifiedProgram) -> u16 {
     unwritten
 }
 
+/// Registers among r3..r5 that a helper call may receive still holding
+/// their entry value, as a bit set: only these need the zero the native
+/// ABI starts them at.
+///
+/// The verifier lets no register be read before it is written, except as
+/// a helper's argument (r1..r5: a helper's arity is unknown), and r1 and
+/// r2 start with the context. A forward pass tracks the registers some
+/// path has not written yet; a local call flows into its callee and, not
+/// counting what the callee writes, on to its return point.
+pub fn entry_values_seen_by_helpers(prog: &VerifiedProgram) -> u16 {
+    let insns: Vec<(usize, Insn)> =
+        femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
+    let index: std::collections::BTreeMap<usize, usize> =
+        insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
+    let entry = 0x3ffu16 & !(Reg::R1.bit() | Reg::R2.bit());
+    let mut unwritten: Vec<Option<u16>> = vec![None; insns.len()];
+    let mut work = vec![0usize];
+    if let Some(first) = unwritten.first_mut() {
+        *first = Some(entry);
+    }
+    let mut seen = 0u16;
+    while let Some(i) = work.pop() {
+        let (Some(&(pc, insn)), Some(Some(before))) = (insns.get(i), unwritten.get(i).copied())
+        else {
+            continue;
+        };
+        if let Insn::Call { .. } = insn {
+            seen |= before;
+        }
+        let after = written(&insn).fold(before, |set, r| set & !r.bit());
+        let next = pc + insn.slots();
+        let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
+        let successors = match insn {
+            Insn::Exit => [None, None],
+            Insn::Ja { .. } | Insn::JaLong { .. } => [target, None],
+            Insn::Jmp { .. } | Insn::CallLocal { .. } => [Some(next), target],
+            _ => [Some(next), None],
+        };
+        for s in successors.into_iter().flatten() {
+            let Some(&j) = index.get(&s) else { continue };
+            let Some(slot) = unwritten.get_mut(j) else { continue };
+            let joined = slot.map_or(after, |old| old | after);
+            if *slot != Some(joined) {
+                *slot = Some(joined);
+                work.push(j);
+            }
+        }
+    }
+    seen & (Reg::R3.bit() | Reg::R4.bit() | Reg::R5.bit())
+}
+
 /// Registers r0..r9 whose upper half is zero at every point of every run,
 /// as a bit set. `entry_narrow` names the registers whose entry value is
 /// known to be below 2^32 besides the ones the native ABI starts at zero:

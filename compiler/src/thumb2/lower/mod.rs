@@ -729,19 +729,15 @@ impl<'p> Lowerer<'p> {
                 self.put_hi(r, h);
             }
         }
-        let helpers = !self.prog.helpers_used.is_empty();
-        if helpers {
-            self.imm(R::R1, 0, true);
-        }
-        // Registers the program never wrote still reach helpers as
+        // Registers the program has not written yet still reach helpers as
         // arguments (the verifier cannot know a helper's arity), so every
-        // engine starts them at zero, as the interpreter does. Without
-        // helper calls the verifier lets no register be read unwritten.
-        if helpers {
+        // engine starts them at zero, as the interpreter does. No other
+        // read of an unwritten register passes the verifier.
+        let zeroed = crate::analysis::entry_values_seen_by_helpers(self.prog);
+        if zeroed != 0 {
+            self.imm(R::R1, 0, true);
             self.imm(R::R2, 0, true);
-            for r in
-                [EReg::R0, EReg::R3, EReg::R4, EReg::R5, EReg::R6, EReg::R7, EReg::R8, EReg::R9]
-            {
+            for r in [EReg::R3, EReg::R4, EReg::R5].into_iter().filter(|r| zeroed & r.bit() != 0) {
                 self.store64(r, R::R1, R::R2);
             }
         }
