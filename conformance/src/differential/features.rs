@@ -61,11 +61,17 @@ pub enum Feature {
     LocalCall,
     /// A local call from a callee.
     NestedLocalCall,
+    /// A helper call passing registers the program has not written (their
+    /// entry zeros).
+    HelperUnwrittenArgs,
+    /// A helper call right after a local call, passing what the callee left
+    /// in r2..r5.
+    HelperArgsFromCallee,
 }
 
 impl Feature {
     /// Every feature.
-    pub const ALL: [Feature; 28] = [
+    pub const ALL: [Feature; 30] = [
         Feature::ShiftOverWidth,
         Feature::DivByZero,
         Feature::DivMinByMinusOne,
@@ -94,6 +100,8 @@ impl Feature {
         Feature::HelperPeek,
         Feature::LocalCall,
         Feature::NestedLocalCall,
+        Feature::HelperUnwrittenArgs,
+        Feature::HelperArgsFromCallee,
     ];
 
     fn bit(self) -> u64 {

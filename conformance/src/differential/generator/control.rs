@@ -129,7 +129,25 @@ impl FnGen<'_> {
         }
         let pc = self.emit(Insn::CallLocal { off: 0 });
         self.calls.push((pc, callee));
+        if self.rng.chance(25) {
+            // r1..r5 are dead to the verifier after the call, yet a helper
+            // still receives what the callee left in them.
+            self.feature(Feature::HelperArgsFromCallee);
+            self.pass_on_to_mix();
+        }
         self.reset_args();
+    }
+
+    /// Calls the mix helper with r1 set and r2..r5 as they are.
+    pub(super) fn pass_on_to_mix(&mut self) {
+        let imm = self.imm();
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: Reg::R1,
+            src: Source::Imm(imm),
+        });
+        self.emit(Insn::Call { id: MIX });
     }
 
     pub(super) fn cond_source(&mut self) -> Source {

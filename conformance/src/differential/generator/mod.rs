@@ -296,6 +296,14 @@ impl FnGen<'_> {
             off: CTX_LEN_SLOT,
             src: Source::Reg(Reg::R2),
         });
+        if self.is_entry && self.rng.chance(15) {
+            // Before anything writes r3..r5: the helper sees their zeros.
+            self.feature(Feature::HelperUnwrittenArgs);
+            self.pass_on_to_mix();
+            // The call clobbered r1 and r2, which the program reads later.
+            self.load_slot(Reg::R1, CTX_PTR_SLOT);
+            self.load_slot(Reg::R2, CTX_LEN_SLOT);
+        }
         let init: &[Reg] = if self.is_entry {
             &[Reg::R0, Reg::R3, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::R8, Reg::R9]
         } else {
