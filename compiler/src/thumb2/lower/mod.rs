@@ -1462,12 +1462,24 @@ impl<'p> Lowerer<'p> {
     fn helper(&mut self, pc: usize, id: u32) {
         // The context in a low register keeps most stores narrow.
         self.ctx(R::R3);
+        // One zero in r1 serves every argument kept as a low word.
+        let mut zero_in_r1 = false;
         for i in 1..=5u8 {
             let r = EReg::new(i).unwrap_or(EReg::R1);
             let off = abi::OFF_HELPER_ARGS + 8 * u32::from(i - 1);
             let l = self.lo(r, R::R0);
             self.str(l, R::R3, off);
-            let h = self.hi_flags_dead(r, R::R1);
+            let h = if self.low_use(r) {
+                if !zero_in_r1 {
+                    self.imm(R::R1, 0, true);
+                    zero_in_r1 = true;
+                }
+                R::R1
+            } else {
+                let h = self.hi(r, R::R1);
+                zero_in_r1 &= h != R::R1;
+                h
+            };
             self.str(h, R::R3, off + 4);
         }
         self.imm(R::R0, id, true);

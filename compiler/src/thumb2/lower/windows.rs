@@ -166,12 +166,11 @@ impl Lowerer<'_> {
                 0
             }
         };
-        // r2 start, r3 length (low words: on a 32-bit target regions lie
-        // below 2^32, and one that wraps gets no window), r4 permissions.
+        // r2 start, r3 length, r4 permissions. Low words suffice: on a
+        // 32-bit target every region lies below 2^32 and holds no byte at
+        // 0xFFFF_FFFF (native ABI), so start + length cannot wrap.
         self.ldr(R::R2, R::R5, at);
         self.ldr(R::R3, R::R5, at + 8);
-        self.e(dp(DpOp::Add, Set, R::R1, R::R2, R::R3));
-        self.e(I::B { cond: Some(Cond::Hs), target: none });
         self.ldr(R::R4, R::R5, at + 16);
         // A lone window shares the region's refusal path.
         let lone = group.len() == 1;
@@ -268,16 +267,14 @@ impl Lowerer<'_> {
         self.imm(R::R6, 24, true);
         self.e(I::Mla { sub: false, rd: R::R5, rn: R::R12, rm: R::R6, ra: R::R5 });
         // r5 = the entry: permission, then start and length (low words
-        // only: on a 32-bit target regions lie below 2^32, and one that
-        // wraps gets no window).
+        // only: on a 32-bit target regions lie below 2^32 and hold no byte
+        // at 0xFFFF_FFFF, so start + length cannot wrap).
         self.asm.bind(found);
         self.ldr(R::R6, R::R5, 16);
         self.e(I::CmpReg { kind: Compare::Tst, rn: R::R6, rm: R::R1 });
         self.e(I::B { cond: Some(Cond::Eq), target: none });
         self.ldr(R::R6, R::R5, 0);
         self.ldr(R::R7, R::R5, 8);
-        self.e(dp(DpOp::Add, Set, R::R4, R::R6, R::R7));
-        self.e(I::B { cond: Some(Cond::Hs), target: none });
         self.str(R::R6, R::R8, 0);
         // r7 = len + 1 (a length of 2^32 - 1 gets no window).
         self.e(I::DpImm { op: DpOp::Add, s: Set, rd: R::R7, rn: R::R7, imm: 1 });
