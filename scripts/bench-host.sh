@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Host benchmarks: runs the criterion benches of femtoc's interpreter against
-# rbpf's (benches/benches/interp.rs) in one run, then prints a Markdown table
-# of mean times and each engine's time over femtoc's interpreter.
+# Host benchmarks: runs the criterion benches of femtoc's interpreter and
+# native code against rbpf's interpreter and JIT and against the same
+# algorithms compiled by rustc (rust-O; benches/benches/interp.rs) in one run,
+# then prints a Markdown table of mean times, each engine's time over femtoc's
+# interpreter, and femtoc's interpreter's and native code's over rust-O.
 # Usage: scripts/bench-host.sh [extra criterion arguments, e.g. a group filter]
 # Timing on a shared machine is noisy: quote the ratios, which compare
 # engines measured in the same run, rather than absolute times.

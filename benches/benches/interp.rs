@@ -3,6 +3,12 @@
 //! criterion group per program and one function per engine, on the same
 //! linked bytecode and the same 360-byte input.
 //!
+//! `rust-O` is no eBPF engine: it is the C source's algorithm written in
+//! Rust and compiled by rustc with the bench profile's optimisation
+//! (`femtoc_benches::baseline`), the floor a compiler of this code could
+//! hope to reach. It checks no budget and, where rustc can prove them,
+//! no bounds.
+//!
 //! femtoc's native code keeps every bounds check (inline, against a cached
 //! region); rbpf's JIT checks no memory access. rbpf's Cranelift JIT (its
 //! `cranelift` feature) is not measured: it needs Cranelift 0.127, and
@@ -48,7 +54,17 @@ const ENGINES: &[(&str, EngineBench)] = &[
     ("femtoc-native", femtoc_native),
     ("rbpf-interp", rbpf_interp),
     ("rbpf-jit", rbpf_jit),
+    ("rust-O", rust_baseline),
 ];
+
+fn rust_baseline(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
+    let baseline = case.program.baseline;
+    let input = case.input;
+    let got = baseline(input);
+    assert!(case.program.same_result(got, case.expected_r0), "rust-O on {}", case.program.name);
+    group.bench_function("rust-O", |b| b.iter(|| baseline(input)));
+    Ok(())
+}
 
 fn femtoc_interp(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
     let mut memory = HostMemory::new(&case.verified.program, case.input);

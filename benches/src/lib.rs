@@ -5,6 +5,7 @@
 //! The criterion benches live in `benches/`; this library holds everything
 //! they share so that it can be tested without timing anything.
 
+pub mod baseline;
 pub mod input;
 pub mod memory;
 pub mod programs;

@@ -4,7 +4,7 @@
 use femtoc_isa::verifier::{verify, VerifiedProgram};
 use femtoc_isa::{load_elf, ElfError, EntrySelector, VerifierConfig, VerifyError};
 
-use crate::reference;
+use crate::{baseline, reference};
 
 /// One program of the benchmark table.
 #[derive(Clone, Copy, Debug)]
@@ -15,6 +15,8 @@ pub struct BenchProgram {
     pub object: &'static [u8],
     /// The program's result computed in plain Rust.
     pub reference: fn(&[u8]) -> u64,
+    /// The C source's algorithm compiled by rustc (the `rust-O` engine).
+    pub baseline: fn(&[u8]) -> u64,
     /// Bits of r0 the C function returns (a `uint32_t` leaves the upper
     /// half unspecified).
     pub result_bits: u32,
@@ -32,24 +34,28 @@ pub const PROGRAMS: &[BenchProgram] = &[
         name: "fletcher32",
         object: object!("fletcher32"),
         reference: |d| u64::from(reference::fletcher32(d)),
+        baseline: |d| u64::from(baseline::fletcher32(d)),
         result_bits: 32,
     },
     BenchProgram {
         name: "sort",
         object: object!("sort"),
         reference: reference::sort_checksum,
+        baseline: baseline::sort,
         result_bits: 64,
     },
     BenchProgram {
         name: "hash",
         object: object!("hash"),
         reference: |d| u64::from(reference::keyed_hash(d)),
+        baseline: |d| u64::from(baseline::hash(d)),
         result_bits: 32,
     },
     BenchProgram {
         name: "crc32",
         object: object!("crc32"),
         reference: |d| u64::from(reference::crc32(d)),
+        baseline: |d| u64::from(baseline::crc32(d)),
         result_bits: 32,
     },
 ];
@@ -84,10 +90,23 @@ impl BenchProgram {
             .map_err(|source| ProgramError::Verify { name: self.name, source })
     }
 
+    /// The bits of r0 that hold the result.
+    pub fn result_mask(&self) -> u64 {
+        if self.result_bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.result_bits) - 1
+        }
+    }
+
+    /// True if `a` and `b` are the same result (in the bits that count).
+    pub fn same_result(&self, a: u64, b: u64) -> bool {
+        a & self.result_mask() == b & self.result_mask()
+    }
+
     /// True if `r0` is the reference result over `input`.
     pub fn matches_reference(&self, r0: u64, input: &[u8]) -> bool {
-        let mask = if self.result_bits >= 64 { u64::MAX } else { (1u64 << self.result_bits) - 1 };
-        r0 & mask == (self.reference)(input) & mask
+        self.same_result(r0, (self.reference)(input))
     }
 
     /// True if the program's `lddw`s name data regions (`.rodata` & co.),
@@ -131,6 +150,17 @@ mod tests {
             let regions = mem.regions().unwrap();
             let out = interp::run(&v.as_ref(), &regions, args, &mut NoHelpers).unwrap();
             assert!(p.matches_reference(out.r0, OWN_INPUT), "{}: r0 = {:#x}", p.name, out.r0);
+        }
+    }
+
+    #[test]
+    fn every_baseline_matches_its_reference() {
+        for p in PROGRAMS {
+            for len in [0, 1, 7, 64, OWN_INPUT.len()] {
+                let data = &OWN_INPUT[..len];
+                let got = (p.baseline)(data);
+                assert!(p.matches_reference(got, data), "{} over {len} bytes: {got:#x}", p.name);
+            }
         }
     }
 

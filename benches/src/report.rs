@@ -1,6 +1,7 @@
 //! The report: a Markdown table of programs × engines built from
 //! criterion's `<dir>/<program>/<engine>/new/estimates.json`, with each
-//! engine's time as a multiple of femtoc's interpreter.
+//! engine's time as a multiple of femtoc's interpreter, and femtoc's
+//! engines' times as multiples of the rustc-compiled baseline.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,8 +10,20 @@ use std::path::{Path, PathBuf};
 /// The engine every ratio divides by.
 pub const BASELINE_ENGINE: &str = "femtoc-interp";
 
+/// femtoc's native code, the engine the 20x goal is about.
+pub const NATIVE_ENGINE: &str = "femtoc-native";
+
+/// The C source's algorithm compiled by rustc: what femtoc's engines are
+/// measured against in the last columns, not an engine over femtoc's
+/// interpreter (its "femtoc-interp / rust-O" column says the same inverted).
+pub const RUST_ENGINE: &str = "rust-O";
+
+/// Engines whose time the table also gives over [`RUST_ENGINE`]'s.
+pub const OVER_RUST: &[&str] = &[BASELINE_ENGINE, NATIVE_ENGINE];
+
 /// Engines in column order; others follow alphabetically.
-pub const ENGINE_ORDER: &[&str] = &[BASELINE_ENGINE, "femtoc-native", "rbpf-interp", "rbpf-jit"];
+pub const ENGINE_ORDER: &[&str] =
+    &[BASELINE_ENGINE, NATIVE_ENGINE, "rbpf-interp", "rbpf-jit", RUST_ENGINE];
 
 /// Why the report could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -117,22 +130,41 @@ impl Table {
     /// `engine`'s time over the baseline's on `program`: above 1 means
     /// femtoc's interpreter is faster.
     pub fn ratio(&self, program: &str, engine: &str) -> Option<f64> {
-        Some(self.mean(program, engine)? / self.mean(program, BASELINE_ENGINE)?)
+        self.ratio_over(program, engine, BASELINE_ENGINE)
     }
 
-    /// The table in Markdown: one column of mean ns per engine, then one
-    /// ratio column per engine other than the baseline.
+    /// `engine`'s time over `over`'s on `program`.
+    pub fn ratio_over(&self, program: &str, engine: &str, over: &str) -> Option<f64> {
+        Some(self.mean(program, engine)? / self.mean(program, over)?)
+    }
+
+    /// The table in Markdown: one column of mean ns per engine, one ratio
+    /// column over the baseline per other eBPF engine, then, if rust-O was
+    /// measured, femtoc's interpreter and native code over rust-O.
     pub fn to_markdown(&self) -> String {
-        let others: Vec<&String> = self.engines.iter().filter(|e| *e != BASELINE_ENGINE).collect();
+        let mut ratios: Vec<(&str, &str)> = self
+            .engines
+            .iter()
+            .filter(|e| *e != BASELINE_ENGINE && *e != RUST_ENGINE)
+            .map(|e| (e.as_str(), BASELINE_ENGINE))
+            .collect();
+        if self.engines.iter().any(|e| e == RUST_ENGINE) {
+            ratios.extend(
+                OVER_RUST
+                    .iter()
+                    .filter(|e| self.engines.iter().any(|m| m == *e))
+                    .map(|e| (*e, RUST_ENGINE)),
+            );
+        }
         let mut out = String::from("| program |");
         for e in &self.engines {
             let _ = write!(out, " {e} (ns) |");
         }
-        for e in &others {
-            let _ = write!(out, " {e} / {BASELINE_ENGINE} |");
+        for (e, over) in &ratios {
+            let _ = write!(out, " {e} / {over} |");
         }
         out.push_str("\n|---|");
-        out.push_str(&"---:|".repeat(self.engines.len() + others.len()));
+        out.push_str(&"---:|".repeat(self.engines.len() + ratios.len()));
         out.push('\n');
         for p in &self.programs {
             let _ = write!(out, "| {p} |");
@@ -144,8 +176,14 @@ impl Table {
                     None => out.push_str(" n/a |"),
                 }
             }
-            for e in &others {
-                match self.ratio(p, e) {
+            for (e, over) in &ratios {
+                match self.ratio_over(p, e, over) {
+                    // Native engines run at a few hundredths of the
+                    // interpreter's time; two decimals would round 15x and
+                    // 30x alike.
+                    Some(r) if r < 0.1 => {
+                        let _ = write!(out, " {r:.4}x |");
+                    }
                     Some(r) => {
                         let _ = write!(out, " {r:.2}x |");
                     }
@@ -199,6 +237,34 @@ mod tests {
         assert_eq!(lines.len(), 4, "{md}");
         assert!(lines[2].starts_with("| fletcher32 | 1000 | 3000 | 100 | 3.00x | 0.10x |"), "{md}");
         assert!(lines[3].starts_with("| crc32 | 500 | n/a | n/a | n/a | n/a |"), "{md}");
+    }
+
+    #[test]
+    fn rust_o_gets_columns_over_it_instead_of_one_over_the_interpreter() {
+        let root = temp_root("rust");
+        write_estimate(&root, "hash", BASELINE_ENGINE, 8000.0);
+        write_estimate(&root, "hash", NATIVE_ENGINE, 500.0);
+        write_estimate(&root, "hash", RUST_ENGINE, 400.0);
+        write_estimate(&root, "hash", "rbpf-jit", 1000.0);
+        let table = Table::from_criterion_dir(&root, &["hash"]).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+
+        assert_eq!(table.engines, [BASELINE_ENGINE, NATIVE_ENGINE, "rbpf-jit", RUST_ENGINE]);
+        let md = table.to_markdown();
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines.len(), 3, "{md}");
+        let header = format!(
+            "| program | {BASELINE_ENGINE} (ns) | {NATIVE_ENGINE} (ns) | rbpf-jit (ns) | \
+             {RUST_ENGINE} (ns) | {NATIVE_ENGINE} / {BASELINE_ENGINE} | \
+             rbpf-jit / {BASELINE_ENGINE} | {BASELINE_ENGINE} / {RUST_ENGINE} | \
+             {NATIVE_ENGINE} / {RUST_ENGINE} |"
+        );
+        assert_eq!(lines[0], header, "{md}");
+        assert_eq!(lines[1].matches("---:|").count(), 8, "{md}");
+        assert_eq!(
+            lines[2],
+            "| hash | 8000 | 500 | 1000 | 400 | 0.0625x | 0.12x | 20.00x | 1.25x |"
+        );
     }
 
     #[test]
