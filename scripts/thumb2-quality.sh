@@ -12,15 +12,24 @@ femtoc=target/debug/femtoc
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-printf '%-22s %6s %9s %9s %7s\n' program slots bytecode native ratio
+# native = all code; fixed = the entry and the shared tails (set-up,
+# windows, exits, slow-check trampoline), which every program carries once;
+# per insn = the rest (code under an eBPF instruction, in line or out of
+# line), over the bytecode.
+printf '%-22s %6s %9s %9s %7s %6s %9s\n' program slots bytecode native ratio fixed 'per insn'
 for obj in examples/obj/*.v3.o; do
   name="$(basename "$obj" .o)"
   line="$("$femtoc" compile "$obj" --target "$engine" -o "$out/$name.fcb" --embed-bytecode)"
   # "...: N bytes (S bytecode slots; ENGINE C bytes)"
   slots="$(sed -E 's/.*\(([0-9]+) bytecode slots.*/\1/' <<<"$line")"
   code="$(sed -E "s/.*$engine ([0-9]+) bytes.*/\1/" <<<"$line")"
-  awk -v n="$name" -v s="$slots" -v c="$code" \
-    'BEGIN { printf "%-22s %6d %9d %9d %7.2f\n", n, s, 8 * s, c, c / (8 * s) }'
+  # Bytes listed after "; shared ..." or "<entry>:" (the listing puts both last).
+  fixed="$("$femtoc" disasm "$out/$name.fcb" | awk '
+    /^; shared/ || /^<entry>:/ { tail = 1 }
+    tail && /^ +[0-9a-f]+: / { n = split($0, f, ":"); m = split(f[2], b, "  "); c += split(b[1], x, " ") }
+    END { print c + 0 }')"
+  awk -v n="$name" -v s="$slots" -v c="$code" -v f="$fixed" \
+    'BEGIN { printf "%-22s %6d %9d %9d %7.2f %6d %9.2f\n", n, s, 8 * s, c, c / (8 * s), f, (c - f) / (8 * s) }'
 done
 
 echo
