@@ -658,3 +658,142 @@ fn a_counted_copy_without_checks_leaves_the_budget_to_its_exits() {
     let errors = agree_with("budget at the exits", src, &ctxs, &[3], &budgets);
     assert_eq!(errors, 0);
 }
+
+/// An insertion sort of up to 16 words from the context (a count, then
+/// the words) on the stack, returning a position-weighted checksum. The
+/// inner loop's pointer starts at `r10 - 64 + 4 * i` for the outer index
+/// `i` and shifts with a store at `store` from it: with 0 its span is
+/// proven inside the 64-byte frame for every `i <= 15`; with 4 the last
+/// outer iteration's first shift stores at `r10 + 0`, outside the stack.
+fn insertion_sort(store: i32) -> String {
+    format!(
+        "
+        ldxw %r3, [%r1+0]
+        jle %r3, 16, fill0
+        mov %r3, 16
+    fill0:
+        mov %r0, 0
+        jlt %r3, 2, out
+        mov %r4, %r10
+        add %r4, -64
+        mov %r2, %r1
+        add %r2, 4
+        mov %r5, 0
+    fill:
+        ldxw %r6, [%r2+0]
+        stxw [%r4+0], %r6
+        add %r2, 4
+        add %r4, 4
+        add %r5, 1
+        jlt %r5, %r3, fill
+        mov %r1, 1
+        mov %r4, %r10
+        add %r4, -60
+    outer:
+        mov %r5, %r1
+        lsh %r5, 2
+        mov %r6, %r10
+        add %r6, -64
+        add %r6, %r5
+        ldxw %r5, [%r6+0]
+        mov %r6, %r4
+        mov %r7, %r1
+        ja inner
+    inner:
+        ldxw %r9, [%r6-4]
+        mov %r8, %r7
+        jle32 %r9, %r5, place
+        add %r7, -1
+        stxw [%r6+{store}], %r9
+        mov %r8, 0
+        add %r6, -4
+        jne %r7, 0, inner
+    place:
+        lsh %r8, 2
+        mov %r6, %r10
+        add %r6, -64
+        add %r6, %r8
+        stxw [%r6+0], %r5
+        add %r1, 1
+        add %r4, 4
+        jge %r1, %r3, sum
+        jlt %r1, 16, outer
+    sum:
+        mov %r2, 0
+        mov %r4, %r10
+        add %r4, -64
+    add:
+        ldxw %r5, [%r4+0]
+        add %r2, 1
+        mul %r5, %r2
+        add %r0, %r5
+        add %r4, 4
+        jlt %r2, %r3, add
+    out:
+        exit"
+    )
+}
+
+/// Contexts for [`insertion_sort`]: a count, then `count` words (fewer
+/// bytes if `len` is short), descending so every shift runs to the end.
+fn sort_contexts(cases: &[(u32, usize)]) -> Vec<Vec<u8>> {
+    cases
+        .iter()
+        .map(|&(count, len)| {
+            let mut c = count.to_le_bytes().to_vec();
+            for k in 0..16u32 {
+                c.extend_from_slice(&(1000 - 7 * k + (k % 3)).to_le_bytes());
+            }
+            c.resize(len.max(4), 0x11);
+            c
+        })
+        .collect()
+}
+
+/// The header of `insertion_sort`'s inner loop (`inner:`): ten slots
+/// before `fill`'s six, then three, then `outer`'s nine.
+const SORT_INNER: u32 = 28;
+
+/// Every loop of `insertion_sort` checked once: `fill`, `inner` and the
+/// checksum's `add` (`place` has nine slots after `inner`'s eight, then
+/// three more).
+const SORT_LOOPS: [u32; 3] = [10, SORT_INNER, 48];
+
+#[test]
+fn an_inner_loop_tied_to_the_outer_index_checks_only_the_budget() {
+    let src = insertion_sort(0);
+    let program = femtoc_isa::assemble(&src).expect("assembles");
+    let verified = verify_for_harness(&program).expect("verifies");
+    for (name, id) in engines() {
+        let code = cranelift::compile(&verified, id).expect("compiles");
+        assert_eq!(code.frame_checked_loops, [SORT_INNER], "{name}");
+    }
+    // Budgets from none to more than the whole run (16 descending words
+    // take 15 + 120 + 15 + 15 back edges) stop in every part of the inner
+    // loop; the short contexts fault in the fill loop instead.
+    let budgets: Vec<u64> = [2_000].into_iter().chain(0..=170).collect();
+    let full = sort_contexts(&[(16, 68)]);
+    agree_with("sort, budget sweep", &src, &full, &SORT_LOOPS, &budgets);
+    let ctxs = sort_contexts(&[(2, 12), (5, 24), (9, 40), (16, 68), (40, 68), (16, 30), (3, 10)]);
+    let errors = agree_with("sort", &src, &ctxs, &SORT_LOOPS, &[2_000, 3, 20, 57]);
+    assert_eq!(errors, 2, "the two short contexts fault while filling");
+}
+
+#[test]
+fn an_inner_loop_reaching_past_the_frame_keeps_its_span_check() {
+    // The shift stores one word higher: with 16 words, the last outer
+    // iteration's first shift stores at r10 + 0, so the span is not
+    // proven, the header check fails there, and the checked copy faults
+    // in the middle of the sort with the earlier shifts written.
+    let src = insertion_sort(4);
+    let program = femtoc_isa::assemble(&src).expect("assembles");
+    let verified = verify_for_harness(&program).expect("verifies");
+    for (name, id) in engines() {
+        let code = cranelift::compile(&verified, id).expect("compiles");
+        assert!(code.frame_checked_loops.is_empty(), "{name}");
+    }
+    let budgets: Vec<u64> = [2_000].into_iter().chain((0..=170).step_by(7)).collect();
+    let ctxs = sort_contexts(&[(16, 68), (15, 64), (4, 20)]);
+    let errors = agree_with("sort past the frame", &src, &ctxs, &SORT_LOOPS, &budgets);
+    assert_eq!(errors, 1, "only the 16 words reach r10");
+}

@@ -55,6 +55,7 @@ use crate::analysis::groups::{self as group, Member};
 use crate::analysis::loops::{self, AccessSet, HoistLoop, Shape};
 use crate::analysis::regions::{self as predict, Region};
 
+mod frame_span;
 mod hoist;
 
 const I64: Type = types::I64;
@@ -159,14 +160,15 @@ const SPILL_BUDGET: i32 = 0;
 const SPILL_FAST: i32 = SPILL_BUDGET + 8;
 
 /// The eBPF program translated into `func`; returns the header pcs of the
-/// loops whose accesses are checked once before the loop.
+/// loops whose accesses are checked once before the loop, and of those
+/// among them whose header checks only the budget.
 pub(crate) fn lower(
     program: &VerifiedProgram,
     call_conv: CallConv,
     frontend: TargetFrontendConfig,
     budget_in_memory: bool,
     func: &mut Function,
-) -> Result<Vec<u32>, CompileError> {
+) -> Result<(Vec<u32>, Vec<u32>), CompileError> {
     let code = &program.program.code;
     let mut insns = Vec::new();
     for d in decode_all(code) {
@@ -283,10 +285,9 @@ pub(crate) fn lower(
     // accesses proven in bounds.
     let mut unchecked: BTreeSet<usize> =
         predict::unchecked_ctx_loads(&insns, program.min_ctx_len).into_iter().collect();
-    unchecked.extend(crate::analysis::proven::proven_accesses(
-        program,
-        &crate::analysis::RangeConfig::host64(),
-    ));
+    let ranges =
+        crate::analysis::ranges::register_ranges(program, &crate::analysis::RangeConfig::host64());
+    unchecked.extend(crate::analysis::proven::proven_accesses_with(program, &ranges));
     let groups = group::load_groups(
         &insns,
         &leaders,
@@ -323,6 +324,10 @@ pub(crate) fn lower(
         let regions = spans.into_iter().map(|(r, _, _)| r).collect();
         hoisted.insert(lp.head, (lp, regions));
     }
+    let frame_loops =
+        frame_span::frame_loops(program, &insns, &ranges, hoisted.values().map(|(lp, _)| lp))
+            .into_iter()
+            .collect();
     let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));
@@ -349,6 +354,7 @@ pub(crate) fn lower(
         saves,
         site_of_call: 0,
         loops: hoisted,
+        frame_loops,
         unchecked_loop: None,
         counted_budget: None,
     };
@@ -357,7 +363,10 @@ pub(crate) fn lower(
     lw.budget_block();
     lw.b.seal_all_blocks();
     lw.b.finalize(frontend);
-    Ok(lw.loops.keys().map(|&h| h as u32).collect())
+    Ok((
+        lw.loops.keys().map(|&h| h as u32).collect(),
+        lw.frame_loops.iter().map(|&h| h as u32).collect(),
+    ))
 }
 
 /// The size, direction and predicted region of every access that gets an
@@ -588,6 +597,9 @@ struct Lower<'f, 'p> {
     /// each of their spans is checked against (one for the single-span
     /// shape).
     loops: BTreeMap<usize, (HoistLoop, Vec<Region>)>,
+    /// Headers of those loops whose span is proven in the frame at every
+    /// entry: they check only the budget (see `frame_span`).
+    frame_loops: BTreeSet<usize>,
     /// The header of the loop whose unchecked copy is being emitted.
     unchecked_loop: Option<usize>,
     /// Set while an unchecked copy that leaves the budget to its exits is

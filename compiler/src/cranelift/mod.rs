@@ -43,6 +43,9 @@ pub struct CompiledCode {
     /// variable are checked once before the loop (see
     /// [`crate::analysis::loops`]), in order.
     pub hoisted_loops: Vec<u32>,
+    /// Those of `hoisted_loops` whose span is proven to lie in the frame
+    /// at every entry, so that their header checks only the budget.
+    pub frame_checked_loops: Vec<u32>,
 }
 
 /// Why a program could not be compiled.
@@ -160,7 +163,7 @@ fn compile_with(
 ) -> Result<CompiledCode, CompileError> {
     let call_conv = CallConv::triple_default(isa.triple());
     let mut func = Function::new();
-    let hoisted_loops =
+    let (hoisted_loops, frame_checked_loops) =
         lower::lower(program, call_conv, isa.frontend_config(), budget_in_memory, &mut func)?;
     let mut ctx = Context::for_function(func);
     let compiled = ctx
@@ -209,6 +212,7 @@ fn compile_with(
         features: Features::NONE,
         pc_map,
         hoisted_loops,
+        frame_checked_loops,
     })
 }
 

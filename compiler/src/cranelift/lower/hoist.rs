@@ -77,6 +77,7 @@ impl Lower<'_, '_> {
         let counted = self.counted_budget_of(lp, body);
         self.unchecked_loop = None;
         match (&lp.shape, regions) {
+            _ if self.frame_loops.contains(&lp.head) => self.budget_check(lp, unchecked, checked),
             (Shape::Single, &[region]) => self.span_check(lp, region, unchecked, checked),
             (Shape::Spans(spans), _) if spans.spans.len() == regions.len() => {
                 self.spans_check(spans, regions, unchecked, checked)
@@ -125,6 +126,32 @@ impl Lower<'_, '_> {
     /// Subtracts the back edges the unchecked copy took from the budget,
     /// on its way out through the exit at `pc`.
     pub(super) fn settle_budget(&mut self, pc: usize, counted: CountedBudget) {
+        self.settle_budget_from(pc, counted, false);
+    }
+
+    /// [`Self::settle_budget`]; `at_zero` when the exit is the back edge's
+    /// fall-through, where the counter (in its width) is 0: the
+    /// decrements are then the entry count itself. Not reading the
+    /// counter there keeps its value before the decrement dead on that
+    /// edge (Cranelift would recompute the decrement from it in the exit
+    /// block), so the decrement updates its register in place instead of
+    /// paying a copy on every back edge.
+    fn settle_budget_from(&mut self, pc: usize, counted: CountedBudget, at_zero: bool) {
+        if at_zero {
+            let decrements = if counted.low32 {
+                let entry = self.b.ins().ireduce(I32, counted.entry);
+                self.b.ins().uextend(I64, entry)
+            } else {
+                counted.entry
+            };
+            let taken = if pc > counted.dec_pc {
+                self.b.ins().iadd_imm_s(decrements, -1)
+            } else {
+                decrements
+            };
+            self.take_budget(taken);
+            return;
+        }
         let now = self.get(counted.counter);
         // The decrements so far, in the counter's width (a zero count
         // wraps, and the difference with it).
@@ -138,6 +165,11 @@ impl Lower<'_, '_> {
         };
         let taken =
             if pc > counted.dec_pc { self.b.ins().iadd_imm_s(decrements, -1) } else { decrements };
+        self.take_budget(taken);
+    }
+
+    /// Subtracts `taken` events from the budget.
+    fn take_budget(&mut self, taken: Value) {
         match self.budget {
             Budget::Var(var) => {
                 let left = self.b.use_var(var);
@@ -163,7 +195,7 @@ impl Lower<'_, '_> {
         if let Some(counted) = self.counted_budget {
             self.b.ins().brif(c, head, &[], exit, &[]);
             self.b.switch_to_block(exit);
-            self.settle_budget(pc, counted);
+            self.settle_budget_from(pc, counted, true);
             self.b.ins().jump(next, &[]);
             return;
         }
@@ -313,6 +345,28 @@ impl Lower<'_, '_> {
             return;
         }
         self.refuse_any(bad, pass, fail);
+    }
+
+    /// Jumps to `pass` iff the budget covers every back edge of the
+    /// counted loop `lp`, whose span the frame is proven to hold at every
+    /// entry with a counter of at least 1 (see `frame_span`), else to
+    /// `fail`.
+    fn budget_check(&mut self, lp: &HoistLoop, pass: Block, fail: Block) {
+        let Trip::Counted { counter, low32 } = lp.trip else {
+            self.b.ins().jump(fail, &[]);
+            return;
+        };
+        let c = self.get(counter);
+        let t = if low32 {
+            let low = self.b.ins().ireduce(I32, c);
+            self.b.ins().uextend(I64, low)
+        } else {
+            c
+        };
+        let edges = self.b.ins().iadd_imm_s(t, -1);
+        let left = self.budget_left();
+        let short = self.b.ins().icmp(IntCC::UnsignedGreaterThan, edges, left);
+        self.refuse_any(vec![short], pass, fail);
     }
 
     /// Adds to `bad` the refusals of the bytes `reach` covers in `region`
