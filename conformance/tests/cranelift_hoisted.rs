@@ -797,3 +797,40 @@ fn an_inner_loop_reaching_past_the_frame_keeps_its_span_check() {
     let errors = agree_with("sort past the frame", &src, &ctxs, &SORT_LOOPS, &budgets);
     assert_eq!(errors, 1, "only the 16 words reach r10");
 }
+
+/// Four word stores walking up from `r10 + start`, with a counter that is
+/// exactly 4 at entry: the span is `[start, start + 16)`.
+fn four_stores_from(start: i32) -> String {
+    format!(
+        "
+        mov %r1, %r10
+        add %r1, {start}
+        mov %r7, 4
+    loop:
+        stxw [%r1+0], %r7
+        add %r1, 4
+        add %r7, -1
+        jne %r7, 0, loop
+        ldxw %r0, [%r10-16]
+        exit"
+    )
+}
+
+#[test]
+fn a_span_ending_at_the_frame_top_checks_only_the_budget_and_one_past_faults() {
+    // Ending exactly at r10 is inside the frame; four bytes higher the
+    // last store hits r10 + 0, outside the stack, and must fault there.
+    for (start, proven, faults) in [(-16, true, false), (-12, false, true)] {
+        let src = four_stores_from(start);
+        let program = femtoc_isa::assemble(&src).expect("assembles");
+        let verified = verify_for_harness(&program).expect("verifies");
+        for (name, id) in engines() {
+            let code = cranelift::compile(&verified, id).expect("compiles");
+            assert_eq!(code.hoisted_loops, [3], "{start} on {name}");
+            assert_eq!(code.frame_checked_loops.contains(&3), proven, "{start} on {name}");
+        }
+        let budgets: Vec<u64> = [100].into_iter().chain(0..=5).collect();
+        let errors = agree_with("four stores", &src, &[vec![0u8; 8]], &[3], &budgets);
+        assert_eq!(errors, usize::from(faults), "{start}");
+    }
+}

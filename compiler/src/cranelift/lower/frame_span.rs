@@ -251,7 +251,12 @@ fn proven(
     lp: &HoistLoop,
 ) -> bool {
     let Trip::Counted { counter, low32 } = lp.trip else { return false };
-    if lp.shape != Shape::Single || lp.base.is_some() {
+    // A header at a function's start is also entered by every call (or
+    // by the run itself), edges this proof does not see.
+    if lp.shape != Shape::Single
+        || lp.base.is_some()
+        || prog.functions.iter().any(|f| f.start as usize == lp.head)
+    {
         return false;
     }
     let Some(frame) = prog.as_ref().function_at(lp.head as u32).map(|f| i128::from(f.frame_size))
