@@ -13,7 +13,7 @@ use crate::engine::{Engine, Features};
 use crate::error::{RunError, RunOutcome};
 use crate::helpers::Helpers;
 use crate::interp::RunArgs;
-use crate::native::{run_native, NativeCaller, NativeFrame, NativeProgram};
+use crate::native::{run_native_with, NativeCaller, NativeFrame, NativeProgram};
 use crate::region::Regions;
 
 /// The engine whose code this host executes natively, if any.
@@ -153,7 +153,7 @@ pub fn run_host_in(
     helpers: &mut dyn Helpers,
 ) -> Result<RunOutcome, RunError> {
     let mut caller = code.caller();
-    run_native(program, regions, args, helpers, RoutineTable::device(), frame, &mut caller)
+    run_native_with(program, regions, args, helpers, RoutineTable::device(), frame, &mut caller)
 }
 
 #[cfg(test)]

@@ -133,11 +133,22 @@ pub struct NativeProgram {
 /// context shorter than the program's minimum, zeroes the used stack,
 /// prepares `frame`, calls through `caller`, and reports like the
 /// interpreter (except `insns_executed`, which native code does not count).
-///
-/// Generic over the caller so that a host calling the code directly pays
-/// no dynamic dispatch per run; `&mut dyn NativeCaller` works too.
+pub fn run_native(
+    program: NativeProgram,
+    regions: &Regions<'_>,
+    args: RunArgs,
+    helpers: &mut dyn Helpers,
+    routines: RoutineTable,
+    frame: &mut NativeFrame,
+    caller: &mut dyn NativeCaller,
+) -> Result<RunOutcome, RunError> {
+    run_native_with(program, regions, args, helpers, routines, frame, caller)
+}
+
+/// [`run_native`] for a caller type known at compile time, so that a host
+/// that calls the code directly pays no dynamic dispatch per run.
 #[inline]
-pub fn run_native<C: NativeCaller + ?Sized>(
+pub fn run_native_with<C: NativeCaller + ?Sized>(
     program: NativeProgram,
     regions: &Regions<'_>,
     args: RunArgs,
