@@ -36,9 +36,10 @@ pub type Ranges = BTreeMap<usize, [Range; 11]>;
 
 const TOP: Range = Range { lo: 0, hi: u64::MAX };
 const TOP32: Range = Range { lo: 0, hi: u32::MAX as u64 };
-/// Bounds a widened interval jumps to, in order. `2^32 - 2` comes before
-/// `2^32 - 1` for the index loop `i += 1; jlt i, n` with a 32-bit `n`: at
-/// its head `i <= 2^32 - 2`, so `i + 1` still fits in 32 bits.
+/// Bounds a widened interval jumps to, besides the program's own compare
+/// constants (see [`Flow::new`]). `2^32 - 2` comes before `2^32 - 1` for
+/// the index loop `i += 1; jlt i, n` with a 32-bit `n`: at its head
+/// `i <= 2^32 - 2`, so `i + 1` still fits in 32 bits.
 const THRESHOLDS: [u64; 5] = [0xff, 0xffff, u32::MAX as u64 - 1, u32::MAX as u64, u64::MAX];
 /// Joins at one instruction before its bounds are widened.
 const WIDEN_AFTER: u32 = 3;
@@ -58,11 +59,12 @@ impl Range {
         Range { lo: self.lo.min(o.lo), hi: self.hi.max(o.hi) }
     }
 
-    /// `self` with a bound that moved past `old` pushed to a threshold.
-    fn widen(self, old: Range) -> Range {
+    /// `self` with a bound that moved past `old` pushed to the next of
+    /// `thresholds` (sorted).
+    fn widen(self, old: Range, thresholds: &[u64]) -> Range {
         let lo = if self.lo < old.lo { 0 } else { self.lo };
         let hi = if self.hi > old.hi {
-            THRESHOLDS.into_iter().find(|&t| t >= self.hi).unwrap_or(u64::MAX)
+            thresholds.iter().copied().find(|&t| t >= self.hi).unwrap_or(u64::MAX)
         } else {
             self.hi
         };
@@ -222,7 +224,9 @@ impl State {
     }
 }
 
-fn join_into(old: &mut State, new: &State, widen: bool) -> bool {
+/// Joins `new` into `old`, widening with `widen`'s thresholds if given;
+/// true if `old` changed.
+fn join_into(old: &mut State, new: &State, widen: Option<&[u64]>) -> bool {
     let mut changed = false;
     let order = new.order();
     for (o, n) in old.le.iter_mut().zip(order) {
@@ -233,8 +237,8 @@ fn join_into(old: &mut State, new: &State, widen: bool) -> bool {
     }
     for (o, n) in old.range.iter_mut().zip(&new.range) {
         let mut j = o.join(*n);
-        if widen {
-            j = j.widen(*o);
+        if let Some(t) = widen {
+            j = j.widen(*o, t);
         }
         if j != *o {
             *o = j;
@@ -562,129 +566,178 @@ fn transfer(insn: &Insn, s: &mut State, limit: u64, data_sizes: &[u64]) {
     }
 }
 
+/// Rounds of narrowing after the widened fixed point.
+const NARROWING_ROUNDS: usize = 3;
+
 /// The range of every register before every reachable instruction, by pc.
+///
+/// A worklist reaches a fixed point, widening at loop heads; then a few
+/// rounds recompute every state from its predecessors without widening
+/// (narrowing). Widening lets `i` in `i += 1; jlt i, 32` reach 255 at the
+/// head; from that fixed point, a recomputation sees only `1..=31` come
+/// round the back edge and brings it back to `0..=31`. Each round is sound:
+/// applied to states that already over-approximate every run, the
+/// transfer functions give states that still do.
 pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> Ranges {
-    let insns: Vec<(usize, Insn)> =
-        femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
-    let index: BTreeMap<usize, usize> =
-        insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
-    let function_of = |pc: usize| {
-        prog.functions.iter().position(|f| (f.start as usize..f.end as usize).contains(&pc))
-    };
-    // Per function: the pcs after each call to it, and the join of its
-    // exits' states.
-    let mut returns: Vec<Vec<(usize, usize)>> = vec![Vec::new(); prog.functions.len()];
-    for &(pc, insn) in &insns {
-        if let Insn::CallLocal { .. } = insn {
-            let callee = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
-            if let Some(f) =
-                callee.and_then(|t| prog.functions.iter().position(|f| f.start as usize == t))
-            {
-                if let Some(v) = returns.get_mut(f) {
-                    v.push((pc, pc + 1));
+    let flow = Flow::new(prog, cfg);
+    let (mut states, mut exits) = flow.fixed_point();
+    for _ in 0..NARROWING_ROUNDS {
+        (states, exits) = flow.recompute(&states, &exits);
+    }
+    flow.insns.iter().zip(states).filter_map(|(&(pc, _), s)| s.map(|s| (pc, s.range))).collect()
+}
+
+/// The program as a graph for the analysis: instructions, local calls and
+/// their return points, where to widen.
+struct Flow<'p> {
+    prog: &'p VerifiedProgram,
+    insns: Vec<(usize, Insn)>,
+    index: BTreeMap<usize, usize>,
+    /// Per function: (call pc, return pc) of every call to it.
+    returns: Vec<Vec<(usize, usize)>>,
+    widen_at: BTreeSet<usize>,
+    /// Where widened bounds stop, sorted: [`THRESHOLDS`] and, for every
+    /// compare against a constant `k`, `k - 1`, `k` and `k + 1` (the
+    /// bounds its edges give), so that `i < 32` keeps `i` at 31.
+    thresholds: Vec<u64>,
+    data_sizes: Vec<u64>,
+    limit: u64,
+    entry: State,
+}
+
+impl<'p> Flow<'p> {
+    fn new(prog: &'p VerifiedProgram, cfg: &RangeConfig) -> Self {
+        let insns: Vec<(usize, Insn)> =
+            femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
+        let index = insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
+        let mut returns: Vec<Vec<(usize, usize)>> = vec![Vec::new(); prog.functions.len()];
+        for &(pc, insn) in &insns {
+            if let Insn::CallLocal { .. } = insn {
+                let callee = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
+                if let Some(f) =
+                    callee.and_then(|t| prog.functions.iter().position(|f| f.start as usize == t))
+                {
+                    if let Some(v) = returns.get_mut(f) {
+                        v.push((pc, pc + 1));
+                    }
                 }
             }
         }
-    }
-    // Every cycle of the graph takes an edge to a pc at or before its
-    // source (a backward jump, a call to an earlier function, a return):
-    // widening only at those edges' targets ends every loop, and every
-    // other instruction keeps the exact join of what reaches it.
-    let mut widen_at: BTreeSet<usize> = prog.back_edges.iter().map(|&(_, t)| t as usize).collect();
-    widen_at.extend(prog.functions.iter().map(|f| f.start as usize));
-    widen_at.extend(returns.iter().flatten().map(|&(_, ret)| ret));
-    let data_sizes: Vec<u64> = prog.program.data.iter().map(|d| u64::from(d.size)).collect();
-    let mut exits: Vec<Option<State>> = vec![None; prog.functions.len()];
-    let mut states: Vec<Option<State>> = vec![None; insns.len()];
-    let mut joins = vec![0u32; insns.len()];
-    let mut work = Vec::new();
-
-    let mut range = [cfg.frame_pointer; Reg::COUNT];
-    range[..10].copy_from_slice(&cfg.entry);
-    let entry = State::new(range);
-    if let Some(slot) = states.first_mut() {
-        *slot = Some(entry);
-        work.push(0usize);
-    }
-    let push = |states: &mut Vec<Option<State>>,
-                joins: &mut Vec<u32>,
-                work: &mut Vec<usize>,
-                pc: usize,
-                s: &State| {
-        let Some(&j) = index.get(&pc) else { return };
-        let grew = match states.get_mut(j) {
-            Some(Some(old)) => {
-                let n = joins.get(j).copied().unwrap_or(0);
-                if let Some(c) = joins.get_mut(j) {
-                    *c = n + 1;
-                }
-                join_into(old, s, n >= WIDEN_AFTER && widen_at.contains(&pc))
+        // Every cycle of the graph takes an edge to a pc at or before its
+        // source (a backward jump, a call to an earlier function, a
+        // return): widening only at those edges' targets ends every loop,
+        // and every other instruction keeps the exact join of what
+        // reaches it.
+        let mut widen_at: BTreeSet<usize> =
+            prog.back_edges.iter().map(|&(_, t)| t as usize).collect();
+        widen_at.extend(prog.functions.iter().map(|f| f.start as usize));
+        widen_at.extend(returns.iter().flatten().map(|&(_, ret)| ret));
+        let mut thresholds: BTreeSet<u64> = THRESHOLDS.into_iter().collect();
+        for &(_, insn) in &insns {
+            if let Insn::Jmp { width, src: Source::Imm(k), .. } = insn {
+                let k = match width {
+                    Width::W64 => i64::from(k) as u64,
+                    Width::W32 => u64::from(k as u32),
+                };
+                thresholds.extend([k.saturating_sub(1), k, k.saturating_add(1)]);
             }
-            Some(slot) => {
-                *slot = Some(s.stored());
-                true
-            }
-            None => false,
-        };
-        if grew {
-            work.push(j);
         }
-    };
+        let data_sizes = prog.program.data.iter().map(|d| u64::from(d.size)).collect();
+        let mut range = [cfg.frame_pointer; Reg::COUNT];
+        range[..10].copy_from_slice(&cfg.entry);
+        Flow {
+            prog,
+            insns,
+            index,
+            returns,
+            widen_at,
+            thresholds: thresholds.into_iter().collect(),
+            data_sizes,
+            limit: cfg.address_limit,
+            entry: State::new(range),
+        }
+    }
 
-    while let Some(i) = work.pop() {
-        let (Some(&(pc, insn)), Some(Some(before))) = (insns.get(i), states.get(i).copied()) else {
-            continue;
-        };
-        let mut s = before;
+    /// The function whose exit `pc` is, if it is a callee.
+    fn callee_of_exit(&self, pc: usize) -> Option<usize> {
+        let f = self
+            .prog
+            .functions
+            .iter()
+            .position(|f| (f.start as usize..f.end as usize).contains(&pc))?;
+        (f > 0).then_some(f)
+    }
+
+    /// The states instruction `i` (with state `s` before it) passes on, by
+    /// target pc, given the callees' exit states `exits`. Exits pass
+    /// nothing on here: their state flows to the return points of the
+    /// calls.
+    fn edges(&self, i: usize, mut s: State, exits: &[Option<State>]) -> Vec<(usize, State)> {
+        let Some(&(pc, insn)) = self.insns.get(i) else { return Vec::new() };
         let next = pc + insn.slots();
+        let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
+        let mut out = Vec::with_capacity(2);
         match insn {
             Insn::Jmp { width, cond, dst, src, .. } => {
                 let mut t = s;
                 if refine(&mut t, width, cond, dst, src, true) {
-                    if let Some(target) =
-                        insn.branch_target(pc).and_then(|t| usize::try_from(t).ok())
-                    {
-                        push(&mut states, &mut joins, &mut work, target, &t);
-                    }
+                    out.extend(target.map(|target| (target, t)));
                 }
                 if refine(&mut s, width, cond, dst, src, false) {
-                    push(&mut states, &mut joins, &mut work, next, &s);
+                    out.push((next, s));
                 }
             }
-            Insn::Ja { .. } | Insn::JaLong { .. } => {
-                if let Some(target) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) {
-                    push(&mut states, &mut joins, &mut work, target, &s);
-                }
-            }
+            Insn::Ja { .. } | Insn::JaLong { .. } => out.extend(target.map(|t| (t, s))),
             Insn::CallLocal { .. } => {
-                let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
-                if let Some(t) = target {
-                    push(&mut states, &mut joins, &mut work, t, &s);
-                }
-                let callee =
-                    target.and_then(|t| prog.functions.iter().position(|f| f.start as usize == t));
-                match callee.and_then(|f| exits.get(f).copied().flatten()) {
-                    Some(e) => {
+                out.extend(target.map(|t| (t, s)));
+                let callee = target
+                    .and_then(|t| self.prog.functions.iter().position(|f| f.start as usize == t));
+                match callee.map(|f| exits.get(f).copied().flatten()) {
+                    Some(Some(e)) => {
                         let mut after = s;
-                        join_into(&mut after, &e, false);
-                        push(&mut states, &mut joins, &mut work, next, &after);
+                        join_into(&mut after, &e, None);
+                        out.push((next, after));
                     }
                     // The callee never returned yet: its first exit
-                    // will push the return point.
-                    None if callee.is_some() => {}
+                    // brings the return point here again.
+                    Some(None) => {}
                     None => {
                         let mut after = s;
                         for r in Reg::all().filter(|r| r.index() < 10) {
                             set(&mut after, r, TOP);
                         }
-                        push(&mut states, &mut joins, &mut work, next, &after);
+                        out.push((next, after));
                     }
                 }
             }
-            Insn::Exit => {
-                let Some(f) = function_of(pc).filter(|&f| f > 0) else { continue };
+            Insn::Exit => {}
+            _ => {
+                transfer(&insn, &mut s, self.limit, &self.data_sizes);
+                out.push((next, s));
+            }
+        }
+        out
+    }
+
+    /// The widened fixed point: states by instruction, and each callee's
+    /// exit state.
+    fn fixed_point(&self) -> (Vec<Option<State>>, Vec<Option<State>>) {
+        let mut exits: Vec<Option<State>> = vec![None; self.prog.functions.len()];
+        let mut states: Vec<Option<State>> = vec![None; self.insns.len()];
+        let mut joins = vec![0u32; self.insns.len()];
+        let mut work = Vec::new();
+        if let Some(slot) = states.first_mut() {
+            *slot = Some(self.entry);
+            work.push(0usize);
+        }
+        while let Some(i) = work.pop() {
+            let (Some(&(pc, insn)), Some(Some(s))) = (self.insns.get(i), states.get(i).copied())
+            else {
+                continue;
+            };
+            if let (Insn::Exit, Some(f)) = (insn, self.callee_of_exit(pc)) {
                 let grew = match exits.get_mut(f) {
-                    Some(Some(old)) => join_into(old, &s, false),
+                    Some(Some(old)) => join_into(old, &s, None),
                     Some(slot) => {
                         *slot = Some(s);
                         true
@@ -692,24 +745,82 @@ pub fn register_ranges(prog: &VerifiedProgram, cfg: &RangeConfig) -> Ranges {
                     None => false,
                 };
                 if grew {
-                    let sites = returns.get(f).cloned().unwrap_or_default();
-                    for (call_pc, ret) in sites {
-                        let Some(Some(at_call)) =
-                            index.get(&call_pc).and_then(|&c| states.get(c)).copied()
-                        else {
-                            continue;
-                        };
-                        let mut after = at_call;
-                        join_into(&mut after, &s, false);
-                        push(&mut states, &mut joins, &mut work, ret, &after);
+                    // The calls pass the new exit state to their returns.
+                    let sites = self.returns.get(f).map(Vec::as_slice).unwrap_or_default();
+                    work.extend(sites.iter().filter_map(|(c, _)| self.index.get(c)));
+                }
+                continue;
+            }
+            for (to, st) in self.edges(i, s, &exits) {
+                let Some(&j) = self.index.get(&to) else { continue };
+                let grew = match states.get_mut(j) {
+                    Some(Some(old)) => {
+                        let n = joins.get(j).copied().unwrap_or(0);
+                        if let Some(c) = joins.get_mut(j) {
+                            *c = n + 1;
+                        }
+                        let widen = n >= WIDEN_AFTER && self.widen_at.contains(&to);
+                        join_into(old, &st, widen.then_some(self.thresholds.as_slice()))
                     }
+                    Some(slot) => {
+                        *slot = Some(st.stored());
+                        true
+                    }
+                    None => false,
+                };
+                if grew {
+                    work.push(j);
                 }
             }
-            _ => {
-                transfer(&insn, &mut s, cfg.address_limit, &data_sizes);
-                push(&mut states, &mut joins, &mut work, next, &s);
+        }
+        (states, exits)
+    }
+
+    /// One round of narrowing: every state recomputed as the join of what
+    /// its predecessors pass on, in pc order, so that a bound recovered at
+    /// a loop head reaches the end of the loop in the same round. Edges to
+    /// a pc at or before their source carry what the previous round's
+    /// state at the source passes on; forward edges what the state just
+    /// recomputed does. Return points use the previous round's exit
+    /// states; this round's exits are the join of the new states there.
+    fn recompute(
+        &self,
+        states: &[Option<State>],
+        exits: &[Option<State>],
+    ) -> (Vec<Option<State>>, Vec<Option<State>>) {
+        let mut next: Vec<Option<State>> = vec![None; self.insns.len()];
+        let mut next_exits: Vec<Option<State>> = vec![None; exits.len()];
+        let into = |slot: Option<&mut Option<State>>, st: &State| match slot {
+            Some(Some(old)) => {
+                join_into(old, st, None);
+            }
+            Some(slot) => *slot = Some(st.stored()),
+            None => {}
+        };
+        into(next.first_mut(), &self.entry);
+        for (i, s) in states.iter().enumerate() {
+            let (Some(s), Some(&(pc, _))) = (s, self.insns.get(i)) else { continue };
+            for (to, st) in self.edges(i, *s, exits) {
+                if to <= pc {
+                    into(self.index.get(&to).and_then(|&j| next.get_mut(j)), &st);
+                }
             }
         }
+        for i in 0..self.insns.len() {
+            let (Some(Some(s)), Some(&(pc, insn))) = (next.get(i).copied(), self.insns.get(i))
+            else {
+                continue;
+            };
+            if let (Insn::Exit, Some(f)) = (insn, self.callee_of_exit(pc)) {
+                into(next_exits.get_mut(f), &s);
+                continue;
+            }
+            for (to, st) in self.edges(i, s, exits) {
+                if to > pc {
+                    into(self.index.get(&to).and_then(|&j| next.get_mut(j)), &st);
+                }
+            }
+        }
+        (next, next_exits)
     }
-    insns.iter().zip(states).filter_map(|(&(pc, _), s)| s.map(|s| (pc, s.range))).collect()
 }

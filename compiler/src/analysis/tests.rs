@@ -426,3 +426,32 @@ fn a_length_minus_its_clamp_is_narrow() {
     assert!(n.contains(&2) && n.contains(&4), "{n:?}");
     assert!(!by_range(&src("")).contains(&2));
 }
+
+#[test]
+fn widening_stops_at_compare_constants_and_narrowing_recovers_other_bounds() {
+    // `i < 32` bounds i by a compare constant: widening stops at 31. `i <
+    // n` with `n = x & 31` has no such constant: widening reaches 255 and
+    // narrowing brings i back to 30 at the head.
+    let src = |bound: &str| {
+        format!(
+            "
+        ldxb %r3, [%r1+0]
+        and %r3, 31
+        mov %r4, 0
+        jeq %r3, 0, out
+    loop:
+        add %r4, 1
+        jlt %r4, {bound}, loop
+    out:
+        mov %r0, %r4
+        exit"
+        )
+    };
+    let at_head = |bound: &str| {
+        let ranges =
+            super::ranges::register_ranges(&verified(&src(bound)), &RangeConfig::device32(0));
+        ranges.get(&4).map(|r| (r[4].lo, r[4].hi))
+    };
+    assert_eq!(at_head("32"), Some((0, 31)));
+    assert_eq!(at_head("%r3"), Some((0, 30)));
+}
