@@ -1,5 +1,6 @@
 //! Ten runs of one benchmark program on femtoc's native code, ten in
-//! femtoc's interpreter, ten on rbpf's JIT and ten of the same algorithm
+//! femtoc's interpreter, ten on rbpf's JIT, ten on rbpf's Cranelift JIT
+//! (`measured_rbpf_cranelift`; it checks every access) and ten of the same algorithm
 //! compiled by rustc (`femtoc_benches::baseline`), each batch in its own
 //! function, for a deterministic comparison under callgrind (timing on a
 //! shared machine is noisy; instruction counts are not):
@@ -52,6 +53,11 @@ fn measured_rbpf_jit(run: &mut dyn FnMut() -> u64) -> u64 {
 }
 
 #[inline(never)]
+fn measured_rbpf_cranelift(run: &mut dyn FnMut() -> u64) -> u64 {
+    (0..RUNS).fold(0, |_, _| run())
+}
+
+#[inline(never)]
 fn measured_rust(run: &mut dyn FnMut() -> u64) -> u64 {
     (0..RUNS).fold(0, |_, _| run())
 }
@@ -74,6 +80,32 @@ fn rbpf_jit_batch(
     Ok(measured_rbpf_jit(&mut || {
         unsafe { vm.execute_program_jit(&mut memory) }.unwrap_or(u64::MAX)
     }))
+}
+
+/// Runs the batch on rbpf's Cranelift JIT (which checks every access), or
+/// says why it cannot run the program.
+fn rbpf_cranelift_batch(
+    verified: &femtoc_isa::verifier::VerifiedProgram,
+    input: &[u8],
+) -> Result<u64, String> {
+    if BenchProgram::needs_data_regions(verified) {
+        return Err("the program reads data regions, which rbpf cannot map".into());
+    }
+    let len = i32::try_from(input.len()).map_err(|e| e.to_string())?;
+    let code = with_len_prologue(&verified.program.code, len);
+    let mut memory = input.to_vec();
+    let (ptr, n) = (memory.as_mut_ptr(), memory.len());
+    let mut vm = rbpf::EbpfVmRaw::new(Some(&code)).map_err(|e| e.to_string())?;
+    vm.cranelift_compile().map_err(|e| e.to_string())?;
+    // SAFETY: each run borrows `memory` (which outlives the VM) afresh and
+    // nothing else touches it meanwhile; see `benches/interp.rs`.
+    let result = measured_rbpf_cranelift(&mut || {
+        let mem = unsafe { std::slice::from_raw_parts_mut(ptr, n) };
+        vm.execute_program_cranelift(mem).unwrap_or(u64::MAX)
+    });
+    drop(vm);
+    drop(memory);
+    Ok(result)
 }
 
 fn main() -> Result<(), String> {
@@ -110,6 +142,13 @@ fn main() -> Result<(), String> {
         }
         Ok(_) => {}
         Err(why) => eprintln!("{name}: no rbpf JIT batch: {why}"),
+    }
+    match rbpf_cranelift_batch(&verified, &input.bytes) {
+        Ok(jit) if !program.same_result(jit, interp) => {
+            return Err(format!("{name}: rbpf's Cranelift JIT differs"))
+        }
+        Ok(_) => {}
+        Err(why) => eprintln!("{name}: no rbpf Cranelift JIT batch: {why}"),
     }
     let baseline = program.baseline;
     let rust = measured_rust(&mut || baseline(&input.bytes));

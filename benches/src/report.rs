@@ -23,7 +23,7 @@ pub const OVER_RUST: &[&str] = &[BASELINE_ENGINE, NATIVE_ENGINE];
 
 /// Engines in column order; others follow alphabetically.
 pub const ENGINE_ORDER: &[&str] =
-    &[BASELINE_ENGINE, NATIVE_ENGINE, "rbpf-interp", "rbpf-jit", RUST_ENGINE];
+    &[BASELINE_ENGINE, NATIVE_ENGINE, "rbpf-interp", "rbpf-jit", "rbpf-cranelift", RUST_ENGINE];
 
 /// Why the report could not be built.
 #[derive(Debug, thiserror::Error)]
