@@ -29,7 +29,7 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use femtoc_benches::input::{load_input, BenchInput, InputSource, SHARED_FLETCHER32};
-use femtoc_benches::programs::with_len_prologue;
+use femtoc_benches::programs::rbpf_code;
 use femtoc_benches::{BenchProgram, HostMemory, PROGRAMS};
 use femtoc_compiler::cranelift::compile;
 use femtoc_isa::verifier::VerifiedProgram;
@@ -100,11 +100,7 @@ fn femtoc_native(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> R
 }
 
 fn rbpf_jit(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
-    if BenchProgram::needs_data_regions(case.verified) {
-        return Err("the program reads data regions (.rodata), which rbpf cannot map".into());
-    }
-    let len = i32::try_from(case.input.len()).map_err(|e| e.to_string())?;
-    let code = with_len_prologue(&case.verified.program.code, len);
+    let code = rbpf_code(case.verified, case.input.len())?;
     // The raw VM's JIT passes the memory's address in r1 (the mbuff VM's
     // JIT would pass the metadata buffer's).
     let mut vm = rbpf::EbpfVmRaw::new(Some(&code)).map_err(|e| format!("rbpf rejects it: {e}"))?;
@@ -119,11 +115,7 @@ fn rbpf_jit(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result
 }
 
 fn rbpf_cranelift(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
-    if BenchProgram::needs_data_regions(case.verified) {
-        return Err("the program reads data regions (.rodata), which rbpf cannot map".into());
-    }
-    let len = i32::try_from(case.input.len()).map_err(|e| e.to_string())?;
-    let code = with_len_prologue(&case.verified.program.code, len);
+    let code = rbpf_code(case.verified, case.input.len())?;
     let mut memory = case.input.to_vec();
     let (ptr, n) = (memory.as_mut_ptr(), memory.len());
     let mut vm = rbpf::EbpfVmRaw::new(Some(&code)).map_err(|e| format!("rbpf rejects it: {e}"))?;
@@ -143,11 +135,7 @@ fn rbpf_cranelift(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> 
 }
 
 fn rbpf_interp(group: &mut BenchmarkGroup<'_, WallTime>, case: &Case<'_>) -> Result<(), String> {
-    if BenchProgram::needs_data_regions(case.verified) {
-        return Err("the program reads data regions (.rodata), which rbpf cannot map".into());
-    }
-    let len = i32::try_from(case.input.len()).map_err(|e| e.to_string())?;
-    let code = with_len_prologue(&case.verified.program.code, len);
+    let code = rbpf_code(case.verified, case.input.len())?;
     let vm = rbpf::EbpfVmMbuff::new(Some(&code)).map_err(|e| format!("rbpf rejects it: {e}"))?;
     let memory = case.input.to_vec();
     // An empty metadata buffer makes rbpf pass the memory's address in r1.

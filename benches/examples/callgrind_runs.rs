@@ -23,8 +23,8 @@
 //! function, so it counts the call and nothing else besides the algorithm.
 
 use femtoc_benches::input::load_input;
-use femtoc_benches::programs::with_len_prologue;
-use femtoc_benches::{BenchProgram, HostMemory, PROGRAMS};
+use femtoc_benches::programs::rbpf_code;
+use femtoc_benches::{HostMemory, PROGRAMS};
 use femtoc_compiler::cranelift::compile;
 use femtoc_runtime::helpers::NoHelpers;
 use femtoc_runtime::host_exec::{run_host_in, HostCode, HOST_ENGINE};
@@ -37,41 +37,31 @@ const RUNS: usize = 10;
 // equal results would be 0 whatever the engine computed, so comparing
 // batches would check nothing.)
 
-#[inline(never)]
-fn measured_native(run: &mut dyn FnMut() -> u64) -> u64 {
-    (0..RUNS).fold(0, |_, _| run())
+/// One `#[inline(never)]` batch function per name, so that each engine's
+/// runs have their own symbol for `--toggle-collect`.
+macro_rules! batches {
+    ($($name:ident),*) => {$(
+        #[inline(never)]
+        fn $name(run: &mut dyn FnMut() -> u64) -> u64 {
+            (0..RUNS).fold(0, |_, _| run())
+        }
+    )*};
 }
 
-#[inline(never)]
-fn measured_interp(run: &mut dyn FnMut() -> u64) -> u64 {
-    (0..RUNS).fold(0, |_, _| run())
-}
-
-#[inline(never)]
-fn measured_rbpf_jit(run: &mut dyn FnMut() -> u64) -> u64 {
-    (0..RUNS).fold(0, |_, _| run())
-}
-
-#[inline(never)]
-fn measured_rbpf_cranelift(run: &mut dyn FnMut() -> u64) -> u64 {
-    (0..RUNS).fold(0, |_, _| run())
-}
-
-#[inline(never)]
-fn measured_rust(run: &mut dyn FnMut() -> u64) -> u64 {
-    (0..RUNS).fold(0, |_, _| run())
-}
+batches!(
+    measured_native,
+    measured_interp,
+    measured_rbpf_jit,
+    measured_rbpf_cranelift,
+    measured_rust
+);
 
 /// Runs the rbpf JIT batch, or says why rbpf cannot run the program.
 fn rbpf_jit_batch(
     verified: &femtoc_isa::verifier::VerifiedProgram,
     input: &[u8],
 ) -> Result<u64, String> {
-    if BenchProgram::needs_data_regions(verified) {
-        return Err("the program reads data regions, which rbpf cannot map".into());
-    }
-    let len = i32::try_from(input.len()).map_err(|e| e.to_string())?;
-    let code = with_len_prologue(&verified.program.code, len);
+    let code = rbpf_code(verified, input.len())?;
     let mut vm = rbpf::EbpfVmRaw::new(Some(&code)).map_err(|e| e.to_string())?;
     vm.jit_compile().map_err(|e| e.to_string())?;
     let mut memory = input.to_vec();
@@ -88,11 +78,7 @@ fn rbpf_cranelift_batch(
     verified: &femtoc_isa::verifier::VerifiedProgram,
     input: &[u8],
 ) -> Result<u64, String> {
-    if BenchProgram::needs_data_regions(verified) {
-        return Err("the program reads data regions, which rbpf cannot map".into());
-    }
-    let len = i32::try_from(input.len()).map_err(|e| e.to_string())?;
-    let code = with_len_prologue(&verified.program.code, len);
+    let code = rbpf_code(verified, input.len())?;
     let mut memory = input.to_vec();
     let (ptr, n) = (memory.as_mut_ptr(), memory.len());
     let mut vm = rbpf::EbpfVmRaw::new(Some(&code)).map_err(|e| e.to_string())?;

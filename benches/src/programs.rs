@@ -116,6 +116,17 @@ impl BenchProgram {
     }
 }
 
+/// The bytes rbpf's engines run for `program` over an input of
+/// `input_len` bytes (the program behind [`with_len_prologue`]), or why
+/// they cannot run it.
+pub fn rbpf_code(program: &VerifiedProgram, input_len: usize) -> Result<Vec<u8>, String> {
+    if BenchProgram::needs_data_regions(program) {
+        return Err("the program reads data regions (.rodata), which rbpf cannot map".into());
+    }
+    let len = i32::try_from(input_len).map_err(|e| e.to_string())?;
+    Ok(with_len_prologue(&program.program.code, len))
+}
+
 /// The code with `mov64 r2, len` in front: for engines that pass only the
 /// context address in r1 at entry. Jumps and local calls are pc-relative,
 /// so one extra slot in front moves nothing else.
