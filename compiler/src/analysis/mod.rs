@@ -2,6 +2,7 @@
 //! conservative over-approximation: a fact holds on every path of every
 //! run, or it is not reported.
 
+pub mod frame_span;
 pub mod groups;
 pub mod loops;
 pub mod low_word;

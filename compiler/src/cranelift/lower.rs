@@ -55,7 +55,6 @@ use crate::analysis::groups::{self as group, Member};
 use crate::analysis::loops::{self, AccessSet, HoistLoop, Shape};
 use crate::analysis::regions::{self as predict, Region};
 
-mod frame_span;
 mod hoist;
 
 const I64: Type = types::I64;
@@ -324,10 +323,14 @@ pub(crate) fn lower(
         let regions = spans.into_iter().map(|(r, _, _)| r).collect();
         hoisted.insert(lp.head, (lp, regions));
     }
-    let frame_loops =
-        frame_span::frame_loops(program, &insns, &ranges, hoisted.values().map(|(lp, _)| lp))
-            .into_iter()
-            .collect();
+    let frame_loops = crate::analysis::frame_span::frame_loops(
+        program,
+        &insns,
+        &ranges,
+        hoisted.values().map(|(lp, _)| lp),
+    )
+    .into_iter()
+    .collect();
     let spill_bytes = SPILL_FAST as u32 + 16 * used.len() as u32;
     let spill =
         b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, spill_bytes, 3));

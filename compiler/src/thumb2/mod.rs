@@ -41,6 +41,9 @@ pub struct CompiledCode {
     /// once before the loop rather than in every iteration (see
     /// `lower::counted`).
     pub counted_loops: Vec<u32>,
+    /// Those of `counted_loops` proven inside the frame at every entry
+    /// (`analysis::frame_span`), emitted once, with no check at all.
+    pub frame_loops: Vec<u32>,
 }
 
 /// Why a verified program could not be compiled.
@@ -81,5 +84,6 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
         features: lowerer.features,
         pc_map: out.tags,
         counted_loops: lowerer.counted_loop_heads(),
+        frame_loops: lowerer.frame_loop_heads(),
     })
 }

@@ -18,6 +18,7 @@ use femtoc_isa::{Decoded, FunctionInfo, Insn, Source};
 use super::super::insn::{Compare, Cond, DpOp, Reg, Shift, Thumb2Insn as I};
 use super::windows::Target;
 use super::{dp, Any, CompileError, Lowerer, Set};
+use crate::analysis::frame_span;
 use crate::analysis::loops::{self, AccessSet, HoistLoop, Trip};
 use std::collections::BTreeMap;
 
@@ -37,6 +38,10 @@ pub(super) struct CountedLoop {
     end: i32,
     /// The region the accesses most likely hit.
     region: Target,
+    /// Every entry's span is proven inside the frame
+    /// ([`crate::analysis::frame_span`]): the loop is emitted once,
+    /// unchecked, with no check at its header.
+    in_frame: bool,
 }
 
 impl CountedLoop {
@@ -55,6 +60,11 @@ impl Lowerer<'_> {
     /// The header pcs of the counted loops found by [`Lowerer::lower`].
     pub fn counted_loop_heads(&self) -> Vec<u32> {
         self.counted.keys().map(|&h| h as u32).collect()
+    }
+
+    /// The header pcs of the counted loops proven inside the frame.
+    pub fn frame_loop_heads(&self) -> Vec<u32> {
+        self.counted.iter().filter(|(_, c)| c.in_frame).map(|(&h, _)| h as u32).collect()
     }
 
     /// The counted loops of the program, by header pc.
@@ -104,7 +114,18 @@ impl Lowerer<'_> {
                 continue;
             }
             let region = self.target(pc, base);
-            out.insert(lp.head, CountedLoop { lp, sites, lowest, end, region });
+            out.insert(lp.head, CountedLoop { lp, sites, lowest, end, region, in_frame: false });
+        }
+        let in_frame = frame_span::frame_loops(
+            self.prog,
+            &pairs,
+            &self.ranges,
+            out.values().map(|c: &CountedLoop| &c.lp),
+        );
+        for head in in_frame {
+            if let Some(c) = out.get_mut(&head) {
+                c.in_frame = true;
+            }
         }
         out
     }
@@ -121,6 +142,16 @@ impl Lowerer<'_> {
         let unchecked = self.asm.label();
         // The values entering the loop: their webs at the header.
         self.cur_pc = lp.head();
+        if lp.in_frame {
+            // Every entry is proven; the copy counts its own budget.
+            self.asm.bind(unchecked);
+            self.unchecked_sites = lp.sites.iter().copied().collect();
+            self.head_override = Some((lp.head(), unchecked));
+            self.loop_copy(lp, body, func)?;
+            self.unchecked_sites.clear();
+            self.head_override = None;
+            return Ok(());
+        }
         self.counted_check(lp, checked);
         self.asm.bind(unchecked);
         self.unchecked_sites = lp.sites.iter().copied().collect();

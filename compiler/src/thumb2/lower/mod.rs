@@ -160,6 +160,9 @@ pub struct Lowerer<'p> {
     /// Accesses proven inside their data region or frame
     /// ([`crate::analysis::proven`]).
     proven_data: BTreeSet<usize>,
+    /// Register ranges before each pc (the analysis behind the low words
+    /// and the proofs).
+    ranges: crate::analysis::ranges::Ranges,
     /// While lowering a counted loop's unchecked copy: the pcs of the
     /// accesses its check covered.
     unchecked_sites: BTreeSet<usize>,
@@ -268,6 +271,7 @@ impl<'p> Lowerer<'p> {
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
             proven_data: crate::analysis::proven::proven_accesses_with(prog, &ranges),
+            ranges,
             head_override: None,
             hints: BTreeMap::new(),
             entry,

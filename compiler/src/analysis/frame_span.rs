@@ -1,5 +1,7 @@
 //! Counted loops whose hoisted span is proven inside the function's frame
-//! at every entry, so the header checks only the budget.
+//! at every entry. The Cranelift backend's header then checks only the
+//! budget; the Thumb-2 backend, whose unchecked copy counts the budget on
+//! its own, emits the loop once, unchecked, with no header check at all.
 //!
 //! An insertion sort's inner loop walks a pointer down a stack array for
 //! as many iterations as its counter, and both come from the outer loop,
@@ -228,7 +230,7 @@ fn states(prog: &VerifiedProgram, insns: &[(usize, Insn)]) -> BTreeMap<usize, St
 /// The header pcs of the counted single-span loops among `loops` whose
 /// hoisted accesses are proven to lie in their function's frame at every
 /// entry (so their header needs to check only the budget).
-pub(super) fn frame_loops<'a>(
+pub fn frame_loops<'a>(
     prog: &VerifiedProgram,
     insns: &[(usize, Insn)],
     ranges: &Ranges,
