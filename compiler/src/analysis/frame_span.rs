@@ -198,16 +198,9 @@ fn states(prog: &VerifiedProgram, insns: &[(usize, Insn)]) -> BTreeMap<usize, St
     while let Some(pc) = work.pop() {
         let (Some(st), Some(insn)) = (at.get(&pc).copied(), index.get(&pc)) else { continue };
         let out = transfer(&st, insn);
-        let next = pc + insn.slots();
-        let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
-        let succs: Vec<usize> = match insn {
-            Insn::Exit => vec![],
-            Insn::Ja { .. } | Insn::JaLong { .. } => target.into_iter().collect(),
-            Insn::Jmp { .. } => target.into_iter().chain([next]).collect(),
-            // The callee starts from nothing; the return forgets all.
-            _ => vec![next],
-        };
-        for s in succs {
+        // A callee starts from nothing (every function start is seeded
+        // above); a call's return forgets all (`transfer`).
+        for s in super::successors(pc, insn) {
             let new = match at.get(&s) {
                 None => out,
                 Some(old) => {

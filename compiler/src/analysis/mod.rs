@@ -16,5 +16,22 @@ pub use low_word::low_word_registers;
 pub use ranges::RangeConfig;
 pub use zext::{entry_values_seen_by_helpers, narrow_registers, unwritten_registers};
 
+/// Where control goes after `insn` at `pc` inside its function: a jump's
+/// target, and the next slot unless the instruction jumps unconditionally
+/// or exits. A local call goes on at the next slot; analyses that follow
+/// it into the callee add the callee's start themselves.
+pub(crate) fn successors(pc: usize, insn: &femtoc_isa::Insn) -> impl Iterator<Item = usize> {
+    use femtoc_isa::Insn;
+    let next = pc + insn.slots();
+    let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
+    let (a, b) = match insn {
+        Insn::Exit => (None, None),
+        Insn::Ja { .. } | Insn::JaLong { .. } => (target, None),
+        Insn::Jmp { .. } => (target, Some(next)),
+        _ => (Some(next), None),
+    };
+    a.into_iter().chain(b)
+}
+
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ use femtoc_isa::{AluOp, Insn, Reg, Source};
 
 use super::low_word::full_reads;
 use super::ranges::{register_ranges, RangeConfig, Ranges};
+use super::successors;
 use super::zext::written;
 
 /// Registers r0..r9 (r10 is never written and always fits in 32 bits).
@@ -136,17 +137,7 @@ pub fn low_word_webs_with(prog: &VerifiedProgram, ranges: &Ranges, always: u16) 
         insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
     let succs: Vec<Vec<usize>> = insns
         .iter()
-        .map(|&(pc, insn)| {
-            let next = pc + insn.slots();
-            let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
-            let pcs: Vec<usize> = match insn {
-                Insn::Exit => vec![],
-                Insn::Ja { .. } | Insn::JaLong { .. } => target.into_iter().collect(),
-                Insn::Jmp { .. } => target.into_iter().chain([next]).collect(),
-                _ => vec![next],
-            };
-            pcs.into_iter().filter_map(|p| index.get(&p).copied()).collect()
-        })
+        .map(|&(pc, insn)| successors(pc, &insn).filter_map(|p| index.get(&p).copied()).collect())
         .collect();
 
     let starts: Vec<usize> = prog.functions.iter().map(|f| f.start as usize).collect();

@@ -59,15 +59,12 @@ pub fn entry_values_seen_by_helpers(prog: &VerifiedProgram) -> u16 {
             seen |= before;
         }
         let after = written(&insn).fold(before, |set, r| set & !r.bit());
-        let next = pc + insn.slots();
-        let target = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok());
-        let successors = match insn {
-            Insn::Exit => [None, None],
-            Insn::Ja { .. } | Insn::JaLong { .. } => [target, None],
-            Insn::Jmp { .. } | Insn::CallLocal { .. } => [Some(next), target],
-            _ => [Some(next), None],
+        // A local call also flows into its callee.
+        let callee = match insn {
+            Insn::CallLocal { .. } => insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()),
+            _ => None,
         };
-        for s in successors.into_iter().flatten() {
+        for s in super::successors(pc, &insn).chain(callee) {
             let Some(&j) = index.get(&s) else { continue };
             let Some(slot) = unwritten.get_mut(j) else { continue };
             let joined = slot.map_or(after, |old| old | after);
