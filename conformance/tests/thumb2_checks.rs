@@ -9,7 +9,13 @@
 use femtoc_conformance::engine::{Case, Engine, Interpreter};
 use femtoc_conformance::runner::verify_for_harness;
 use femtoc_conformance::thumb::Thumb2;
+use femtoc_isa::program::{DataKind, DataRegion};
 use femtoc_runtime::engine::Engine as EngineId;
+
+/// A data region of `size` bytes holding 1, 2, ..., `size`.
+fn data_region(name: &str, kind: DataKind, size: u8) -> DataRegion {
+    DataRegion { name: name.into(), kind, image: (1..=size).collect(), size: u32::from(size) }
+}
 
 fn agree(name: &str, src: &str, lengths: &[usize]) {
     let program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -174,18 +180,8 @@ fn data_region_accesses_use_their_own_window() {
     out:
         exit";
     let mut program = femtoc_isa::assemble(src).expect("assembles");
-    program.data.push(femtoc_isa::program::DataRegion {
-        name: ".data".into(),
-        kind: femtoc_isa::program::DataKind::ReadWrite,
-        image: (1..=16).collect(),
-        size: 16,
-    });
-    program.data.push(femtoc_isa::program::DataRegion {
-        name: ".rodata".into(),
-        kind: femtoc_isa::program::DataKind::ReadOnly,
-        image: (1..=8).collect(),
-        size: 8,
-    });
+    program.data.push(data_region(".data", DataKind::ReadWrite, 16));
+    program.data.push(data_region(".rodata", DataKind::ReadOnly, 8));
     let verified = verify_for_harness(&program).expect("verifies");
     let mut faults = 0;
     for count in [0u8, 1, 4, 5] {
@@ -361,12 +357,7 @@ fn window_limits_are_exact_at_every_region_end() {
                 src += "exit\n";
                 let src = format!("mov %r9, 0\n{src}");
                 let mut program = femtoc_isa::assemble(&src).expect("assembles");
-                program.data.push(femtoc_isa::program::DataRegion {
-                    name: ".data".into(),
-                    kind: femtoc_isa::program::DataKind::ReadWrite,
-                    image: (1..=16).collect(),
-                    size: 16,
-                });
+                program.data.push(data_region(".data", DataKind::ReadWrite, 16));
                 let verified = verify_for_harness(&program).expect("verifies");
                 for k in [0u8, 1] {
                     let mut context = [7u8; 24];
@@ -498,12 +489,7 @@ fn a_read_only_region_read_and_written_gets_only_a_read_window() {
     out:
         exit";
     let mut program = femtoc_isa::assemble(src).expect("assembles");
-    program.data.push(femtoc_isa::program::DataRegion {
-        name: ".rodata".into(),
-        kind: femtoc_isa::program::DataKind::ReadOnly,
-        image: (1..=16).collect(),
-        size: 16,
-    });
+    program.data.push(data_region(".rodata", DataKind::ReadOnly, 16));
     let verified = verify_for_harness(&program).expect("verifies");
     let mut faults = 0;
     for index in [0u8, 15, 16] {
