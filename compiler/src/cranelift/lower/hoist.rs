@@ -137,31 +137,25 @@ impl Lower<'_, '_> {
     /// block), so the decrement updates its register in place instead of
     /// paying a copy on every back edge.
     fn settle_budget_from(&mut self, pc: usize, counted: CountedBudget, at_zero: bool) {
-        if at_zero {
-            let decrements = if counted.low32 {
-                let entry = self.b.ins().ireduce(I32, counted.entry);
-                self.b.ins().uextend(I64, entry)
-            } else {
-                counted.entry
-            };
-            let taken = if pc > counted.dec_pc {
-                self.b.ins().iadd_imm_s(decrements, -1)
-            } else {
-                decrements
-            };
-            self.take_budget(taken);
-            return;
-        }
-        let now = self.get(counted.counter);
         // The decrements so far, in the counter's width (a zero count
-        // wraps, and the difference with it).
+        // wraps, and the difference with it): `entry - now`, or `entry`
+        // where `now` is known to be 0.
+        let now = (!at_zero).then(|| self.get(counted.counter));
         let decrements = if counted.low32 {
             let entry = self.b.ins().ireduce(I32, counted.entry);
-            let now = self.b.ins().ireduce(I32, now);
-            let d = self.b.ins().isub(entry, now);
+            let d = match now {
+                Some(now) => {
+                    let now = self.b.ins().ireduce(I32, now);
+                    self.b.ins().isub(entry, now)
+                }
+                None => entry,
+            };
             self.b.ins().uextend(I64, d)
         } else {
-            self.b.ins().isub(counted.entry, now)
+            match now {
+                Some(now) => self.b.ins().isub(counted.entry, now),
+                None => counted.entry,
+            }
         };
         let taken =
             if pc > counted.dec_pc { self.b.ins().iadd_imm_s(decrements, -1) } else { decrements };
