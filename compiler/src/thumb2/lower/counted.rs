@@ -139,31 +139,38 @@ impl Lowerer<'_> {
         func: &FunctionInfo,
     ) -> Result<(), CompileError> {
         let checked = self.asm.label();
-        let unchecked = self.asm.label();
         // The values entering the loop: their webs at the header.
         self.cur_pc = lp.head();
         if lp.in_frame {
             // Every entry is proven; the copy counts its own budget.
-            self.asm.bind(unchecked);
-            self.unchecked_sites = lp.sites.iter().copied().collect();
-            self.head_override = Some((lp.head(), unchecked));
-            self.loop_copy(lp, body, func)?;
-            self.unchecked_sites.clear();
+            self.unchecked_copy(lp, body, func)?;
             self.head_override = None;
             return Ok(());
         }
         self.counted_check(lp, checked);
-        self.asm.bind(unchecked);
-        self.unchecked_sites = lp.sites.iter().copied().collect();
-        self.head_override = Some((lp.head(), unchecked));
-        self.loop_copy(lp, body, func)?;
-        self.unchecked_sites.clear();
+        self.unchecked_copy(lp, body, func)?;
         let after = self.label_at(lp.back() + 1)?;
         self.e(I::B { cond: None, target: after });
         self.asm.bind(checked);
         self.head_override = Some((lp.head(), checked));
         self.loop_copy(lp, body, func)?;
         self.head_override = None;
+        Ok(())
+    }
+
+    /// The copy whose hoisted accesses go unchecked, starting here.
+    fn unchecked_copy(
+        &mut self,
+        lp: &CountedLoop,
+        body: &[Decoded],
+        func: &FunctionInfo,
+    ) -> Result<(), CompileError> {
+        let unchecked = self.asm.label();
+        self.asm.bind(unchecked);
+        self.unchecked_sites = lp.sites.iter().copied().collect();
+        self.head_override = Some((lp.head(), unchecked));
+        self.loop_copy(lp, body, func)?;
+        self.unchecked_sites.clear();
         Ok(())
     }
 
