@@ -79,8 +79,10 @@ fn inspect_shows_every_part_of_a_blob() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    assert!(line(&report, "format version").ends_with(" 1"), "{report}");
-    assert!(line(&report, "native ABI").ends_with(" 1"), "{report}");
+    let format = format!(" {}", femtoc_runtime::blob::FORMAT_VERSION);
+    assert!(line(&report, "format version").ends_with(&format), "{report}");
+    let abi = format!(" {}", femtoc_runtime::abi::NATIVE_ABI_VERSION);
+    assert!(line(&report, "native ABI").ends_with(&abi), "{report}");
     assert!(line(&report, "total length").contains(&format!(" {} bytes", bytes.len())));
     let crc = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
     assert!(line(&report, "crc-32").contains(&format!("{crc:#010x}")), "{report}");

@@ -329,10 +329,10 @@ fn edge_access(target: &str, size: u32) -> String {
 
 #[test]
 fn window_limits_are_exact_at_every_region_end() {
-    // Each crossing access alone (one window: filled inline), after an
-    // in-bounds access to the other window of the same region (both
-    // filled inline from one lookup of the region), and after in-bounds
-    // accesses to three other windows (filled by the shared routine);
+    // Each crossing access alone (one window), after an in-bounds access
+    // to the other window of the same region (read and write windows of
+    // one entry), and after in-bounds accesses to three other windows (so
+    // the routine fills four, of table entries and of a data region);
     // every access size.
     let targets = ["ctx-read", "ctx-write", "data-read", "stack"];
     let sibling = |t: &str| match t {

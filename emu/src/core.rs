@@ -137,6 +137,18 @@ impl Core {
         all.filter(move |r| !args.contains(r))
     }
 
+    /// Registers a C function may leave changed besides its return value:
+    /// r1..r3, r12 on Arm; t0..t6, a1..a7 on RISC-V (r1 / a1 only when the
+    /// result is 32-bit).
+    pub(crate) fn call_clobbered(self, wide_ret: bool) -> impl Iterator<Item = u8> {
+        let list: &'static [u8] = if self.is_arm() {
+            &[1, 2, 3, 12]
+        } else {
+            &[11, 5, 6, 7, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31]
+        };
+        list.iter().copied().skip(usize::from(wide_ret))
+    }
+
     pub(crate) fn sp_reg(self) -> u8 {
         if self.is_arm() {
             13

@@ -702,10 +702,19 @@ fn on_trap(uc: &mut Hooked<'_>, addr: u32) {
         return;
     };
     state.trap_calls += 1;
-    let result = callback(&mut TrapContext { uc, core, addr });
+    let mut t = TrapContext { uc, core, addr, wide_ret: false };
+    let result = callback(&mut t);
+    let wide_ret = t.wide_ret;
     uc.get_data_mut().traps.insert(addr, callback);
-    if let Err(source) = result {
-        fail(uc, EmuError::Trap { addr, source });
+    match result {
+        // A real routine may leave junk in every call-clobbered register:
+        // code that relies on one surviving fails here, not on a device.
+        Ok(()) => {
+            for r in core.call_clobbered(wide_ret) {
+                let _ = write_reg(uc, core, r, POISON_WORD ^ 0x80 ^ u32::from(r));
+            }
+        }
+        Err(source) => fail(uc, EmuError::Trap { addr, source }),
     }
 }
 

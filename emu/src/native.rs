@@ -39,13 +39,15 @@
 //! | `udiv64`, `umod64` | [`cost::DIV64`] | a shift-subtract 64-bit division in software |
 //! | `sdiv64`, `smod64` | [`cost::DIV64`] + [`cost::SIGNED_EXTRA`] | the same with sign fix-ups |
 //! | `atomic64` | [`cost::ATOMIC64`] | mask interrupts, two loads, the operation, two stores, unmask |
+//! | `fill_window` | [`cost::FILL_WINDOW`] (+ [`cost::ACCESS_CHECK_PER_REGION`] per region for a data region's search) | find the entry, test it, compute and store eight words |
 //!
 //! A routine called with another context pointer, after the code overwrote `host`, or (for
-//! `atomic64`) on an address outside every writable region or not 8-aligned, stops the run
+//! `atomic64`) on an address outside every writable region or not 8-aligned, or (for
+//! `fill_window`) with a window outside the caller's part of the machine stack, stops the run
 //! with an emulator error: the host must never act on an address the code was not allowed
 //! to hand it.
 
-use femtoc_runtime::abi::{NativeContext, RoutineTable};
+use femtoc_runtime::abi::{window, NativeContext, RoutineTable};
 use femtoc_runtime::engine::{Engine, Features};
 use femtoc_runtime::install::{ExecMode, InstallError};
 use femtoc_runtime::layout::{self, ArenaError};
@@ -77,6 +79,8 @@ pub mod cost {
     pub const SIGNED_EXTRA: u64 = 10;
     /// `atomic64`.
     pub const ATOMIC64: u64 = 14;
+    /// `fill_window`, fixed part.
+    pub const FILL_WINDOW: u64 = 40;
 }
 
 /// What a run gets besides the blob and the helpers.
@@ -365,7 +369,36 @@ fn install_routines(machine: &mut Machine, guard: &Guard) -> Result<RoutineTable
         Ok(())
     })?;
 
+    let g = guard.clone();
+    let fill_window = machine.add_trap(slot(7), move |t| {
+        let a = read_args(t, &[4, 4, 4])?;
+        let arg = |i: usize| a.get(i).copied().unwrap_or(0);
+        let ctx = g.context(arg(0))?;
+        let (window, desc) = (arg(1), arg(2) as u32);
+        let sp = u64::from(t.reg(13)?);
+        let bytes = 4 * window::WORDS as u64;
+        if window < sp || window + bytes > u64::from(MACHINE_STACK_TOP) || window % 4 != 0 {
+            return Err(format!(
+                "ABI violation: fill_window into {window:#x}, not aligned words of the caller's frame (sp {sp:#x})"
+            )
+            .into());
+        }
+        // SAFETY: `ctx` is the run's frame (checked), whose tables `prepare` filled.
+        let region = unsafe { routines::window_region(&*ctx, desc) };
+        let words = window::words(region, desc);
+        let mut out = [0u8; 4 * window::WORDS];
+        for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        t.write(window, &out)?;
+        t.set_ret(arg(0) as u32)?;
+        let search = if desc & window::DATA != 0 { g.regions } else { 0 };
+        t.add_cycles(cost::FILL_WINDOW + cost::ACCESS_CHECK_PER_REGION * search);
+        Ok(())
+    })?;
+
     Ok(RoutineTable {
+        fill_window: fill_window.into(),
         helper_call: helper_call.into(),
         access_check: access_check.into(),
         udiv64,

@@ -220,5 +220,20 @@ fn install_routines(machine: &mut Machine64, guard: &Guard) -> Result<RoutineTab
         Ok(TrapValue::U64(old))
     })?;
 
-    Ok(RoutineTable { helper_call, access_check, udiv64, sdiv64, umod64, smod64, atomic64 })
+    // 64-bit code compares against the region table itself; the window
+    // routine belongs to 32-bit targets, so a call here is an ABI violation.
+    let fill_window = machine.add_trap(machine.trap_slot(7), |_| {
+        Err("ABI violation: fill_window is a routine for 32-bit targets".into())
+    })?;
+
+    Ok(RoutineTable {
+        helper_call,
+        access_check,
+        udiv64,
+        sdiv64,
+        umod64,
+        smod64,
+        atomic64,
+        fill_window,
+    })
 }

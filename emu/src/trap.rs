@@ -9,6 +9,8 @@ pub struct TrapContext<'u> {
     pub(crate) uc: &'u mut dyn Engine,
     pub(crate) core: Core,
     pub(crate) addr: u32,
+    /// The callback set a 64-bit return value (so r1 / a1 carries a result).
+    pub(crate) wide_ret: bool,
 }
 
 impl TrapContext<'_> {
@@ -52,6 +54,7 @@ impl TrapContext<'_> {
 
     /// Sets a 64-bit return value (r0:r1 / a0:a1, low word first).
     pub fn set_ret64(&mut self, value: u64) -> Result<(), EmuError> {
+        self.wide_ret = true;
         self.set_reg(self.ret_reg(0), value as u32)?;
         self.set_reg(self.ret_reg(1), (value >> 32) as u32)
     }

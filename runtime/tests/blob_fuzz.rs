@@ -1,7 +1,7 @@
 //! The reader never panics, and whenever it accepts a blob its views are
 //! complete: every table entry decodes and every slice lies inside the blob.
 
-use femtoc_runtime::blob::{crc32, Blob};
+use femtoc_runtime::blob::{crc32, Blob, FORMAT_VERSION};
 use femtoc_runtime::engine::{Engine, Features};
 use proptest::prelude::*;
 
@@ -12,7 +12,7 @@ fn seed_blob() -> Vec<u8> {
     b[0..4].copy_from_slice(b"FCBL");
     let put =
         |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    b[4] = 1;
+    b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     b[6] = 48;
     put(&mut b, 12, 1);
     put(&mut b, 24, 8);

@@ -43,7 +43,7 @@ fn reseal(b: &mut [u8]) {
 fn sample() -> Vec<u8> {
     let mut b = vec![0u8; TOTAL];
     b[0..4].copy_from_slice(b"FCBL");
-    put16(&mut b, 4, 1);
+    put16(&mut b, 4, FORMAT_VERSION);
     put16(&mut b, 6, 48);
     put32(&mut b, 8, TOTAL as u32);
     put32(&mut b, 12, 1); // bytecode, unsigned

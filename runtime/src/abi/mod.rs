@@ -1,4 +1,4 @@
-//! # The femtoc native ABI, version 1
+//! # The femtoc native ABI, version 2
 //!
 //! The contract between compiled container code (from any femtoc backend:
 //! Thumb-2, RV32, Cranelift) and the runtime that calls it. A backend author
@@ -121,7 +121,7 @@
 pub mod arith;
 
 /// Version of this contract; the blob format version is tied to it.
-pub const NATIVE_ABI_VERSION: u16 = 1;
+pub const NATIVE_ABI_VERSION: u16 = 2;
 
 /// Most machine-stack bytes any runtime routine of this ABI version needs
 /// (helper dispatch included), to be added to a code section's own need.
@@ -174,6 +174,10 @@ pub const REGION_WRITE: u32 = 2;
 /// - `atomic64`: `uint64_t (struct NativeContext *ctx, uint32_t op, uint64_t addr, uint64_t value, uint64_t expected)`
 ///   performs [`atomic_op`] `op` on the 8 aligned, checked bytes at `addr` with interrupts masked
 ///   and returns the old value.
+/// - `fill_window`: `struct NativeContext *(struct NativeContext *ctx, uint32_t *window, uint32_t desc)`
+///   writes the [`window::WORDS`] words of the check window [`window`] `desc` describes to
+///   `window` (the caller's own machine stack) and returns `ctx`, so that the caller needs
+///   no reload. Version 2 added it; 32-bit backends call it at entry.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RoutineTable {
@@ -191,6 +195,70 @@ pub struct RoutineTable {
     pub smod64: u64,
     /// 64-bit atomic read-modify-write.
     pub atomic64: u64,
+    /// Check-window set-up at entry (32-bit targets).
+    pub fill_window: u64,
+}
+
+/// Check windows: what [`RoutineTable::fill_window`] computes.
+///
+/// An inline bounds check on a 32-bit target compares against a *window*:
+/// one region's bounds for one kind of access, as [`WORDS`] consecutive
+/// words on the machine stack. Word 0 is the region's start; word `1 + i`
+/// is the number of offsets from the start at which a `2^i`-byte access
+/// may begin (`len - 2^i + 1`), for `i` in `0..7` (1 to 64 bytes). A check
+/// passes iff `address - start < count`, unsigned modulo 2^32.
+///
+/// A descriptor says which region and which counts: bits 0..7 the sizes
+/// (bit `i`: fill the count for `2^i` bytes; the others are set to 0), bit
+/// 7 [`WRITE`] (else a read window), bits 8..16 the index, and bit 16
+/// [`DATA`]: the index is a data region, whose entry is the first in the
+/// table starting at that region's base; without it, the index is a table
+/// entry. A window that cannot be used (no such entry, no permission, a
+/// region shorter than the widest size asked for, or one that does not lie
+/// below `2^32 - 1`) gets every count 0, which no address passes, so all of
+/// its checks take the slow path ([`RoutineTable::access_check`]).
+pub mod window {
+    /// Words per window: the start and seven counts.
+    pub const WORDS: usize = 8;
+    /// Descriptor bits of the sizes to fill.
+    pub const SIZES: u32 = 0x7f;
+    /// Descriptor bit: a window for stores and atomics.
+    pub const WRITE: u32 = 1 << 7;
+    /// Shift of the descriptor's index field (8 bits).
+    pub const INDEX_SHIFT: u32 = 8;
+    /// Descriptor bit: the index is a data region.
+    pub const DATA: u32 = 1 << 16;
+
+    /// The descriptor of a window of table entry (or, with `data`, data
+    /// region) `index`, for stores if `write`, with the counts `sizes`.
+    pub const fn descriptor(index: u8, data: bool, write: bool, sizes: u32) -> u32 {
+        (sizes & SIZES)
+            | if write { WRITE } else { 0 }
+            | (index as u32) << INDEX_SHIFT
+            | if data { DATA } else { 0 }
+    }
+
+    /// The window of `region` (`None`: no such region) for descriptor `desc`.
+    pub fn words(region: Option<&super::NativeRegion>, desc: u32) -> [u32; WORDS] {
+        let mut out = [0u32; WORDS];
+        let Some(r) = region else { return out };
+        let perm = if desc & WRITE != 0 { super::REGION_WRITE } else { super::REGION_READ };
+        let sizes = desc & SIZES;
+        let widest = if sizes == 0 { 1 } else { 1u64 << (31 - sizes.leading_zeros()) };
+        // The region must end below 2^32 - 1 for the unsigned compare of a
+        // 32-bit address minus the start to mean "inside".
+        let fits = r.start.checked_add(r.len).is_some_and(|end| end <= u64::from(u32::MAX));
+        if r.flags & perm == 0 || r.len < widest || !fits {
+            return out;
+        }
+        out[0] = r.start as u32;
+        for (i, count) in out.iter_mut().skip(1).enumerate() {
+            if sizes & (1 << i) != 0 {
+                *count = (r.len - (1u64 << i) + 1) as u32;
+            }
+        }
+        out
+    }
 }
 
 /// Operation codes of [`RoutineTable::atomic64`] (the eBPF `imm` values
@@ -307,5 +375,8 @@ pub mod routine_offset {
     pub const SMOD64: u32 = 40;
     /// `atomic64`
     pub const ATOMIC64: u32 = 48;
+    /// `fill_window`
+    pub const FILL_WINDOW: u32 = 56;
 }
 const _: () = assert!(core::mem::offset_of!(RoutineTable, atomic64) == 48);
+const _: () = assert!(core::mem::offset_of!(RoutineTable, fill_window) == 56);

@@ -111,7 +111,7 @@ use tables::{le_u16, le_u32, slice_at, RawCode, RawRegion};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"FCBL";
 /// The blob format version this runtime reads and the compiler writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Version of the native ABI that code sections are compiled against
 /// (defined with the ABI); changing it requires a new [`FORMAT_VERSION`].
 pub use crate::abi::NATIVE_ABI_VERSION;

@@ -5,9 +5,10 @@
 //! points at a live [`super::HostState`] for the duration of the call into
 //! compiled code.
 
-use crate::abi::{arith, atomic_op, status, NativeContext, RoutineTable};
+use crate::abi::{arith, atomic_op, status, window, NativeContext, NativeRegion, RoutineTable};
 use crate::atomic::{cas64, rmw64, Rmw};
 use crate::helpers::{HelperResult, MemoryAccess};
+use crate::region::MAX_DATA_REGIONS;
 
 use super::HostState;
 
@@ -122,6 +123,52 @@ pub unsafe extern "C" fn atomic64(
     unsafe { rmw64(p, rmw, value) }
 }
 
+/// The region table entry descriptor `desc` names (see [`window`]), if
+/// the table has it.
+///
+/// # Safety
+/// `ctx` must be a context prepared by [`super::NativeFrame::prepare`]:
+/// `regions` points to `region_count` entries and `data_bases` to
+/// [`MAX_DATA_REGIONS`] bases.
+pub unsafe fn window_region(ctx: &NativeContext, desc: u32) -> Option<&NativeRegion> {
+    let index = ((desc >> window::INDEX_SHIFT) & 0xff) as usize;
+    // SAFETY: the caller guarantees the table pointers and lengths.
+    let table = unsafe {
+        core::slice::from_raw_parts(
+            ctx.regions as usize as *const NativeRegion,
+            ctx.region_count as usize,
+        )
+    };
+    if desc & window::DATA == 0 {
+        return table.get(index);
+    }
+    if index >= MAX_DATA_REGIONS {
+        return None;
+    }
+    // SAFETY: as above; `index` is below the array's length.
+    let base = unsafe { (ctx.data_bases as usize as *const u64).add(index).read() };
+    table.iter().find(|r| r.start == base)
+}
+
+/// Fills the check window `desc` describes at `window` and returns `ctx`.
+///
+/// # Safety
+/// As for every routine; `window` must be valid for [`window::WORDS`]
+/// word writes.
+pub unsafe extern "C" fn fill_window(
+    ctx: *mut NativeContext,
+    window: *mut u32,
+    desc: u32,
+) -> *mut NativeContext {
+    // SAFETY: forwarded from the caller.
+    let words = window::words(unsafe { window_region(&*ctx, desc) }, desc);
+    for (i, w) in words.into_iter().enumerate() {
+        // SAFETY: the caller guarantees `window` has room for every word.
+        unsafe { window.add(i).write(w) };
+    }
+    ctx
+}
+
 impl RoutineTable {
     /// The table a device fills: the addresses of this module's routines
     /// (with the Thumb bit, as function pointers carry it on Arm).
@@ -134,6 +181,7 @@ impl RoutineTable {
             umod64: umod64 as *const () as usize as u64,
             smod64: smod64 as *const () as usize as u64,
             atomic64: atomic64 as *const () as usize as u64,
+            fill_window: fill_window as *const () as usize as u64,
         }
     }
 }

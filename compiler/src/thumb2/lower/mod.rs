@@ -104,8 +104,6 @@ struct Shared {
     misaligned_exit: Label,
     budget_exit: Label,
     budget_borrow: Label,
-    window_entry: Label,
-    window_data: Label,
 }
 
 /// The lowering state of one program.
@@ -207,8 +205,6 @@ impl<'p> Lowerer<'p> {
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
             budget_borrow: asm.label(),
-            window_entry: asm.label(),
-            window_data: asm.label(),
         };
         // 32-bit target: the context address and length are below 2^32.
         let always = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
@@ -718,7 +714,7 @@ impl<'p> Lowerer<'p> {
             self.str(R::R1, R::SP, slot);
         }
         // Before the eBPF registers and the budget register: the window
-        // routine uses r4..r8.
+        // routine's calls clobber r1..r4.
         self.fill_windows();
         if self.map.frame_pointer {
             self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
@@ -2311,9 +2307,6 @@ impl<'p> Lowerer<'p> {
         let (epilogue, check_slow, fault_exit, misaligned_exit, budget_exit) =
             (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
         self.asm.set_tag(u32::MAX);
-        if self.windows_shared() {
-            self.window_routine();
-        }
         if self.has_budget() {
             // budget_borrow: r0 = pc; the budget copy's low word went from
             // 0 to all ones. Borrow from the high word and return, or stop

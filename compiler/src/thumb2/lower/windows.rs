@@ -12,24 +12,20 @@
 //! the widest size) gets counts 0, which no address passes, so its checks
 //! all go to the slow path.
 //!
-//! The entry fills the windows inline when they cover at most
-//! [`INLINE_REGIONS`] regions, finding each region once for all its
-//! windows (a region read and written has two); with more, one shared
-//! routine called once per window is smaller (five instructions a window
-//! against about twenty to thirty).
+//! The entry fills each window with one call of the runtime routine
+//! `fill_window` (see `femtoc_runtime::abi::window`): three instructions a
+//! window instead of the twenty to thirty it takes to find, test and
+//! measure a region inline, which every program would carry.
 
-use femtoc_runtime::abi;
+use femtoc_runtime::abi::{self, routine_offset};
 
-use super::super::insn::{Compare, Cond, DpOp, Label, Reg, Shift, Thumb2Insn as I};
-use super::{dp, Any, CheckSite, Cold, Lowerer, Set};
+use super::super::insn::{Compare, Cond, DpOp, Reg, Thumb2Insn as I};
+use super::{dp, Any, CheckSite, Cold, Lowerer};
 
 use Reg as R;
 
 /// Frame words per window: the start and seven counts.
-const WORDS: u32 = 8;
-
-/// Up to this many regions the entry fills their windows inline.
-const INLINE_REGIONS: usize = 2;
+const WORDS: u32 = abi::window::WORDS as u32;
 
 /// The region a check expects an access to hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,220 +81,40 @@ impl Lowerer<'_> {
         self.cold.push(Cold::Check(site));
     }
 
-    /// True if the windows are filled by the shared routine.
-    pub(super) fn windows_shared(&self) -> bool {
-        let mut regions: Vec<Target> = self.windows.iter().map(|w| w.region).collect();
-        regions.sort_by_key(|t| match *t {
-            Target::Entry(e) => (0, e),
-            Target::Data(n) => (1, n),
-        });
-        regions.dedup();
-        regions.len() > INLINE_REGIONS
-    }
-
-    /// Fills every window; r0 holds the context. Clobbers r1..r8, r12 and
-    /// lr, so it runs before the eBPF registers are set up.
+    /// Fills every window through the runtime's `fill_window`, one call
+    /// each; r0 holds the context (the routine returns it). Clobbers r1..r4,
+    /// r12 and lr, so it runs before the eBPF registers are set up.
     pub(super) fn fill_windows(&mut self) {
-        let shared = self.windows_shared();
-        let mut windows = core::mem::take(&mut self.windows);
-        while let Some(first) = windows.first() {
-            let region = first.region;
-            let (group, rest): (Vec<Window>, Vec<Window>) =
-                windows.into_iter().partition(|w| w.region == region);
-            windows = rest;
-            if shared {
-                for w in &group {
-                    self.window_call(w);
-                }
-            } else {
-                self.window_group_inline(&group);
-            }
+        if self.windows.is_empty() {
+            return;
+        }
+        // r4 is callee-saved: the routine's address survives the calls.
+        self.ldr(R::R4, R::R0, abi::OFF_ROUTINES);
+        self.ldr(R::R4, R::R4, routine_offset::FILL_WINDOW);
+        let calls: Vec<(u32, u32)> =
+            self.windows.iter().map(|w| (w.slot, w.descriptor())).collect();
+        for (slot, desc) in calls {
+            self.e(I::AddSpImm { rd: R::R1, imm: slot });
+            self.imm(R::R2, desc, true);
+            self.e(I::Blx { rm: R::R4 });
         }
     }
+}
 
-    /// One call of the shared routine for `w`.
-    fn window_call(&mut self, w: &Window) {
-        let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
-        self.imm(R::R1, perm, true);
-        self.imm(R::R2, w.slot, true);
-        self.imm(R::R3, w.sizes, true);
-        let (index, routine) = match w.region {
-            Target::Entry(e) => (e, self.shared.window_entry),
-            Target::Data(n) => (n, self.shared.window_data),
+impl Window {
+    /// The routine's descriptor of this window. An index that does not fit
+    /// names no entry, which leaves the window unusable (every check takes
+    /// the exact slow path) rather than wrong.
+    fn descriptor(&self) -> u32 {
+        let (index, data) = match self.region {
+            Target::Entry(e) => (e, false),
+            Target::Data(n) => (n, true),
         };
-        self.imm(R::R12, index, true);
-        self.e(I::Bl { target: routine });
-    }
-
-    /// Fills the windows of one region inline: the region is found once,
-    /// then each window checks its permission and widest size. r1..r5 are
-    /// scratch (low registers: narrow loads from the region table).
-    fn window_group_inline(&mut self, group: &[Window]) {
-        let Some(first) = group.first() else { return };
-        let none = self.asm.label();
-        let done = self.asm.label();
-        let at = match first.region {
-            Target::Entry(e) => {
-                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
-                self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R1, imm: e });
-                self.e(I::B { cond: Some(Cond::Ls), target: none });
-                self.ldr(R::R5, R::R0, abi::OFF_REGIONS);
-                24 * e
-            }
-            Target::Data(n) => {
-                // Search the table for the entry starting at the data
-                // region's base; r5 ends on it.
-                let search = self.asm.label();
-                let found = self.asm.label();
-                self.ldr(R::R5, R::R0, abi::OFF_DATA_BASES);
-                self.ldr(R::R2, R::R5, 8 * n);
-                self.ldr(R::R1, R::R0, abi::OFF_REGION_COUNT);
-                self.ldr(R::R5, R::R0, abi::OFF_REGIONS);
-                self.asm.bind(search);
-                self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R1, rn: R::R1, imm: 1 });
-                self.e(I::B { cond: Some(Cond::Lo), target: none });
-                self.ldr(R::R3, R::R5, 0);
-                self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R3, rm: R::R2 });
-                self.e(I::B { cond: Some(Cond::Eq), target: found });
-                self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R5, rn: R::R5, imm: 24 });
-                self.e(I::B { cond: None, target: search });
-                self.asm.bind(found);
-                0
-            }
-        };
-        // r2 start, r3 length, r4 permissions. Low words suffice: on a
-        // 32-bit target every region lies below 2^32 and holds no byte at
-        // 0xFFFF_FFFF (native ABI), so start + length cannot wrap.
-        self.ldr(R::R2, R::R5, at);
-        self.ldr(R::R3, R::R5, at + 8);
-        self.ldr(R::R4, R::R5, at + 16);
-        // A lone window shares the region's refusal path.
-        let lone = group.len() == 1;
-        for w in group {
-            let refused = if lone { none } else { self.asm.label() };
-            let next = self.asm.label();
-            let perm = if w.write { abi::REGION_WRITE } else { abi::REGION_READ };
-            self.e(I::CmpImm { kind: Compare::Tst, rn: R::R4, imm: perm });
-            self.e(I::B { cond: Some(Cond::Eq), target: refused });
-            let widest = 1 << Self::used_sizes(w).max().unwrap_or(0);
-            self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: widest });
-            self.e(I::B { cond: Some(Cond::Lo), target: refused });
-            self.str(R::R2, R::SP, w.slot);
-            for i in Self::used_sizes(w) {
-                // len - size + 1 offsets.
-                let imm = (1 << i) - 1;
-                self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R3, imm });
-                self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
-            }
-            if !lone {
-                self.e(I::B { cond: None, target: next });
-                self.asm.bind(refused);
-                self.window_zero(w);
-                self.asm.bind(next);
-            }
-        }
-        self.e(I::B { cond: None, target: done });
-        self.asm.bind(none);
-        for w in group {
-            self.window_zero(w);
-        }
-        self.asm.bind(done);
-    }
-
-    /// The sizes (as powers of two) whose counts `w` uses.
-    fn used_sizes(w: &Window) -> impl Iterator<Item = u32> + Clone {
-        let sizes = w.sizes;
-        (0..WORDS - 1).filter(move |i| sizes & (1 << i) != 0)
-    }
-
-    /// Counts 0 for every size `w` uses: no address passes.
-    fn window_zero(&mut self, w: &Window) {
-        self.imm(R::R1, 0, true);
-        for i in Self::used_sizes(w) {
-            self.str(R::R1, R::SP, w.slot + 4 + 4 * i);
-        }
-    }
-
-    /// The shared routine behind [`Lowerer::window_call`]. In: r0 context,
-    /// r1 permission bit, r2 frame offset of the window (sp is the frame's
-    /// while it runs), r3 the sizes to fill, r12 the table entry
-    /// (`window_entry`) or data region (`window_data`).
-    pub(super) fn window_routine(&mut self) {
-        let (search, found, fill, next, none) = (
-            self.asm.label(),
-            self.asm.label(),
-            self.asm.label(),
-            self.asm.label(),
-            self.asm.label(),
-        );
-        let entry_point = |this: &mut Self, label: Label| {
-            this.asm.bind(label);
-            // r8 = the window's address.
-            this.e(I::Mov { rd: R::R8, rm: R::SP });
-            this.e(dp(DpOp::Add, Any, R::R8, R::R8, R::R2));
-            this.ldr(R::R4, R::R0, abi::OFF_REGION_COUNT);
-            this.ldr(R::R5, R::R0, abi::OFF_REGIONS);
-        };
-        // window_data: find the entry that starts at data base r12.
-        entry_point(self, self.shared.window_data);
-        self.ldr(R::R6, R::R0, abi::OFF_DATA_BASES);
-        self.e(I::DpReg {
-            op: DpOp::Add,
-            s: Any,
-            rd: R::R6,
-            rn: R::R6,
-            rm: R::R12,
-            shift: Shift::Lsl,
-            amount: 3,
-        });
-        self.ldr(R::R6, R::R6, 0);
-        self.asm.bind(search);
-        self.e(I::DpImm { op: DpOp::Sub, s: Set, rd: R::R4, rn: R::R4, imm: 1 });
-        self.e(I::B { cond: Some(Cond::Lo), target: none });
-        self.ldr(R::R7, R::R5, 0);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R7, rm: R::R6 });
-        self.e(I::B { cond: Some(Cond::Eq), target: found });
-        self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R5, rn: R::R5, imm: 24 });
-        self.e(I::B { cond: None, target: search });
-        // window_entry: table entry r12, if the table has it.
-        entry_point(self, self.shared.window_entry);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R4, rm: R::R12 });
-        self.e(I::B { cond: Some(Cond::Ls), target: none });
-        self.imm(R::R6, 24, true);
-        self.e(I::Mla { sub: false, rd: R::R5, rn: R::R12, rm: R::R6, ra: R::R5 });
-        // r5 = the entry: permission, then start and length (low words
-        // only: on a 32-bit target regions lie below 2^32 and hold no byte
-        // at 0xFFFF_FFFF, so start + length cannot wrap).
-        self.asm.bind(found);
-        self.ldr(R::R6, R::R5, 16);
-        self.e(I::CmpReg { kind: Compare::Tst, rn: R::R6, rm: R::R1 });
-        self.e(I::B { cond: Some(Cond::Eq), target: none });
-        self.ldr(R::R6, R::R5, 0);
-        self.ldr(R::R7, R::R5, 8);
-        self.str(R::R6, R::R8, 0);
-        // r7 = len + 1 (a length of 2^32 - 1 gets no window).
-        self.e(I::DpImm { op: DpOp::Add, s: Set, rd: R::R7, rn: R::R7, imm: 1 });
-        self.e(I::B { cond: Some(Cond::Hs), target: none });
-        // One count per size bit, r2 walking the count words.
-        self.e(I::Mov { rd: R::R2, rm: R::R8 });
-        self.imm(R::R6, 1, true);
-        self.asm.bind(fill);
-        self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R2, rn: R::R2, imm: 4 });
-        self.e(I::ShiftImm { kind: Shift::Lsr, s: Set, rd: R::R3, rm: R::R3, amount: 1 });
-        self.e(I::B { cond: Some(Cond::Lo), target: next });
-        self.e(dp(DpOp::Sub, Set, R::R4, R::R7, R::R6));
-        self.e(I::B { cond: Some(Cond::Lo), target: none });
-        self.str(R::R4, R::R2, 0);
-        self.asm.bind(next);
-        self.e(I::ShiftImm { kind: Shift::Lsl, s: Any, rd: R::R6, rm: R::R6, amount: 1 });
-        self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R3, imm: 0 });
-        self.e(I::B { cond: Some(Cond::Ne), target: fill });
-        self.e(I::Bx { rm: R::LR });
-        self.asm.bind(none);
-        self.imm(R::R4, 0, true);
-        for i in 1..WORDS {
-            self.str(R::R4, R::R8, 4 * i);
-        }
-        self.e(I::Bx { rm: R::LR });
+        abi::window::descriptor(
+            u8::try_from(index).unwrap_or(u8::MAX),
+            data,
+            self.write,
+            self.sizes,
+        )
     }
 }
