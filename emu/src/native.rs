@@ -340,11 +340,11 @@ fn install_routines(machine: &mut Machine, guard: &Guard) -> Result<RoutineTable
 
     let g = guard.clone();
     let access_check = machine.add_trap(slot(1), move |t| {
-        let a = read_args(t, &[4, 8, 4, 4])?;
+        let a = read_args(t, &[4, 4, 8])?;
         let arg = |i: usize| a.get(i).copied().unwrap_or(0);
         let ctx = g.context(arg(0))?;
         // SAFETY: as for helper_call; the check itself only reads the region table.
-        let verdict = unsafe { routines::access_check(ctx, arg(1), arg(2) as u32, arg(3) as u32) };
+        let verdict = unsafe { routines::access_check(ctx, arg(1) as u32, arg(2)) };
         t.set_ret(verdict)?;
         t.add_cycles(cost::ACCESS_CHECK_BASE + cost::ACCESS_CHECK_PER_REGION * g.regions);
         Ok(())
@@ -503,10 +503,10 @@ mod tests {
 
     #[test]
     fn access_check_arguments_follow_each_abi() {
-        let arm = arg_words(Core::CortexM3, &[4, 8, 4, 4]);
-        assert_eq!(arm, vec![vec![Reg(0)], vec![Reg(2), Reg(3)], vec![Stack(0)], vec![Stack(4)]]);
-        let rv = arg_words(Core::Rv32imc, &[4, 8, 4, 4]);
-        assert_eq!(rv, vec![vec![Reg(10)], vec![Reg(11), Reg(12)], vec![Reg(13)], vec![Reg(14)]]);
+        let arm = arg_words(Core::CortexM3, &[4, 4, 8]);
+        assert_eq!(arm, vec![vec![Reg(0)], vec![Reg(1)], vec![Reg(2), Reg(3)]]);
+        let rv = arg_words(Core::Rv32imc, &[4, 4, 8]);
+        assert_eq!(rv, vec![vec![Reg(10)], vec![Reg(11)], vec![Reg(12), Reg(13)]]);
     }
 
     #[test]

@@ -201,7 +201,7 @@ fn install_routines(machine: &mut Machine64, guard: &Guard) -> Result<RoutineTab
     let access_check = machine.add_trap(machine.trap_slot(1), move |a| {
         let ctx = g.context(a[0])?;
         // SAFETY: as for helper_call; the check itself only reads the region table.
-        let verdict = unsafe { routines::access_check(ctx, a[1], a[2] as u32, a[3] as u32) };
+        let verdict = unsafe { routines::access_check(ctx, a[1] as u32, a[2]) };
         Ok(TrapValue::U32(verdict))
     })?;
 

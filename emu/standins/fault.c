@@ -4,19 +4,19 @@
  * compiled container's slow path does, and the stop reports eBPF pc 4. */
 #include "femtoc_abi.h"
 
-typedef uint32_t (*check_fn)(struct fc_ctx *, uint64_t, uint32_t, uint32_t);
+typedef uint32_t (*check_fn)(struct fc_ctx *, uint32_t, uint64_t);
 
 uint32_t fc_entry(struct fc_ctx *ctx)
 {
     const struct fc_routines *rt = fc_routines(ctx);
     uint64_t addr = ctx->r1 + ctx->r2 + 1000;
     /* An in-bounds access first, which must be allowed. */
-    if (FC_FN(check_fn, rt->access_check)(ctx, ctx->r1, 1, 1) != 0) {
+    if (FC_FN(check_fn, rt->access_check)(ctx, 1 | FC_ACCESS_WRITE, ctx->r1) != 0) {
         ctx->exit_pc = 1;
         return FC_STATUS_MEMORY_FAULT;
     }
     *(volatile uint8_t *)(uintptr_t)ctx->r1 = 0x5a;
-    if (FC_FN(check_fn, rt->access_check)(ctx, addr, 4, 1) != 0) {
+    if (FC_FN(check_fn, rt->access_check)(ctx, 4 | FC_ACCESS_WRITE, addr) != 0) {
         ctx->exit_pc = 4;
         return FC_STATUS_MEMORY_FAULT;
     }

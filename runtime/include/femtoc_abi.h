@@ -1,4 +1,4 @@
-/* femtoc native ABI, version 1: the C view of runtime/src/abi/mod.rs.
+/* femtoc native ABI, version 2: the C view of runtime/src/abi/mod.rs.
  * Every field is a fixed-size integer so that the layout is the same on
  * 32- and 64-bit targets; pointers are stored in uint64_t fields. */
 #ifndef FEMTOC_ABI_H
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FC_ABI_VERSION 1u
+#define FC_ABI_VERSION 2u
 
 #define FC_STATUS_EXIT 0u
 #define FC_STATUS_CONTINUE 0u
@@ -18,6 +18,12 @@
 
 #define FC_REGION_READ 1u
 #define FC_REGION_WRITE 2u
+
+/* access_check's access: the size in bytes, | FC_ACCESS_WRITE for a store. */
+#define FC_ACCESS_WRITE 0x80u
+
+/* fill_window's descriptor: see runtime/src/abi/mod.rs, module window. */
+#define FC_WINDOW_WORDS 8u
 
 #define FC_ATOMIC_ADD 0x00u
 #define FC_ATOMIC_OR 0x40u
@@ -35,12 +41,13 @@ struct fc_region {
 
 struct fc_routines {
     uint64_t helper_call;  /* uint32_t (struct fc_ctx *) */
-    uint64_t access_check; /* uint32_t (struct fc_ctx *, uint64_t addr, uint32_t size, uint32_t write) */
+    uint64_t access_check; /* uint32_t (struct fc_ctx *, uint32_t access, uint64_t addr) */
     uint64_t udiv64;       /* uint64_t (uint64_t, uint64_t) */
     uint64_t sdiv64;
     uint64_t umod64;
     uint64_t smod64;
     uint64_t atomic64; /* uint64_t (struct fc_ctx *, uint32_t op, uint64_t addr, uint64_t value, uint64_t expected) */
+    uint64_t fill_window; /* struct fc_ctx *(struct fc_ctx *, uint32_t *window, uint32_t desc) */
 };
 
 struct fc_ctx {
@@ -73,6 +80,7 @@ _Static_assert(offsetof(struct fc_ctx, host) == 144, "ABI layout");
 _Static_assert(sizeof(struct fc_ctx) == 152, "ABI layout");
 _Static_assert(sizeof(struct fc_region) == 24, "ABI layout");
 _Static_assert(offsetof(struct fc_routines, atomic64) == 48, "ABI layout");
+_Static_assert(offsetof(struct fc_routines, fill_window) == 56, "ABI layout");
 
 /* Turns a uint64_t field holding a code address into a callable pointer. */
 #define FC_FN(type, field) ((type)(uintptr_t)(field))

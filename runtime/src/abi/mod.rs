@@ -86,7 +86,7 @@
 //! stores the event's pc in `exit_pc` and returns [`status::BUDGET`];
 //! otherwise it decrements `budget_left`. The code may keep the counter in a
 //! register while it runs, but must store it back before it returns and
-//! before any helper call or routine call.
+//! before any helper call (no other routine reads it).
 //!
 //! ## Helpers
 //!
@@ -157,6 +157,10 @@ pub struct NativeRegion {
     pub reserved: u32,
 }
 
+/// [`RoutineTable::access_check`]'s `access` bit for a store or atomic
+/// (the bits below it are the size).
+pub const ACCESS_WRITE: u32 = 1 << 7;
+
 /// [`NativeRegion::flags`]: loads allowed.
 pub const REGION_READ: u32 = 1;
 /// [`NativeRegion::flags`]: stores and atomics allowed.
@@ -166,7 +170,9 @@ pub const REGION_WRITE: u32 = 2;
 ///
 /// Signatures (C ABI of the target):
 /// - `helper_call`: `uint32_t (struct NativeContext *ctx)`
-/// - `access_check`: `uint32_t (struct NativeContext *ctx, uint64_t addr, uint32_t size, uint32_t write)`:
+/// - `access_check`: `uint32_t (struct NativeContext *ctx, uint32_t access, uint64_t addr)`
+///   with `access` = size in bytes | [`ACCESS_WRITE`] for a store or atomic (the order and
+///   packing let 32-bit code pass the arguments in r0..r3 / a0..a3 alone):
 ///   0 if allowed, else non-zero with `fault_addr`/`fault_size`/`fault_write` filled.
 /// - `udiv64`, `sdiv64`, `umod64`, `smod64`: `uint64_t (uint64_t a, uint64_t b)` with eBPF
 ///   results (divide by zero gives 0, modulo by zero gives `a`, `MIN / -1` gives `MIN`,

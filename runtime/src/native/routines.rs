@@ -5,7 +5,9 @@
 //! points at a live [`super::HostState`] for the duration of the call into
 //! compiled code.
 
-use crate::abi::{arith, atomic_op, status, window, NativeContext, NativeRegion, RoutineTable};
+use crate::abi::{
+    arith, atomic_op, status, window, NativeContext, NativeRegion, RoutineTable, ACCESS_WRITE,
+};
 use crate::atomic::{cas64, rmw64, Rmw};
 use crate::helpers::{HelperResult, MemoryAccess};
 use crate::region::MAX_DATA_REGIONS;
@@ -56,20 +58,17 @@ pub unsafe extern "C" fn helper_call(ctx: *mut NativeContext) -> u32 {
 ///
 /// # Safety
 /// As for every routine.
-pub unsafe extern "C" fn access_check(
-    ctx: *mut NativeContext,
-    addr: u64,
-    size: u32,
-    write: u32,
-) -> u32 {
+pub unsafe extern "C" fn access_check(ctx: *mut NativeContext, access: u32, addr: u64) -> u32 {
     // SAFETY: forwarded from the caller.
     let (ctx, host) = unsafe { host_of(ctx) };
-    if host.regions.check(addr, u64::from(size), write != 0).is_some() {
+    let size = access & (ACCESS_WRITE - 1);
+    let write = access & ACCESS_WRITE != 0;
+    if host.regions.check(addr, u64::from(size), write).is_some() {
         return 0;
     }
     ctx.fault_addr = addr;
     ctx.fault_size = size;
-    ctx.fault_write = u32::from(write != 0);
+    ctx.fault_write = u32::from(write);
     1
 }
 

@@ -99,7 +99,11 @@ const CALLEE_SAVED: [EReg; 4] = [EReg::R6, EReg::R7, EReg::R8, EReg::R9];
 /// Labels of the shared tails.
 struct Shared {
     epilogue: Label,
+    /// The epilogue when r3 already holds the context.
+    epilogue_ctx: Label,
     check_slow: Label,
+    /// The slow check of an address whose upper word is zero.
+    check_slow_low: Label,
     fault_exit: Label,
     misaligned_exit: Label,
     budget_exit: Label,
@@ -153,6 +157,10 @@ pub struct Lowerer<'p> {
     /// Some cold stub calls the shared slow check (so it and the fault
     /// exit are emitted).
     uses_check_slow: bool,
+    /// Some check's stub calls the slow check for an address below 2^32.
+    uses_check_slow_low: bool,
+    /// Some path reaches the epilogue without the context in r3.
+    uses_epilogue: bool,
     /// Some cold stub leaves through the misaligned-atomic exit.
     uses_misaligned: bool,
     /// Accesses proven inside their data region or frame
@@ -200,7 +208,9 @@ impl<'p> Lowerer<'p> {
         let fn_labels = prog.functions.iter().map(|f| (f.start, asm.label())).collect();
         let shared = Shared {
             epilogue: asm.label(),
+            epilogue_ctx: asm.label(),
             check_slow: asm.label(),
+            check_slow_low: asm.label(),
             fault_exit: asm.label(),
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
@@ -264,6 +274,8 @@ impl<'p> Lowerer<'p> {
             zero_flag_set: false,
             counted: BTreeMap::new(),
             uses_check_slow: false,
+            uses_check_slow_low: false,
+            uses_epilogue: false,
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
             proven_data: crate::analysis::proven::proven_accesses_with(prog, &ranges),
@@ -888,7 +900,7 @@ impl<'p> Lowerer<'p> {
                     let hi = self.hi_flags_dead(EReg::R0, R::R1);
                     self.str(hi, R::R3, abi::OFF_R0 + 4);
                     self.imm(R::R0, status::EXIT, true);
-                    self.e(I::B { cond: None, target: self.shared.epilogue });
+                    self.e(I::B { cond: None, target: self.shared.epilogue_ctx });
                 } else {
                     self.callee_exit(func.start);
                 }
@@ -1451,9 +1463,9 @@ impl<'p> Lowerer<'p> {
     // ----- calls into the runtime -----
 
     /// Calls routine table entry `off` with the argument registers as set.
+    /// (Only `helper_call` reads the budget, so the counter stays put.)
     fn call_routine(&mut self, off: u32) {
         self.ctx(R::R12);
-        self.budget_store(R::R12, R::LR);
         self.ldr(R::R12, R::R12, abi::OFF_ROUTINES);
         self.ldr(R::R12, R::R12, off);
         self.e(I::Blx { rm: R::R12 });
@@ -1492,6 +1504,7 @@ impl<'p> Lowerer<'p> {
         self.ldr(R::R12, R::R12, routine_offset::HELPER_CALL);
         self.e(I::Blx { rm: R::R12 });
         // CONTINUE is 0; anything else is the run's status.
+        self.uses_epilogue = true;
         self.e(I::CmpImm { kind: Compare::Cmp, rn: R::R0, imm: 0 });
         self.e(I::B { cond: Some(Cond::Ne), target: self.shared.epilogue });
         self.ctx(R::R3);
@@ -2226,14 +2239,26 @@ impl<'p> Lowerer<'p> {
                     // Neither register can be the other's target: the low
                     // word is in r2 or a core register, the high in r3 or one.
                     self.mov(R::R2, site.addr);
-                    match site.hi {
-                        Some(hi) => self.mov(R::R3, hi),
-                        None => self.imm(R::R3, 0, true),
-                    }
+                    let check = match site.hi {
+                        Some(hi) => {
+                            self.mov(R::R3, hi);
+                            self.shared.check_slow
+                        }
+                        // The carry path joins below with its own r3.
+                        None if site.carry.is_some() => {
+                            self.imm(R::R3, 0, true);
+                            self.shared.check_slow
+                        }
+                        None => {
+                            self.uses_check_slow_low = true;
+                            self.shared.check_slow_low
+                        }
+                    };
                     self.asm.bind(join);
                     self.imm(R::R0, site.pc, true);
-                    self.imm(R::R1, site.size | u32::from(site.write) << 8, true);
-                    self.e(I::Bl { target: self.shared.check_slow });
+                    let write = if site.write { abi::ACCESS_WRITE } else { 0 };
+                    self.imm(R::R1, site.size | write, true);
+                    self.e(I::Bl { target: check });
                     self.e(I::B { cond: None, target: site.resume });
                 }
                 Cold::Misaligned { entry, pc, size, addr, hi } => {
@@ -2266,34 +2291,28 @@ impl<'p> Lowerer<'p> {
         self.shared_tails();
     }
 
-    /// The shared slow check: r3:r2 address, r1 = size | write << 8,
-    /// r0 = pc. Returns if the access is allowed; otherwise falls into the
-    /// fault exit, which must follow it.
+    /// The shared slow check: r1 = size | `ACCESS_WRITE` for a store,
+    /// r3:r2 address (already `access_check`'s arguments after the
+    /// context), r0 = pc. Returns if the access is allowed; otherwise falls
+    /// into the fault exit, which must follow it.
     fn check_slow_tail(&mut self, check_slow: Label) {
         let refused = self.asm.label();
-        // r0..r3 hold the pc, size and address, and the address register
-        // is used again after the check; r12 is never live across one.
-        // Five words and 12 bytes of arguments keep sp 8-aligned at the
-        // call; only low registers and pc/lr: 16-bit PUSH and POP.
-        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit();
+        // r0..r3 hold the pc, the access and the address, and the address
+        // register is used again after the check; r12 is never live across
+        // one. r4 carries the routine's address and makes six words, which
+        // keep sp 8-aligned at the call; only low registers and pc/lr:
+        // 16-bit PUSH and POP.
+        let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit() | R::R4.bit();
+        if self.uses_check_slow_low {
+            self.asm.bind(self.shared.check_slow_low);
+            self.imm(R::R3, 0, true);
+        }
         self.asm.bind(check_slow);
         self.e(I::Push { regs: kept | R::LR.bit() });
-        self.e(I::SpAdjust { sub: true, imm: 12 });
-        // Size and write flag go on the stack (the routine's fifth and
-        // sixth arguments); r0 and r1 are free for it once read, and low
-        // registers keep these instructions 16-bit.
-        self.e(I::Unary { op: UnOp::Uxtb, rd: R::R0, rm: R::R1 });
-        self.str(R::R0, R::SP, 0);
-        self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: R::R0, rm: R::R1, amount: 8 });
-        self.str(R::R0, R::SP, 4);
-        self.ldr(R::R0, R::SP, 32 + CTX);
-        if let Some(v) = self.budget_value(R::R1, 32) {
-            self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
-        }
-        self.ldr(R::R1, R::R0, abi::OFF_ROUTINES);
-        self.ldr(R::R1, R::R1, routine_offset::ACCESS_CHECK);
-        self.e(I::Blx { rm: R::R1 });
-        self.e(I::SpAdjust { sub: false, imm: 12 });
+        self.ldr(R::R0, R::SP, 24 + CTX);
+        self.ldr(R::R4, R::R0, abi::OFF_ROUTINES);
+        self.ldr(R::R4, R::R4, routine_offset::ACCESS_CHECK);
+        self.e(I::Blx { rm: R::R4 });
         self.e(I::Cbz { nonzero: true, rn: R::R0, target: refused });
         self.e(I::Pop { regs: kept | R::PC.bit() });
         // Refused: r0 (the pc) back for the fault exit, lr dropped.
@@ -2306,8 +2325,33 @@ impl<'p> Lowerer<'p> {
         let sh = &self.shared;
         let (epilogue, check_slow, fault_exit, misaligned_exit, budget_exit) =
             (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
+        let stop = self.asm.label();
         self.asm.set_tag(u32::MAX);
+        if self.uses_misaligned {
+            // misaligned_exit: r0 = pc, r1 = size, r3:r2 = address.
+            self.asm.bind(misaligned_exit);
+            self.ctx(R::R12);
+            self.str(R::R2, R::R12, abi::OFF_FAULT_ADDR);
+            self.str(R::R3, R::R12, abi::OFF_FAULT_ADDR + 4);
+            self.str(R::R1, R::R12, abi::OFF_FAULT_SIZE);
+            self.imm(R::R1, 1, true);
+            self.str(R::R1, R::R12, abi::OFF_FAULT_WRITE);
+            self.e(I::B { cond: None, target: fault_exit });
+        }
+        if self.uses_check_slow {
+            // Falls into fault_exit.
+            self.check_slow_tail(check_slow);
+        }
+        // The stops: r0 = pc, r1 = status; the pc goes to the record.
+        let stops = self.uses_check_slow || self.uses_misaligned;
+        if stops {
+            self.asm.bind(fault_exit);
+            self.imm(R::R1, status::MEMORY_FAULT, true);
+        }
         if self.has_budget() {
+            if stops {
+                self.e(I::B { cond: None, target: stop });
+            }
             // budget_borrow: r0 = pc; the budget copy's low word went from
             // 0 to all ones. Borrow from the high word and return, or stop
             // (budget_left = 0) when there is nothing to borrow.
@@ -2329,42 +2373,27 @@ impl<'p> Lowerer<'p> {
                     self.str(R::R1, R::SP, slot.unwrap_or(0));
                 }
             }
-            self.e(I::B { cond: None, target: budget_exit });
-        }
-        if self.uses_check_slow {
-            self.check_slow_tail(check_slow);
-        }
-        if self.uses_check_slow || self.uses_misaligned {
-            // fault_exit: r0 = pc; the fault fields are filled.
-            self.asm.bind(fault_exit);
-            self.ctx(R::R3);
-            self.str(R::R0, R::R3, abi::OFF_EXIT_PC);
-            self.imm(R::R0, status::MEMORY_FAULT, true);
-            self.e(I::B { cond: None, target: epilogue });
-        }
-        if self.uses_misaligned {
-            // misaligned_exit: r0 = pc, r1 = size, r3:r2 = address.
-            self.asm.bind(misaligned_exit);
-            self.ctx(R::R12);
-            self.str(R::R2, R::R12, abi::OFF_FAULT_ADDR);
-            self.str(R::R3, R::R12, abi::OFF_FAULT_ADDR + 4);
-            self.str(R::R1, R::R12, abi::OFF_FAULT_SIZE);
-            self.imm(R::R1, 1, true);
-            self.str(R::R1, R::R12, abi::OFF_FAULT_WRITE);
-            self.e(I::B { cond: None, target: fault_exit });
-        }
-        if self.has_budget() {
-            // budget_exit: r0 = pc.
+            // Falls into budget_exit.
             self.asm.bind(budget_exit);
+            self.imm(R::R1, status::BUDGET, true);
+        }
+        if stops || self.has_budget() {
+            self.asm.bind(stop);
             self.ctx(R::R3);
             self.str(R::R0, R::R3, abi::OFF_EXIT_PC);
-            self.imm(R::R0, status::BUDGET, true);
+            self.mov(R::R0, R::R1);
         }
-        // epilogue: r0 = status.
+        // epilogue: r0 = status; epilogue_ctx: r3 = the context too (the
+        // stops above and every exit have it there already).
         self.asm.bind(epilogue);
         if self.has_budget() {
-            self.ctx(R::R3);
+            if self.uses_epilogue {
+                self.ctx(R::R3);
+            }
+            self.asm.bind(self.shared.epilogue_ctx);
             self.budget_store(R::R3, R::R1);
+        } else {
+            self.asm.bind(self.shared.epilogue_ctx);
         }
         self.e(I::SpAdjust { sub: false, imm: self.frame() });
         self.e(I::Pop { regs: SAVED | R::PC.bit() });
