@@ -23,9 +23,10 @@ for obj in examples/obj/*.v3.o; do
   # "...: N bytes (S bytecode slots; ENGINE C bytes)"
   slots="$(sed -E 's/.*\(([0-9]+) bytecode slots.*/\1/' <<<"$line")"
   code="$(sed -E "s/.*$engine ([0-9]+) bytes.*/\1/" <<<"$line")"
-  # Bytes listed after "; shared ..." or "<entry>:" (the listing puts both last).
+  # Bytes listed from "<entry>:" (first) up to pc 0, and after "; shared ..." (last).
   fixed="$("$femtoc" disasm "$out/$name.fcb" | awk '
     /^; shared/ || /^<entry>:/ { tail = 1 }
+    /^; pc / { tail = 0 }
     tail && /^ +[0-9a-f]+: / { n = split($0, f, ":"); m = split(f[2], b, "  "); c += split(b[1], x, " ") }
     END { print c + 0 }')"
   awk -v n="$name" -v s="$slots" -v c="$code" -v f="$fixed" \

@@ -72,6 +72,134 @@ impl Thumb2Assembler {
         self.items.push(Item::Insn { insn, tag: self.tag });
     }
 
+    /// Keeps the instructions for which `keep(insn, joined)` is true, in
+    /// order; `joined` says that since the previous instruction a label was
+    /// bound that some branch targets or that is in `entries` (reached
+    /// from outside), so another path may arrive there.
+    pub fn retain_insns(
+        &mut self,
+        entries: &[Label],
+        mut keep: impl FnMut(&Thumb2Insn, bool) -> bool,
+    ) {
+        let targets = self.referred_labels(entries);
+        let mut bound = false;
+        self.retain_items(|insn, label| match (insn, label) {
+            (Some(insn), _) => {
+                let k = keep(insn, bound);
+                bound = false;
+                k
+            }
+            (None, Some(l)) => {
+                bound |= targets.binary_search_by_key(&l.0, |t| t.0).is_ok();
+                true
+            }
+            (None, None) => true,
+        });
+    }
+
+    /// Keeps the items for which `keep(insn, label)` is true: an
+    /// instruction comes as `(Some(insn), None)`, a bound label as
+    /// `(None, Some(label))`.
+    pub(crate) fn retain_items(
+        &mut self,
+        mut keep: impl FnMut(Option<&Thumb2Insn>, Option<Label>) -> bool,
+    ) {
+        self.items.retain(|item| match item {
+            Item::Insn { insn, .. } => keep(Some(insn), None),
+            Item::Bind(l) => keep(None, Some(*l)),
+        });
+    }
+
+    /// Replaces every instruction by `f` of it.
+    pub(crate) fn map_insns(&mut self, mut f: impl FnMut(&Thumb2Insn) -> Thumb2Insn) {
+        for item in &mut self.items {
+            if let Item::Insn { insn, .. } = item {
+                *insn = f(insn);
+            }
+        }
+    }
+
+    /// The labels some branch targets, and `entries`, sorted by number.
+    pub(crate) fn referred_labels(&self, entries: &[Label]) -> Vec<Label> {
+        let mut targets: Vec<Label> = entries.to_vec();
+        targets.extend(self.items.iter().filter_map(|i| match i {
+            Item::Insn { insn, .. } => insn.target(),
+            Item::Bind(_) => None,
+        }));
+        targets.sort_by_key(|l| l.0);
+        targets.dedup();
+        targets
+    }
+
+    /// For each label (by number), the target of the unconditional `B`
+    /// that is the first instruction after its binding, if it is one.
+    pub(crate) fn label_forwards(&self) -> Vec<Option<Label>> {
+        let mut out = vec![None; self.labels as usize];
+        let mut pending: Vec<Label> = Vec::new();
+        for item in &self.items {
+            match item {
+                Item::Bind(l) => pending.push(*l),
+                Item::Insn { insn, .. } => {
+                    let to = match *insn {
+                        Thumb2Insn::B { cond: None, target } => Some(target),
+                        _ => None,
+                    };
+                    for l in pending.drain(..) {
+                        if let Some(slot) = out.get_mut(l.0 as usize) {
+                            *slot = to;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// For each item (by index), the labels bound after it and before
+    /// the next instruction.
+    pub(crate) fn labels_before_next_insn(&self) -> Vec<Vec<Label>> {
+        let mut out = vec![Vec::new(); self.items.len()];
+        let mut pending: Vec<Label> = Vec::new();
+        for (i, item) in self.items.iter().enumerate().rev() {
+            if let Some(slot) = out.get_mut(i) {
+                slot.clone_from(&pending);
+            }
+            match item {
+                Item::Bind(l) => pending.push(*l),
+                Item::Insn { .. } => pending.clear(),
+            }
+        }
+        out
+    }
+
+    /// Items so far (instructions and bound labels).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True if nothing was emitted or bound yet.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Moves the items from index `from` on to the front (the entry,
+    /// lowered last, goes first so that it falls into pc 0).
+    pub fn move_to_front(&mut self, from: usize) {
+        let from = from.min(self.items.len());
+        self.items.rotate_left(from);
+    }
+
+    /// The instructions so far, without labels.
+    pub fn insns(&self) -> Vec<Thumb2Insn> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Insn { insn, .. } => Some(*insn),
+                Item::Bind(_) => None,
+            })
+            .collect()
+    }
+
     /// Lays the code out, relaxing branches until all reach.
     pub fn finish(&self) -> Result<Assembled, AsmError> {
         let n = self.items.len();

@@ -11,9 +11,11 @@
 pub mod assembler;
 pub mod encode;
 
+mod branches;
 pub mod insn;
 pub mod lower;
 pub mod regmap;
+mod reloads;
 
 #[cfg(test)]
 mod tests;
@@ -72,6 +74,8 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
     }
     let mut lowerer = lower::Lowerer::new(program);
     lowerer.lower()?;
+    lowerer.asm.tidy_branches(&[lowerer.entry]);
+    lowerer.asm.drop_frame_reloads(&[lowerer.entry]);
     let out = lowerer.asm.finish()?;
     let entry = out.labels.get(lowerer.entry.0 as usize).copied().unwrap_or(0);
     // Pushed registers (8 words), the frame, the deepest extra push, and

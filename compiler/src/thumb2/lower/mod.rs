@@ -334,6 +334,10 @@ impl<'p> Lowerer<'p> {
             self.e(I::MovImm { s: Keep, rd, imm: v });
         } else if super::encode::modified_imm(!v).is_some() {
             self.e(I::MvnImm { rd, imm: !v });
+        } else if rd.is_low() && flags_dead && !v <= 0xffff {
+            // MOVW + 16-bit MVNS: six bytes where MOVW + MOVT take eight.
+            self.e(I::Movw { rd, imm: !v as u16 });
+            self.e(I::MvnReg { s: Any, rd, rm: rd });
         } else {
             self.e(I::Movw { rd, imm: v as u16 });
             if v >> 16 != 0 {
@@ -554,7 +558,12 @@ impl<'p> Lowerer<'p> {
             i += 1;
         }
         self.emit_cold();
-        self.prologue()
+        // The entry is lowered last (only then are the windows known) but
+        // placed first, where it falls into pc 0.
+        let start = self.asm.len();
+        self.prologue()?;
+        self.asm.move_to_front(start);
+        Ok(())
     }
 
     /// True if `first` is an add or subtract whose result a later
@@ -712,7 +721,8 @@ impl<'p> Lowerer<'p> {
     }
 
     /// The entry: saves, frame, eBPF registers, check windows, then a jump
-    /// to pc 0. It comes last because only then the windows are known.
+    /// to pc 0 (dropped once the entry is moved in front of it). It is
+    /// lowered last because only then the windows are known.
     fn prologue(&mut self) -> Result<(), CompileError> {
         self.asm.set_tag(u32::MAX);
         self.cur_pc = ENTRY_PC;
