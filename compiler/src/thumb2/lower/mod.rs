@@ -1564,10 +1564,12 @@ impl<'p> Lowerer<'p> {
     /// a borrow from the high word happens out of line.
     fn budget_then_jump(&mut self, pc: u32, target: Label) {
         if self.budget_decrement() {
-            let entry = self.asm.label();
+            // The borrow sits right after the jump: in line it costs no
+            // extra branch to reach, and the taken jump stays the hot path.
             self.e(I::B { cond: Some(Cond::Hs), target });
-            self.e(I::B { cond: None, target: entry });
-            self.cold.push(Cold::Budget { entry, pc, resume: target });
+            self.imm(R::R0, pc, true);
+            self.e(I::Bl { target: self.shared.budget_borrow });
+            self.e(I::B { cond: None, target });
         } else {
             self.e(I::B { cond: None, target });
         }
@@ -2227,12 +2229,21 @@ impl<'p> Lowerer<'p> {
                     let members = self.groups.get(&(site.pc as usize)).cloned().unwrap_or_default();
                     self.cur_pc = site.pc as usize;
                     for (pc, off, size) in members {
-                        if let Some(base) = site.group {
-                            self.address64(base, off);
+                        let mut check = self.shared.check_slow;
+                        match site.group {
+                            // A 32-bit base plus nothing: no carry into r3.
+                            Some(base) if off == 0 && self.low_use(base) => {
+                                let lo = self.lo(base, R::R2);
+                                self.mov(R::R2, lo);
+                                self.uses_check_slow_low = true;
+                                check = self.shared.check_slow_low;
+                            }
+                            Some(base) => self.address64(base, off),
+                            None => {}
                         }
                         self.imm(R::R0, pc as u32, true);
                         self.imm(R::R1, size, true);
-                        self.e(I::Bl { target: self.shared.check_slow });
+                        self.e(I::Bl { target: check });
                     }
                     self.e(I::B { cond: None, target: site.resume });
                 }
