@@ -74,6 +74,8 @@ fn descriptors_name_table_entries_and_data_regions() {
     assert_eq!(find(0, true), Some(table[2]), "the first entry at the base");
     assert_eq!(find(1, true), None, "no entry at that base");
     assert_eq!(find(MAX_DATA_REGIONS as u8, true), None, "no such data region");
+    assert_eq!(find(200, false), None, "an index too large for the descriptor");
+    assert!(window::descriptor(200, true, true, window::SIZES) <= 0xffff, "a 16-bit immediate");
 }
 
 #[test]

@@ -216,7 +216,7 @@ pub struct RoutineTable {
 ///
 /// A descriptor says which region and which counts: bits 0..7 the sizes
 /// (bit `i`: fill the count for `2^i` bytes; the others are set to 0), bit
-/// 7 [`WRITE`] (else a read window), bits 8..16 the index, and bit 16
+/// 7 [`WRITE`] (else a read window), bits 8..15 the index, and bit 15
 /// [`DATA`]: the index is a data region, whose entry is the first in the
 /// table starting at that region's base; without it, the index is a table
 /// entry. A window that cannot be used (no such entry, no permission, a
@@ -230,17 +230,22 @@ pub mod window {
     pub const SIZES: u32 = 0x7f;
     /// Descriptor bit: a window for stores and atomics.
     pub const WRITE: u32 = 1 << 7;
-    /// Shift of the descriptor's index field (8 bits).
+    /// Shift of the descriptor's index field (7 bits, so that every
+    /// descriptor fits a 16-bit immediate).
     pub const INDEX_SHIFT: u32 = 8;
+    /// Mask of the index field after the shift.
+    pub const INDEX_MASK: u32 = 0x7f;
     /// Descriptor bit: the index is a data region.
-    pub const DATA: u32 = 1 << 16;
+    pub const DATA: u32 = 1 << 15;
 
     /// The descriptor of a window of table entry (or, with `data`, data
     /// region) `index`, for stores if `write`, with the counts `sizes`.
+    /// An index above [`INDEX_MASK`] names no entry.
     pub const fn descriptor(index: u8, data: bool, write: bool, sizes: u32) -> u32 {
+        let index = if index as u32 > INDEX_MASK { INDEX_MASK } else { index as u32 };
         (sizes & SIZES)
             | if write { WRITE } else { 0 }
-            | (index as u32) << INDEX_SHIFT
+            | index << INDEX_SHIFT
             | if data { DATA } else { 0 }
     }
 

@@ -10,7 +10,7 @@ use crate::abi::{
 };
 use crate::atomic::{cas64, rmw64, Rmw};
 use crate::helpers::{HelperResult, MemoryAccess};
-use crate::region::MAX_DATA_REGIONS;
+use crate::region::{MAX_DATA_REGIONS, MAX_REGIONS};
 
 use super::HostState;
 
@@ -122,6 +122,10 @@ pub unsafe extern "C" fn atomic64(
     unsafe { rmw64(p, rmw, value) }
 }
 
+// The descriptor's largest index names no table entry or data region.
+const _: () = assert!(MAX_REGIONS < window::INDEX_MASK as usize);
+const _: () = assert!(MAX_DATA_REGIONS < window::INDEX_MASK as usize);
+
 /// The region table entry descriptor `desc` names (see [`window`]), if
 /// the table has it.
 ///
@@ -130,7 +134,7 @@ pub unsafe extern "C" fn atomic64(
 /// `regions` points to `region_count` entries and `data_bases` to
 /// [`MAX_DATA_REGIONS`] bases.
 pub unsafe fn window_region(ctx: &NativeContext, desc: u32) -> Option<&NativeRegion> {
-    let index = ((desc >> window::INDEX_SHIFT) & 0xff) as usize;
+    let index = ((desc >> window::INDEX_SHIFT) & window::INDEX_MASK) as usize;
     // SAFETY: the caller guarantees the table pointers and lengths.
     let table = unsafe {
         core::slice::from_raw_parts(

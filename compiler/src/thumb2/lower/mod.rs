@@ -55,8 +55,6 @@ enum Cold {
     /// Misaligned atomic at the address in `addr` (low word) and `hi`
     /// (high word; zero when `None`).
     Misaligned { entry: Label, pc: u32, size: u32, addr: Reg, hi: Option<Reg> },
-    /// Budget counter's low word ran out: borrow from the high word.
-    Budget { entry: Label, pc: u32, resume: Label },
 }
 
 /// One inline bounds check's way out to the slow path.
@@ -1061,6 +1059,19 @@ impl<'p> Lowerer<'p> {
             AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => {
                 // In place when the halves live in core registers.
                 let (lo, hi) = (self.dlo(dst, R::R0), self.dhi(dst, R::R1));
+                let k = match src {
+                    Source::Imm(k) => (k & 63) as u8,
+                    Source::Reg(_) => 0,
+                };
+                if op == AluOp::Lsh && (1..32).contains(&k) && self.low_use(dst) {
+                    // A zero upper half: the new one is the bits shifted
+                    // out of the low word, two shifts in all.
+                    let l = self.lo(dst, lo);
+                    self.e(I::ShiftImm { kind: Shift::Lsr, s: Any, rd: hi, rm: l, amount: 32 - k });
+                    self.e(I::ShiftImm { kind: Shift::Lsl, s: Any, rd: lo, rm: l, amount: k });
+                    self.store64(dst, lo, hi);
+                    return Ok(());
+                }
                 let l = self.lo(dst, lo);
                 self.mov(lo, l);
                 let h = self.hi(dst, hi);
@@ -1545,16 +1556,19 @@ impl<'p> Lowerer<'p> {
         Ok(())
     }
 
-    /// One budget event at `pc`. The low word of `budget_left` lives in
-    /// a frame word while the code runs (the ABI allows a copy, stored back
-    /// before every return and every helper or routine call); a borrow
-    /// from the high word, or the stop, happens out of line.
+    /// One budget event at `pc` (a local call). The low word of
+    /// `budget_left` lives in a core register or frame word while the code
+    /// runs (the ABI allows a copy, stored back before every return and
+    /// every helper call); a borrow from the high word, or the stop, goes
+    /// through the shared `budget_borrow`. Its call sits in line behind a
+    /// skip: eight bytes where a branch out to a stub and the stub took
+    /// ten to twelve, for a taken branch per call.
     fn budget(&mut self, pc: u32) {
         let resume = self.asm.label();
         if self.budget_decrement() {
-            let entry = self.asm.label();
-            self.e(I::B { cond: Some(Cond::Lo), target: entry });
-            self.cold.push(Cold::Budget { entry, pc, resume });
+            self.e(I::B { cond: Some(Cond::Hs), target: resume });
+            self.imm(R::R0, pc, true);
+            self.e(I::Bl { target: self.shared.budget_borrow });
         }
         self.asm.bind(resume);
     }
@@ -2295,16 +2309,9 @@ impl<'p> Lowerer<'p> {
                     self.imm(R::R1, size, true);
                     self.e(I::B { cond: None, target: self.shared.misaligned_exit });
                 }
-                Cold::Budget { entry, pc, resume } => {
-                    self.asm.set_tag(pc);
-                    self.asm.bind(entry);
-                    self.imm(R::R0, pc, true);
-                    self.e(I::Bl { target: self.shared.budget_borrow });
-                    self.e(I::B { cond: None, target: resume });
-                }
             }
         }
-        // Cold stubs may have queued budget stubs of their own.
+        // Cold stubs may have queued stubs of their own.
         if !self.cold.is_empty() {
             self.emit_cold();
             return;
