@@ -34,6 +34,22 @@ for obj in examples/obj/*.v3.o; do
 done
 
 echo
+echo "Conformance programs (every vector in $shared/conformance/tests that compiles):"
+total_bc=0; total_code=0; n=0; small=0
+for vec in "$shared"/conformance/tests/*.data; do
+  name="$(basename "$vec" .data)"
+  awk '/^-- asm/ { a = 1; next } /^-- / { a = 0 } a' "$vec" > "$out/$name.s"
+  "$femtoc" asm "$out/$name.s" -o "$out/$name.bin" 2>/dev/null || continue
+  line="$("$femtoc" compile "$out/$name.bin" --target "$engine" -o "$out/$name.fcb" --embed-bytecode 2>/dev/null)" || continue
+  slots="$(sed -E 's/.*\(([0-9]+) bytecode slots.*/\1/' <<<"$line")"
+  code="$(sed -E "s/.*$engine ([0-9]+) bytes.*/\1/" <<<"$line")"
+  total_bc=$((total_bc + 8 * slots)); total_code=$((total_code + code)); n=$((n + 1))
+  if [ "$code" -le $((8 * slots)) ]; then small=$((small + 1)); fi
+done
+awk -v n="$n" -v b="$total_bc" -v c="$total_code" -v s="$small" \
+  'BEGIN { printf "%d programs: %d bytecode bytes, %d code bytes, ratio %.2f; %d no larger than their bytecode\n", n, b, c, c / b, s }'
+
+echo
 echo "Fletcher-32 over bench/fletcher32-360.txt (clang -O2 -mcpu=v3):"
 "$femtoc" run examples/obj/fletcher32.v3.o --engine "$engine" \
   --mem-file "$shared/bench/fletcher32-360.txt" --stats
