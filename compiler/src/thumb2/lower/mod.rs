@@ -882,7 +882,8 @@ impl<'p> Lowerer<'p> {
             Insn::LoadSx { size, dst, src, off } => self.load(pc, size, true, dst, src, off, func),
             Insn::Store { size, dst, off, src } => self.store(pc, size, dst, off, src, func),
             Insn::Atomic { size, op, fetch, dst, src, off } => {
-                self.atomic(pc, size, op, fetch, dst, src, off)
+                let framed = Self::in_frame(func, dst, off, size);
+                self.atomic(pc, size, op, fetch, (dst, off, framed), src)
             }
             Insn::Ja { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
             Insn::JaLong { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
@@ -2075,22 +2076,27 @@ impl<'p> Lowerer<'p> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// An atomic on `[dst + off]`; `framed`: the verifier proved those
+    /// bytes inside the function's frame, so only the alignment is checked.
     fn atomic(
         &mut self,
         pc: usize,
         size: MemSize,
         op: AtomicOp,
         fetch: bool,
-        dst: EReg,
+        (dst, off, framed): (EReg, i16, bool),
         src: EReg,
-        off: i16,
     ) -> Result<(), CompileError> {
         let bytes = size.bytes();
         // The address (a low-word base at offset 0 is used where it lives;
-        // anything else is computed into r3:r2), alignment, then the
-        // bounds check.
+        // a frame address is r10's 32 bits plus the offset; anything else
+        // is computed into r3:r2), alignment, then the bounds check.
         let (addr, hi) = if off == 0 && self.low_use(dst) {
             (self.lo(dst, R::R2), None)
+        } else if framed {
+            let lo = self.lo(dst, R::R2);
+            self.add_imm(R::R2, lo, i32::from(off), Any);
+            (R::R2, None)
         } else {
             let lo = self.lo(dst, R::R2);
             self.add_imm(R::R2, lo, i32::from(off), Set);
@@ -2120,8 +2126,12 @@ impl<'p> Lowerer<'p> {
             resume: entry,
             group: None,
         };
-        let region = self.target(pc, dst);
-        self.window_check(site, region);
+        if framed {
+            self.asm.bind(entry);
+        } else {
+            let region = self.target(pc, dst);
+            self.window_check(site, region);
+        }
         let code = match op {
             AtomicOp::Add => abi::atomic_op::ADD,
             AtomicOp::Or => abi::atomic_op::OR,
