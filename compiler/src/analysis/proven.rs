@@ -12,8 +12,9 @@
 //! after a copy of r10, and keeps that form through 64-bit moves and
 //! additions of a constant or of a register whose range is known there.
 //! Loads qualify; stores only into writable regions (a store into
-//! `.rodata` must still fault) and the frame; atomics never (their
-//! alignment is checked with the bounds).
+//! `.rodata` must still fault) and the frame. Atomics are a separate set
+//! ([`proven_atomics_with`]), on the same terms as stores: a backend that
+//! uses it must still check their alignment.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,6 +48,17 @@ pub fn proven_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeSet<us
 
 /// [`proven_accesses`] with the ranges already computed.
 pub fn proven_accesses_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeSet<usize> {
+    proven_with(prog, ranges, false)
+}
+
+/// The pcs of the atomics whose every byte is proven to lie in a writable
+/// data region or the stack frame (bounds only: not their alignment).
+pub fn proven_atomics_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeSet<usize> {
+    proven_with(prog, ranges, true)
+}
+
+/// Loads and stores, or (`atomics`) atomics, proven in bounds.
+fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeSet<usize> {
     let leaders: BTreeSet<usize> = prog.blocks.iter().map(|b| b.start as usize).collect();
     let mut out = BTreeSet::new();
     let mut ptrs: BTreeMap<Reg, DataPtr> = BTreeMap::new();
@@ -55,10 +67,11 @@ pub fn proven_accesses_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeSet
             ptrs.clear();
         }
         let access = match d.insn {
-            Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } => {
+            Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } if !atomics => {
                 Some((src, off, size, false))
             }
-            Insn::Store { dst, off, size, .. } => Some((dst, off, size, true)),
+            Insn::Store { dst, off, size, .. } if !atomics => Some((dst, off, size, true)),
+            Insn::Atomic { dst, off, size, .. } if atomics => Some((dst, off, size, true)),
             _ => None,
         };
         if let Some((base, off, size, write)) = access {

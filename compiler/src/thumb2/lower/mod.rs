@@ -164,6 +164,9 @@ pub struct Lowerer<'p> {
     /// Accesses proven inside their data region or frame
     /// ([`crate::analysis::proven`]).
     proven_data: BTreeSet<usize>,
+    /// Atomics proven inside a writable data region or the frame (their
+    /// alignment is still checked).
+    proven_atomics: BTreeSet<usize>,
     /// Register ranges before each pc (the analysis behind the low words
     /// and the proofs).
     ranges: crate::analysis::ranges::Ranges,
@@ -277,6 +280,7 @@ impl<'p> Lowerer<'p> {
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
             proven_data: crate::analysis::proven::proven_accesses_with(prog, &ranges),
+            proven_atomics: crate::analysis::proven::proven_atomics_with(prog, &ranges),
             ranges,
             head_override: None,
             hints: BTreeMap::new(),
@@ -882,8 +886,9 @@ impl<'p> Lowerer<'p> {
             Insn::LoadSx { size, dst, src, off } => self.load(pc, size, true, dst, src, off, func),
             Insn::Store { size, dst, off, src } => self.store(pc, size, dst, off, src, func),
             Insn::Atomic { size, op, fetch, dst, src, off } => {
-                let framed = Self::in_frame(func, dst, off, size);
-                self.atomic(pc, size, op, fetch, (dst, off, framed), src)
+                let proven =
+                    Self::in_frame(func, dst, off, size) || self.proven_atomics.contains(&pc);
+                self.atomic(pc, size, op, fetch, (dst, off, proven), src)
             }
             Insn::Ja { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
             Insn::JaLong { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
@@ -2076,8 +2081,10 @@ impl<'p> Lowerer<'p> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    /// An atomic on `[dst + off]`; `framed`: the verifier proved those
-    /// bytes inside the function's frame, so only the alignment is checked.
+    /// An atomic on `[dst + off]`; `framed`: the verifier or the range
+    /// analysis proved those bytes inside the function's frame or a
+    /// writable data region (both below 2^32), so only the alignment is
+    /// checked.
     fn atomic(
         &mut self,
         pc: usize,
@@ -2089,7 +2096,7 @@ impl<'p> Lowerer<'p> {
     ) -> Result<(), CompileError> {
         let bytes = size.bytes();
         // The address (a low-word base at offset 0 is used where it lives;
-        // a frame address is r10's 32 bits plus the offset; anything else
+        // a proven address is the base's low word plus the offset; anything else
         // is computed into r3:r2), alignment, then the bounds check.
         let (addr, hi) = if off == 0 && self.low_use(dst) {
             (self.lo(dst, R::R2), None)

@@ -1,0 +1,116 @@
+//! Atomics proven in bounds: on constant r10 offsets inside the verified
+//! frame, and at offsets from a writable data region's base that the range
+//! analysis bounds inside it. The Thumb-2 backend skips their bounds check
+//! but keeps the alignment check. Every engine must agree with the
+//! interpreter on aligned ones at the edges, on misaligned ones (which
+//! fault with the same pc and address everywhere), and on atomics into
+//! `.rodata`, which are not proven and fault.
+#![cfg(feature = "emu")]
+
+use femtoc_conformance::engine::{run_on_every_engine, Case, Observation};
+use femtoc_conformance::runner::verify_for_harness;
+use femtoc_isa::program::{DataKind, DataRegion};
+use femtoc_runtime::RunErrorKind;
+
+fn run(src: &str) -> Observation {
+    run_with(src, &[], None)
+}
+
+/// Runs `src` with `data` regions and `context` on every engine.
+fn run_with(src: &str, data: &[DataRegion], context: Option<&[u8]>) -> Observation {
+    let mut program = femtoc_isa::assemble(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+    program.data.extend(data.iter().cloned());
+    let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{src}: {e}"));
+    let case = Case { program: &verified, context, budget: Some(100) };
+    run_on_every_engine(&case).unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+fn region(name: &str, kind: DataKind, size: u8) -> DataRegion {
+    DataRegion { name: name.into(), kind, image: (1..=size).collect(), size: u32::from(size) }
+}
+
+#[test]
+fn aligned_frame_atomics_agree_at_both_ends_of_the_frame() {
+    for off in [-8, -16, -512] {
+        let src = format!(
+            "lddw %r1, 0x1122334455667788\nstxdw [%r10{off}], %r1\nmov %r2, 7\n\
+             lock add32 [%r10{off}], %r2\nmov %r3, 5\nlock fetch add [%r10{off}], %r3\n\
+             mov %r0, %r1\nmov %r4, 9\nlock cmpxchg [%r10{off}], %r4\n\
+             ldxdw %r5, [%r10{off}]\nmul %r0, 31\nadd %r0, %r5\nadd %r0, %r3\nexit\n"
+        );
+        let got = run(&src);
+        assert!(got.result.is_ok(), "{src}: {:?}", got.result);
+    }
+}
+
+#[test]
+fn misaligned_frame_atomics_fault_on_every_engine() {
+    for (width, off) in [("add32", -6), ("add32", -511), ("add", -12), ("add", -4 - 8 - 2)] {
+        let src = format!(
+            "mov %r2, 1\nstdw [%r10-16], 0\nlock {width} [%r10{off}], %r2\nmov %r0, 0\nexit\n"
+        );
+        let got = run(&src);
+        let err = got.result.as_ref().expect_err("a misaligned atomic faults");
+        assert_eq!(err.pc, 2, "{src}");
+        assert!(
+            matches!(err.kind, RunErrorKind::MemoryFault { write: true, .. }),
+            "{src}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn data_region_atomics_agree_and_misaligned_or_read_only_ones_fault() {
+    // Context byte 0 picks the last atomic: 0 none, 1 a misaligned one
+    // inside .data, 2 one into .rodata, 3 one at the last word of .data,
+    // 4 one just past its end.
+    let src = "
+        ldxb %r6, [%r1+0]
+        lddw %r7, data[0+0]
+        mov %r2, 3
+        lock add32 [%r7+4], %r2
+        lock fetch add [%r7+8], %r2
+        lock xor32 [%r7+0], %r2
+        jeq %r6, 1, misaligned
+        jeq %r6, 2, rodata
+        jeq %r6, 3, last
+        jeq %r6, 4, past
+        ja out
+    past:
+        lddw %r8, data[0+16]
+        lock or32 [%r8+0], %r2
+        ja out
+    misaligned:
+        lddw %r8, data[0+6]
+        lock add32 [%r8+0], %r2
+        ja out
+    rodata:
+        lddw %r9, data[1+0]
+        lock add32 [%r9+0], %r2
+        ja out
+    last:
+        lddw %r8, data[0+12]
+        lock or32 [%r8+0], %r2
+    out:
+        ldxdw %r0, [%r7+8]
+        ldxw %r3, [%r7+4]
+        mul %r0, 31
+        add %r0, %r3
+        ldxw %r3, [%r7+12]
+        add %r0, %r3
+        add %r0, %r2
+        exit";
+    let data = [region(".data", DataKind::ReadWrite, 16), region(".rodata", DataKind::ReadOnly, 8)];
+    let mut results = Vec::new();
+    for pick in 0u8..5 {
+        let got = run_with(src, &data, Some(&[pick]));
+        results.push(got.result);
+    }
+    assert!(results[0].is_ok() && results[3].is_ok(), "{results:?}");
+    assert_ne!(results[0], results[3], "the last word's atomic counts");
+    for (pick, pc) in [(1usize, 18u32), (2, 22), (4, 14)] {
+        let err = results[pick].as_ref().expect_err("faults");
+        assert_eq!(err.pc, pc, "pick {pick}");
+        assert!(matches!(err.kind, RunErrorKind::MemoryFault { write: true, .. }), "{err:?}");
+    }
+}
