@@ -76,6 +76,7 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
     lowerer.lower()?;
     lowerer.asm.tidy_branches(&[lowerer.entry]);
     lowerer.asm.drop_frame_reloads(&[lowerer.entry]);
+    lowerer.asm.drop_dead_frame_stores();
     let out = lowerer.asm.finish()?;
     let entry = out.labels.get(lowerer.entry.0 as usize).copied().unwrap_or(0);
     // Pushed registers (8 words), the frame, the deepest extra push, and

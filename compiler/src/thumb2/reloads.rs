@@ -146,6 +146,67 @@ impl Thumb2Assembler {
     }
 }
 
+impl Thumb2Assembler {
+    /// Removes every `STR rt, [sp, #off]` that a later `STR` to the same
+    /// word overwrites in straight-line code before anything could read it:
+    /// no load from that word, no label, branch, call or `sp` change in
+    /// between (a branch's target or a callee may read the frame).
+    pub fn drop_dead_frame_stores(&mut self) {
+        let mut dead = vec![false; self.insns().len()];
+        // Word stores not read yet: (offset, index).
+        let mut pending: Vec<(Slot, usize)> = Vec::new();
+        let mut i = 0usize;
+        let targets = self.referred_labels(&[]);
+        self.retain_items(|insn, label| {
+            match (insn, label) {
+                (None, Some(l)) => {
+                    if targets.binary_search_by_key(&l.0, |t| t.0).is_ok() {
+                        pending.clear();
+                    }
+                }
+                (Some(insn), _) => {
+                    match *insn {
+                        I::Mem { op: MemOp::Str, rn: Reg::SP, off, rt } if rt != Reg::SP => {
+                            if let Some(k) = pending.iter().position(|&(o, _)| o == off) {
+                                let (_, earlier) = pending.swap_remove(k);
+                                if let Some(d) = dead.get_mut(earlier) {
+                                    *d = true;
+                                }
+                            }
+                            pending.push((off, i));
+                        }
+                        I::Mem { op, rn: Reg::SP, off, .. } => {
+                            let len = op.bytes() as i32;
+                            pending.retain(|&(o, _)| !(o < off + len && off < o + 4));
+                        }
+                        I::Mem { rn, rt, .. } if rn != Reg::SP && rt != Reg::SP => {}
+                        I::MemReg { rn, rm, rt, .. }
+                            if rn != Reg::SP && rm != Reg::SP && rt != Reg::SP => {}
+                        _ if insn.target().is_some() => pending.clear(),
+                        _ => {
+                            if written(insn).is_none() {
+                                pending.clear();
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                (None, None) => {}
+            }
+            true
+        });
+        let mut j = 0usize;
+        self.retain_items(|insn, _| {
+            if insn.is_none() {
+                return true;
+            }
+            let keep = !dead.get(j).copied().unwrap_or(false);
+            j += 1;
+            keep
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +285,40 @@ mod tests {
             a.emit(ldr(Reg::R0, 20));
         });
         assert_eq!(out.len(), 5, "{out:?}");
+    }
+
+    #[test]
+    fn a_frame_store_overwritten_before_any_read_goes() {
+        let shift = I::ShiftImm {
+            kind: crate::thumb2::insn::Shift::Lsr,
+            s: SetFlags::Any,
+            rd: Reg::R0,
+            rm: Reg::R0,
+            amount: 2,
+        };
+        let mut asm = Thumb2Assembler::new();
+        asm.emit(str(Reg::R0, 28));
+        asm.emit(shift);
+        asm.emit(str(Reg::R0, 28));
+        asm.drop_dead_frame_stores();
+        assert_eq!(asm.insns(), vec![shift, str(Reg::R0, 28)]);
+        // A read, a byte read, a branch or a call in between keeps it.
+        let l = Label(0);
+        for between in [
+            ldr(Reg::R1, 28),
+            I::Mem { op: MemOp::Ldrb, rt: Reg::R1, rn: Reg::SP, off: 30 },
+            I::B { cond: Some(crate::thumb2::insn::Cond::Eq), target: l },
+            I::Bl { target: l },
+        ] {
+            let mut asm = Thumb2Assembler::new();
+            let _ = asm.label();
+            asm.emit(str(Reg::R0, 28));
+            asm.emit(between);
+            asm.emit(str(Reg::R0, 28));
+            asm.bind(l);
+            asm.drop_dead_frame_stores();
+            assert_eq!(asm.insns().len(), 3, "{between:?}");
+        }
     }
 
     #[test]
