@@ -5,7 +5,7 @@
 //! and the data regions both need. [`Blob::parse`] checks all of it without
 //! allocating and without panicking, then hands out borrowed views.
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! All integers are little-endian. Offsets are byte offsets from the first
 //! byte of the blob. Every field is read byte-wise, so the blob itself may

@@ -12,7 +12,9 @@
 //! Loads through one base in a basic block share one check over their span
 //! ([`crate::analysis::groups`]). A failed inline check calls the shared
 //! slow path, which asks `routines.access_check` and on refusal leaves
-//! through the fault exit. Word and halfword accesses use LDR/STR/LDRH/STRH,
+//! through the fault exit. Atomics whose bytes are proven inside the frame
+//! or a writable data region keep only their alignment check. Word and
+//! halfword accesses use LDR/STR/LDRH/STRH,
 //! which need CCR.UNALIGN_TRP clear: the section then needs
 //! `UNALIGNED_ACCESS`.
 //!
