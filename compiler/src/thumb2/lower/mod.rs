@@ -945,6 +945,12 @@ impl<'p> Lowerer<'p> {
             let carry = matches!(op, AluOp::Add | AluOp::Sub);
             let s_lo = if carry { Set } else { Any };
             let s_hi = if carry { Keep } else { Any };
+            // A zero upper half is made before the low word's flag-setting
+            // operation, where a 16-bit MOVS may still set the flags.
+            let zero_hi = carry && self.low_use(dst);
+            if zero_hi {
+                self.imm(R::R1, 0, true);
+            }
             let a = self.lo(dst, R::R0);
             let d = self.dlo(dst, R::R0);
             match src {
@@ -955,7 +961,7 @@ impl<'p> Lowerer<'p> {
                 Source::Imm(k) => self.dp_imm(op_lo, s_lo, d, a, k as u32, carry),
             }
             self.put_lo(dst, d);
-            let a = self.hi(dst, R::R1);
+            let a = if zero_hi { R::R1 } else { self.hi(dst, R::R1) };
             let d = self.dhi(dst, R::R1);
             // A narrow source register has a zero upper half, like a
             // non-negative constant.
@@ -988,7 +994,9 @@ impl<'p> Lowerer<'p> {
                 let narrow = self.low_def(dst);
                 match src {
                     Source::Reg(s) => {
-                        let l = self.lo(s, R::R0);
+                        // Straight from the source's home to the destination's.
+                        let d = self.dlo(dst, R::R0);
+                        let l = self.lo(s, d);
                         self.put_lo(dst, l);
                         if narrow {
                         } else if self.low_use(s) {
