@@ -1002,7 +1002,8 @@ impl<'p> Lowerer<'p> {
                         } else if self.low_use(s) {
                             self.zero_hi(dst);
                         } else {
-                            let h = self.hi(s, R::R1);
+                            let d = self.dhi(dst, R::R1);
+                            let h = self.hi(s, d);
                             self.put_hi(dst, h);
                         }
                     }
