@@ -161,6 +161,9 @@ pub struct Lowerer<'p> {
     uses_check_slow_low: bool,
     /// Some path reaches the epilogue without the context in r3.
     uses_epilogue: bool,
+    /// The entry function's exit sequences so far: whether r0's upper
+    /// half is zero there, and the sequence's label.
+    exits: Vec<(bool, Label)>,
     /// Some cold stub leaves through the misaligned-atomic exit.
     uses_misaligned: bool,
     /// Accesses proven inside their data region or frame
@@ -279,6 +282,7 @@ impl<'p> Lowerer<'p> {
             uses_check_slow: false,
             uses_check_slow_low: false,
             uses_epilogue: false,
+            exits: Vec::new(),
             uses_misaligned: false,
             unchecked_sites: BTreeSet::new(),
             proven_data: crate::analysis::proven::proven_accesses_with(prog, &ranges),
@@ -909,6 +913,17 @@ impl<'p> Lowerer<'p> {
             Insn::CallReg { .. } => Err(mem_error(pc, "callx is not supported")),
             Insn::Exit => {
                 if func.start == 0 {
+                    // Exits with the same kind of r0 (upper half zero or
+                    // not) store it the same way: all but the first jump
+                    // to the first one's sequence.
+                    let narrow = self.low_use(EReg::R0);
+                    if let Some(&(_, shared)) = self.exits.iter().find(|(n, _)| *n == narrow) {
+                        self.e(I::B { cond: None, target: shared });
+                        return Ok(());
+                    }
+                    let here = self.asm.label();
+                    self.asm.bind(here);
+                    self.exits.push((narrow, here));
                     // A low register for the context: narrow stores.
                     self.ctx(R::R3);
                     let lo = self.lo(EReg::R0, R::R0);
