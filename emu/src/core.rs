@@ -149,6 +149,17 @@ impl Core {
         list.iter().copied().skip(usize::from(wide_ret))
     }
 
+    /// Registers a C function must preserve, besides sp: r4..r11 on Arm,
+    /// s0..s11 on RISC-V.
+    pub(crate) fn callee_saved(self) -> impl Iterator<Item = u8> {
+        let list: &'static [u8] = if self.is_arm() {
+            &[4, 5, 6, 7, 8, 9, 10, 11]
+        } else {
+            &[8, 9, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
+        };
+        list.iter().copied()
+    }
+
     pub(crate) fn sp_reg(self) -> u8 {
         if self.is_arm() {
             13

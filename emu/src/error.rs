@@ -43,6 +43,17 @@ pub enum EmuError {
         /// Why not.
         reason: &'static str,
     },
+    /// The called code returned with a register the C ABI says it must
+    /// preserve changed.
+    #[error("ABI violation: the call returned with callee-saved register x{reg} = {found:#010x}, not {expected:#010x}")]
+    CalleeSaved {
+        /// Register number (r0..r15 on Arm, x0..x31 on RISC-V).
+        reg: u8,
+        /// Its value at the call.
+        expected: u32,
+        /// Its value at the return.
+        found: u32,
+    },
     /// More arguments than the stack can hold.
     #[error("{count} call arguments do not fit the {size}-byte stack")]
     TooManyArgs {

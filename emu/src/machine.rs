@@ -513,6 +513,18 @@ impl Machine {
             return Err(e);
         }
         EmuError::check_stop(outcome, pc, pc == return_addr)?;
+        // What the call was given in the registers it must preserve (junk,
+        // set above) must come back unchanged, sp included.
+        for (reg, expected) in core
+            .callee_saved()
+            .map(|r| (r, POISON_WORD ^ u32::from(r)))
+            .chain([(core.sp_reg(), sp)])
+        {
+            let found = self.reg(reg)?;
+            if found != expected {
+                return Err(EmuError::CalleeSaved { reg, expected, found });
+            }
+        }
         let state = self.uc.get_data();
         let result = CallResult {
             ret: 0,

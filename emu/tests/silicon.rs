@@ -32,7 +32,7 @@ fn thumb_doubleword_and_multiple_need_word_alignment() {
         ("ldrd r2, r3, [r0]\nadds r0, r2, r3\nbx lr", false),
         ("strd r1, r1, [r0]\nbx lr", true),
         ("ldm r0, {r2, r3}\nadds r0, r2, r3\nbx lr", false),
-        ("ldmia.w r0, {r2, r3, r4}\nadds r0, r2, r3\nbx lr", false),
+        ("ldmia.w r0, {r1, r2, r3}\nadds r0, r2, r3\nbx lr", false),
         ("stm r0!, {r1, r2}\nbx lr", true),
         ("ldrex r1, [r0]\nmov r0, r1\nbx lr", false),
         ("mov r2, r1\nstrex r3, r1, [r0]\nmov r0, r3\nbx lr", true),
