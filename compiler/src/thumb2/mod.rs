@@ -16,6 +16,7 @@ pub mod insn;
 pub mod lower;
 pub mod regmap;
 mod reloads;
+mod saves;
 
 #[cfg(test)]
 mod tests;
@@ -77,11 +78,12 @@ pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode
     lowerer.asm.tidy_branches(&[lowerer.entry]);
     lowerer.asm.drop_frame_reloads(&[lowerer.entry]);
     lowerer.asm.drop_dead_frame_stores();
+    let pushed = lowerer.asm.trim_saved_registers();
     let out = lowerer.asm.finish()?;
     let entry = out.labels.get(lowerer.entry.0 as usize).copied().unwrap_or(0);
-    // Pushed registers (8 words), the frame, the deepest extra push, and
-    // what a routine may use.
-    let machine_stack = 32 + lowerer.frame() + lowerer.extra_stack + ROUTINE_STACK_BYTES;
+    // Pushed registers, the frame, the deepest extra push, and what a
+    // routine may use.
+    let machine_stack = pushed + lowerer.frame() + lowerer.extra_stack + ROUTINE_STACK_BYTES;
     Ok(CompiledCode {
         code: out.code,
         entry,
