@@ -92,14 +92,17 @@ struct Annotator<'a> {
     shown: BTreeSet<u32>,
     /// Pcs the map names at all.
     mapped: BTreeSet<u32>,
+    /// Offset of the entry, whose code (mapped like the shared tails) is
+    /// headed by `<entry>:` alone.
+    entry: usize,
 }
 
 impl<'a> Annotator<'a> {
-    fn new(interleave: Option<Interleave<'a>>) -> Self {
+    fn new(interleave: Option<Interleave<'a>>, entry: usize) -> Self {
         let mapped = interleave.as_ref().map_or_else(BTreeSet::new, |i| {
             i.pc_map.iter().map(|&(_, pc)| pc).filter(|&pc| pc != SHARED_TAIL).collect()
         });
-        Annotator { interleave, next: 0, shown: BTreeSet::new(), mapped }
+        Annotator { interleave, next: 0, shown: BTreeSet::new(), mapped, entry }
     }
 
     fn insn_line(&self, out: &mut String, pc: u32, remark: &str) {
@@ -121,7 +124,9 @@ impl<'a> Annotator<'a> {
             }
             self.next += 1;
             if pc == SHARED_TAIL {
-                out.push_str("; shared exit stubs\n");
+                if offset as usize != self.entry {
+                    out.push_str("; shared exit stubs\n");
+                }
                 continue;
             }
             if self.shown.contains(&pc) {
@@ -168,7 +173,7 @@ pub fn native_listing(
 ) -> Result<String, ListingError> {
     let cs = decoder(engine)?;
     let (directive, unit, width) = data_unit(engine);
-    let mut notes = Annotator::new(interleave);
+    let mut notes = Annotator::new(interleave, entry as usize);
     let mut out = String::new();
     let mut at = 0usize;
     while let Some(rest) = code.get(at..).filter(|r| !r.is_empty()) {
@@ -246,6 +251,25 @@ mod tests {
         assert!(ja < exit && exit < pos("bx lr") && pos("bx lr") < stubs, "{text}");
         assert!(lines[ja.unwrap()].contains("no code of its own"), "{text}");
         assert!(pos("<entry>:") < ja && pos("<entry>:") > pos("movs"), "{text}");
+    }
+
+    #[test]
+    fn an_entry_in_front_is_not_called_a_shared_tail() {
+        let insns = insns();
+        // The entry (tagged like the shared tails) at 0, pc 0 at 2, the
+        // tails at 4.
+        let map = [(0, SHARED_TAIL), (2, 0), (4, SHARED_TAIL)];
+        let text = native_listing(
+            Engine::Thumbv7m,
+            &THUMB,
+            0,
+            Some(Interleave { insns: &insns, pc_map: &map }),
+        )
+        .unwrap();
+        assert_eq!(text.matches("; shared exit stubs").count(), 1, "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let pos = |needle: &str| lines.iter().position(|l| l.contains(needle));
+        assert!(pos("<entry>:") < pos("; pc 0:") && pos("; pc 0:") < pos("; shared"), "{text}");
     }
 
     #[test]
