@@ -210,6 +210,11 @@ pub enum MemOp {
 }
 
 impl MemOp {
+    /// True for STR, STRH and STRB.
+    pub const fn is_store(self) -> bool {
+        matches!(self, MemOp::Str | MemOp::Strh | MemOp::Strb)
+    }
+
     /// Access size in bytes.
     pub const fn bytes(self) -> u32 {
         match self {
@@ -561,6 +566,54 @@ impl Thumb2Insn {
             | I::B { .. }
             | I::Cbz { .. } => false,
             _ => true,
+        }
+    }
+}
+
+impl Thumb2Insn {
+    /// The registers the instruction writes (bit n: rn), loads and POP
+    /// included, sp and calls not: a callee preserves r4..r11, and which
+    /// caller-saved registers it changes is the caller's concern.
+    pub fn defs(&self) -> u16 {
+        use Thumb2Insn as I;
+        match *self {
+            I::DpReg { rd, .. }
+            | I::DpImm { rd, .. }
+            | I::AddW { rd, .. }
+            | I::Mov { rd, .. }
+            | I::MovImm { rd, .. }
+            | I::MvnImm { rd, .. }
+            | I::MvnReg { rd, .. }
+            | I::Movw { rd, .. }
+            | I::Movt { rd, .. }
+            | I::ShiftImm { rd, .. }
+            | I::ShiftReg { rd, .. }
+            | I::Mul { rd, .. }
+            | I::Mla { rd, .. }
+            | I::Div { rd, .. }
+            | I::Unary { rd, .. }
+            | I::AddSpImm { rd, .. }
+            | I::Strex { rd, .. } => rd.bit(),
+            I::Umull { rdlo, rdhi, .. } => rdlo.bit() | rdhi.bit(),
+            I::Ldrex { rt, .. } => rt.bit(),
+            I::Mem { op, rt, .. } | I::MemReg { op, rt, .. } => {
+                if op.is_store() {
+                    0
+                } else {
+                    rt.bit()
+                }
+            }
+            I::Pop { regs } => regs,
+            I::CmpReg { .. }
+            | I::CmpImm { .. }
+            | I::Clrex
+            | I::Push { .. }
+            | I::SpAdjust { .. }
+            | I::B { .. }
+            | I::Cbz { .. }
+            | I::Bl { .. }
+            | I::Blx { .. }
+            | I::Bx { .. } => 0,
         }
     }
 }

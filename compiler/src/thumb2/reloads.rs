@@ -64,45 +64,25 @@ impl Known {
     }
 }
 
-/// The registers `insn` writes, or `None` if it may change any register
-/// or frame word (calls, `sp` changes, returns).
-fn written(insn: &I) -> Option<Vec<Reg>> {
-    Some(match *insn {
-        I::DpReg { rd, .. }
-        | I::DpImm { rd, .. }
-        | I::AddW { rd, .. }
-        | I::Mov { rd, .. }
-        | I::MovImm { rd, .. }
-        | I::MvnImm { rd, .. }
-        | I::MvnReg { rd, .. }
-        | I::Movw { rd, .. }
-        | I::Movt { rd, .. }
-        | I::ShiftImm { rd, .. }
-        | I::ShiftReg { rd, .. }
-        | I::Mul { rd, .. }
-        | I::Mla { rd, .. }
-        | I::Div { rd, .. }
-        | I::Unary { rd, .. }
-        | I::AddSpImm { rd, .. }
-        | I::Strex { rd, .. } => vec![rd],
-        I::Umull { rdlo, rdhi, .. } => vec![rdlo, rdhi],
-        I::Ldrex { rt, .. } => vec![rt],
-        I::CmpReg { .. } | I::CmpImm { .. } | I::Clrex | I::B { .. } | I::Cbz { .. } => {
-            vec![]
-        }
+/// True if `insn` may change any register or frame word: calls (callees
+/// write frame words), `sp` changes, returns, and the memory accesses the
+/// pass does not follow.
+fn clobbers_all(insn: &I) -> bool {
+    matches!(
+        insn,
         I::Push { .. }
-        | I::Pop { .. }
-        | I::SpAdjust { .. }
-        | I::Bl { .. }
-        | I::Blx { .. }
-        | I::Bx { .. }
-        | I::Mem { .. }
-        | I::MemReg { .. } => return None,
-    })
+            | I::Pop { .. }
+            | I::SpAdjust { .. }
+            | I::Bl { .. }
+            | I::Blx { .. }
+            | I::Bx { .. }
+            | I::Mem { .. }
+            | I::MemReg { .. }
+    )
 }
 
 fn is_load(op: MemOp) -> bool {
-    !matches!(op, MemOp::Str | MemOp::Strh | MemOp::Strb)
+    !op.is_store()
 }
 
 impl Thumb2Assembler {
@@ -136,10 +116,14 @@ impl Thumb2Assembler {
                         known.forget(rt);
                     }
                 }
-                _ => match written(insn) {
-                    Some(regs) => regs.into_iter().for_each(|r| known.forget(r)),
-                    None => known = Known::default(),
-                },
+                _ if clobbers_all(insn) => known = Known::default(),
+                _ => {
+                    let defs = insn.defs();
+                    (0..15u8)
+                        .filter(|n| defs & (1 << n) != 0)
+                        .filter_map(Reg::new)
+                        .for_each(|r| known.forget(r));
+                }
             }
             true
         });
@@ -183,11 +167,8 @@ impl Thumb2Assembler {
                         I::MemReg { rn, rm, rt, .. }
                             if rn != Reg::SP && rm != Reg::SP && rt != Reg::SP => {}
                         _ if insn.target().is_some() => pending.clear(),
-                        _ => {
-                            if written(insn).is_none() {
-                                pending.clear();
-                            }
-                        }
+                        _ if clobbers_all(insn) => pending.clear(),
+                        _ => {}
                     }
                     i += 1;
                 }

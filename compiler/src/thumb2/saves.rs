@@ -4,57 +4,13 @@
 //! lr/pc. A program that never writes some of them need not save them: a
 //! short program that keeps everything in r4..r7 then takes a 16-bit PUSH
 //! and POP. The set stays an even number of words with lr, so that sp
-//! stays 8-aligned at every call without touching the frame size.
+//! stays 8-aligned at every call without touching the frame size. A call
+//! preserves r4..r11 (routines by the C ABI, local functions because their
+//! bodies are in the same list and scanned too).
 
 use super::assembler::Thumb2Assembler;
-use super::insn::{MemOp, Reg, Thumb2Insn as I};
+use super::insn::{Reg, Thumb2Insn as I};
 use super::regmap::SAVED;
-
-/// The registers `insn` may write (bit n: rn), calls excluded: a callee
-/// preserves r4..r11 (routines by the C ABI, local functions because
-/// their bodies are scanned too).
-fn defs(insn: &I) -> u16 {
-    let bit = |r: Reg| r.bit();
-    match *insn {
-        I::DpReg { rd, .. }
-        | I::DpImm { rd, .. }
-        | I::AddW { rd, .. }
-        | I::Mov { rd, .. }
-        | I::MovImm { rd, .. }
-        | I::MvnImm { rd, .. }
-        | I::MvnReg { rd, .. }
-        | I::Movw { rd, .. }
-        | I::Movt { rd, .. }
-        | I::ShiftImm { rd, .. }
-        | I::ShiftReg { rd, .. }
-        | I::Mul { rd, .. }
-        | I::Mla { rd, .. }
-        | I::Div { rd, .. }
-        | I::Unary { rd, .. }
-        | I::AddSpImm { rd, .. }
-        | I::Strex { rd, .. } => bit(rd),
-        I::Umull { rdlo, rdhi, .. } => bit(rdlo) | bit(rdhi),
-        I::Ldrex { rt, .. } => bit(rt),
-        I::Mem { op, rt, .. } | I::MemReg { op, rt, .. } => {
-            if matches!(op, MemOp::Str | MemOp::Strh | MemOp::Strb) {
-                0
-            } else {
-                bit(rt)
-            }
-        }
-        I::Pop { regs } => regs,
-        I::CmpReg { .. }
-        | I::CmpImm { .. }
-        | I::Clrex
-        | I::Push { .. }
-        | I::SpAdjust { .. }
-        | I::B { .. }
-        | I::Cbz { .. }
-        | I::Bl { .. }
-        | I::Blx { .. }
-        | I::Bx { .. } => 0,
-    }
-}
 
 impl Thumb2Assembler {
     /// Narrows the entry's `PUSH {SAVED, lr}` and the epilogue's
@@ -69,7 +25,7 @@ impl Thumb2Assembler {
             if !matches!(insn, I::Push { regs } if regs == entry)
                 && !matches!(insn, I::Pop { regs } if regs == exit)
             {
-                written |= defs(&insn);
+                written |= insn.defs();
             }
         }
         let mut saved = written & SAVED;
@@ -91,7 +47,7 @@ impl Thumb2Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::thumb2::insn::SetFlags;
+    use crate::thumb2::insn::{MemOp, SetFlags};
 
     fn program(writes: &[Reg]) -> Thumb2Assembler {
         let mut a = Thumb2Assembler::new();
