@@ -4,6 +4,8 @@
 //! reaches; widening only ever grows code, so the loop ends.
 
 use super::encode::{encode, encode_branch, EncodeError};
+use std::collections::BTreeSet;
+
 use super::insn::{Compare, Cond, Label, Thumb2Insn};
 
 /// Why assembly failed.
@@ -90,7 +92,7 @@ impl Thumb2Assembler {
                 k
             }
             (None, Some(l)) => {
-                bound |= targets.binary_search_by_key(&l.0, |t| t.0).is_ok();
+                bound |= targets.contains(&l);
                 true
             }
             (None, None) => true,
@@ -119,16 +121,13 @@ impl Thumb2Assembler {
         }
     }
 
-    /// The labels some branch targets, and `entries`, sorted by number.
-    pub(crate) fn referred_labels(&self, entries: &[Label]) -> Vec<Label> {
-        let mut targets: Vec<Label> = entries.to_vec();
-        targets.extend(self.items.iter().filter_map(|i| match i {
+    /// The labels some branch targets, and `entries`.
+    fn referred_labels(&self, entries: &[Label]) -> BTreeSet<Label> {
+        let targets = self.items.iter().filter_map(|i| match i {
             Item::Insn { insn, .. } => insn.target(),
             Item::Bind(_) => None,
-        }));
-        targets.sort_by_key(|l| l.0);
-        targets.dedup();
-        targets
+        });
+        entries.iter().copied().chain(targets).collect()
     }
 
     /// For each label (by number), the target of the unconditional `B`

@@ -64,15 +64,11 @@ impl Thumb2Assembler {
     /// Removes instructions after a path's end up to the next label that
     /// something refers to.
     fn drop_unreachable(&mut self, entries: &[Label]) {
-        let referred = self.referred_labels(entries);
         let mut live = true;
-        self.retain_items(|insn, label| {
-            if let Some(l) = label {
-                live |= referred.binary_search_by_key(&l.0, |t| t.0).is_ok();
-                return true;
-            }
+        self.retain_insns(entries, |insn, joined| {
+            live |= joined;
             let keep = live;
-            if insn.is_some_and(ends_path) {
+            if ends_path(insn) {
                 live = false;
             }
             keep

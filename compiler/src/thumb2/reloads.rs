@@ -140,40 +140,34 @@ impl Thumb2Assembler {
         // Word stores not read yet: (offset, index).
         let mut pending: Vec<(Slot, usize)> = Vec::new();
         let mut i = 0usize;
-        let targets = self.referred_labels(&[]);
-        self.retain_items(|insn, label| {
-            match (insn, label) {
-                (None, Some(l)) => {
-                    if targets.binary_search_by_key(&l.0, |t| t.0).is_ok() {
-                        pending.clear();
-                    }
-                }
-                (Some(insn), _) => {
-                    match *insn {
-                        I::Mem { op: MemOp::Str, rn: Reg::SP, off, rt } if rt != Reg::SP => {
-                            if let Some(k) = pending.iter().position(|&(o, _)| o == off) {
-                                let (_, earlier) = pending.swap_remove(k);
-                                if let Some(d) = dead.get_mut(earlier) {
-                                    *d = true;
-                                }
-                            }
-                            pending.push((off, i));
-                        }
-                        I::Mem { op, rn: Reg::SP, off, .. } => {
-                            let len = op.bytes() as i32;
-                            pending.retain(|&(o, _)| !(o < off + len && off < o + 4));
-                        }
-                        I::Mem { rn, rt, .. } if rn != Reg::SP && rt != Reg::SP => {}
-                        I::MemReg { rn, rm, rt, .. }
-                            if rn != Reg::SP && rm != Reg::SP && rt != Reg::SP => {}
-                        _ if insn.target().is_some() => pending.clear(),
-                        _ if clobbers_all(insn) => pending.clear(),
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                (None, None) => {}
+        // A first walk only marks: a store is known dead once a later one
+        // is seen.
+        self.retain_insns(&[], |insn, joined| {
+            if joined {
+                pending.clear();
             }
+            match *insn {
+                I::Mem { op: MemOp::Str, rn: Reg::SP, off, rt } if rt != Reg::SP => {
+                    if let Some(k) = pending.iter().position(|&(o, _)| o == off) {
+                        let (_, earlier) = pending.swap_remove(k);
+                        if let Some(d) = dead.get_mut(earlier) {
+                            *d = true;
+                        }
+                    }
+                    pending.push((off, i));
+                }
+                I::Mem { op, rn: Reg::SP, off, .. } => {
+                    let len = op.bytes() as i32;
+                    pending.retain(|&(o, _)| !(o < off + len && off < o + 4));
+                }
+                I::Mem { rn, rt, .. } if rn != Reg::SP && rt != Reg::SP => {}
+                I::MemReg { rn, rm, rt, .. } if rn != Reg::SP && rm != Reg::SP && rt != Reg::SP => {
+                }
+                _ if insn.target().is_some() => pending.clear(),
+                _ if clobbers_all(insn) => pending.clear(),
+                _ => {}
+            }
+            i += 1;
             true
         });
         let mut j = 0usize;
