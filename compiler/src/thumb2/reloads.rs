@@ -1,4 +1,5 @@
-//! Drops reloads of frame words a register still holds.
+//! Drops reloads of frame words a register still holds, and stores to
+//! frame words that a later store overwrites before any read.
 //!
 //! Register halves that live in frame slots are loaded into a temporary at
 //! each use and stored back at each definition, one eBPF instruction at a
@@ -128,9 +129,7 @@ impl Thumb2Assembler {
             true
         });
     }
-}
 
-impl Thumb2Assembler {
     /// Removes every `STR rt, [sp, #off]` that a later `STR` to the same
     /// word overwrites in straight-line code before anything could read it:
     /// no load from that word, no label, branch, call or `sp` change in

@@ -894,7 +894,7 @@ impl<'p> Lowerer<'p> {
             Insn::Atomic { size, op, fetch, dst, src, off } => {
                 let proven =
                     Self::in_frame(func, dst, off, size) || self.proven_atomics.contains(&pc);
-                self.atomic(pc, size, op, fetch, (dst, off, proven), src)
+                self.atomic(pc, size, op, fetch, dst, src, off, proven)
             }
             Insn::Ja { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
             Insn::JaLong { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
@@ -2106,19 +2106,21 @@ impl<'p> Lowerer<'p> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    /// An atomic on `[dst + off]`; `framed`: the verifier or the range
+    /// An atomic on `[dst + off]`; `proven`: the verifier or the range
     /// analysis proved those bytes inside the function's frame or a
     /// writable data region (both below 2^32), so only the alignment is
     /// checked.
+    #[allow(clippy::too_many_arguments)]
     fn atomic(
         &mut self,
         pc: usize,
         size: MemSize,
         op: AtomicOp,
         fetch: bool,
-        (dst, off, framed): (EReg, i16, bool),
+        dst: EReg,
         src: EReg,
+        off: i16,
+        proven: bool,
     ) -> Result<(), CompileError> {
         let bytes = size.bytes();
         // The address (a low-word base at offset 0 is used where it lives;
@@ -2126,7 +2128,7 @@ impl<'p> Lowerer<'p> {
         // is computed into r3:r2), alignment, then the bounds check.
         let (addr, hi) = if off == 0 && self.low_use(dst) {
             (self.lo(dst, R::R2), None)
-        } else if framed {
+        } else if proven {
             let lo = self.lo(dst, R::R2);
             self.add_imm(R::R2, lo, i32::from(off), Any);
             (R::R2, None)
@@ -2159,7 +2161,7 @@ impl<'p> Lowerer<'p> {
             resume: entry,
             group: None,
         };
-        if framed {
+        if proven {
             self.asm.bind(entry);
         } else {
             let region = self.target(pc, dst);
@@ -2457,14 +2459,12 @@ impl<'p> Lowerer<'p> {
         // epilogue: r0 = status; epilogue_ctx: r3 = the context too (the
         // stops above and every exit have it there already).
         self.asm.bind(epilogue);
+        if self.has_budget() && self.uses_epilogue {
+            self.ctx(R::R3);
+        }
+        self.asm.bind(self.shared.epilogue_ctx);
         if self.has_budget() {
-            if self.uses_epilogue {
-                self.ctx(R::R3);
-            }
-            self.asm.bind(self.shared.epilogue_ctx);
             self.budget_store(R::R3, R::R1);
-        } else {
-            self.asm.bind(self.shared.epilogue_ctx);
         }
         self.e(I::SpAdjust { sub: false, imm: self.frame() });
         self.e(I::Pop { regs: SAVED | R::PC.bit() });
