@@ -288,7 +288,7 @@ pub fn arg_words(core: Core, sizes: &[u32]) -> Vec<Vec<ArgWord>> {
 
 /// Reads the arguments of a trapped call, each as a `u64`.
 fn read_args(t: &TrapContext<'_>, sizes: &[u32]) -> Result<Vec<u64>, EmuError> {
-    let sp = t.reg(if t.core().is_arm() { 13 } else { 2 })?;
+    let sp = t.reg(t.core().sp_reg())?;
     let word = |w: ArgWord| match w {
         ArgWord::Reg(n) => t.reg(n),
         ArgWord::Stack(off) => t.read_u32(u64::from(sp) + u64::from(off)),
@@ -375,7 +375,7 @@ fn install_routines(machine: &mut Machine, guard: &Guard) -> Result<RoutineTable
         let arg = |i: usize| a.get(i).copied().unwrap_or(0);
         let ctx = g.context(arg(0))?;
         let (window, desc) = (arg(1), arg(2) as u32);
-        let sp = u64::from(t.reg(13)?);
+        let sp = u64::from(t.reg(t.core().sp_reg())?);
         let bytes = 4 * window::WORDS as u64;
         if window < sp || window + bytes > u64::from(MACHINE_STACK_TOP) || window % 4 != 0 {
             return Err(format!(
