@@ -196,17 +196,26 @@ pub struct Regions<'a> {
 
 impl<'a> Regions<'a> {
     /// A table holding only the stack; r10 starts at its end.
+    ///
+    /// The stack's end is rounded down to a multiple of 8 (dropping up to
+    /// 7 bytes), so r10 is 8-aligned in every function on every engine, as
+    /// eBPF code expects: `stxdw [r10 - 8]` is aligned, and compilers may
+    /// decide the alignment of a frame access from its offset alone.
     pub fn new(stack: &'a mut [u8]) -> Self {
+        let keep = stack.len() - stack_end_excess(stack.as_ptr() as usize, stack.len());
+        let stack = &mut stack[..keep];
         let mut table = [MemRegion::empty(); MAX_REGIONS];
         table[0] = MemRegion::read_write(RegionKind::Stack, stack);
         Regions { table, len: 1, data_bases: [0; MAX_DATA_REGIONS], data_len: 0 }
     }
 
-    /// A table whose stack is memory the caller manages.
+    /// A table whose stack is memory the caller manages; its end is
+    /// rounded down to a multiple of 8 as in [`Regions::new`].
     ///
     /// # Safety
     /// As for [`MemRegion::from_raw_parts`] with `ReadWrite` access.
     pub unsafe fn with_raw_stack(base: *mut u8, len: usize) -> Self {
+        let len = len - stack_end_excess(base as usize, len);
         let mut table = [MemRegion::empty(); MAX_REGIONS];
         // SAFETY: the caller upholds `from_raw_parts`'s contract.
         table[0] =
@@ -262,4 +271,11 @@ impl<'a> Regions<'a> {
     pub fn check(&self, addr: u64, size: u64, write: bool) -> Option<*mut u8> {
         self.as_slice().iter().find_map(|r| r.lookup(addr, size, write))
     }
+}
+
+/// Bytes past the last multiple of 8 at the end of a stack at `start` of
+/// `len` bytes (all of them if it holds no such multiple).
+fn stack_end_excess(start: usize, len: usize) -> usize {
+    let end = start.wrapping_add(len);
+    (end % 8).min(len)
 }

@@ -300,3 +300,30 @@ fn data_region_addresses_from_lddw_src6() {
     assert_eq!(err.kind, RunErrorKind::MemoryFault { addr: ro_base, size: 1, write: true });
     assert_eq!(rw, [0, 0, 0, 0, 0, b'D', 0, 0]);
 }
+
+#[test]
+fn the_stack_ends_on_a_multiple_of_8() {
+    // A stack slice whose end is not 8-aligned: r10 starts at the last
+    // multiple of 8 inside it, and an 8-byte atomic just below r10 is
+    // aligned (it would fault as misaligned otherwise).
+    let prog = [
+        mov(2, 5),
+        stx(MemSize::DW, 10, -8, 2),
+        atomic(MemSize::DW, AtomicOp::Add, true, 10, -8, 2),
+        alu64(femtoc_isa::AluOp::Mov, 0, x(10)),
+        EXIT,
+    ];
+    let c = code(&prog);
+    let f = one_fn(&c);
+    let mut buf = [0u8; STACK + 16];
+    for skew in 0..8 {
+        let stack = &mut buf[skew..skew + STACK + 3];
+        let end = stack.as_ptr() as u64 + stack.len() as u64;
+        let regions = Regions::new(stack);
+        assert_eq!(regions.stack().end() % 8, 0);
+        assert!(end - regions.stack().end() < 8);
+        let args = RunArgs { r1: 0, r2: 0, budget: None };
+        let out = run(&verified(&c, &f), &regions, args, &mut NoHelpers).expect("runs");
+        assert_eq!(out.r0, regions.stack().end(), "skew {skew}");
+    }
+}

@@ -14,7 +14,9 @@ pub mod zext;
 
 pub use low_word::low_word_registers;
 pub use ranges::RangeConfig;
-pub use zext::{entry_values_seen_by_helpers, narrow_registers, unwritten_registers};
+pub use zext::{
+    entry_values_read, entry_values_seen_by_helpers, narrow_registers, unwritten_registers,
+};
 
 /// Where control goes after `insn` at `pc` inside its function: a jump's
 /// target, and the next slot unless the instruction jumps unconditionally

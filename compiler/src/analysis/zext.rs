@@ -31,19 +31,26 @@ pub fn unwritten_registers(prog: &VerifiedProgram) -> u16 {
 
 /// Registers among r3..r5 that a helper call may receive still holding
 /// their entry value, as a bit set: only these need the zero the native
-/// ABI starts them at.
+/// ABI starts them at (see [`entry_values_read`]).
+pub fn entry_values_seen_by_helpers(prog: &VerifiedProgram) -> u16 {
+    entry_values_read(prog) & (Reg::R3.bit() | Reg::R4.bit() | Reg::R5.bit())
+}
+
+/// Registers r1..r5 whose entry value some path may read, as a bit set:
+/// the entry need not set up the others.
 ///
 /// The verifier lets no register be read before it is written, except as
 /// a helper's argument (r1..r5: a helper's arity is unknown), and r1 and
 /// r2 start with the context. A forward pass tracks the registers some
 /// path has not written yet; a local call flows into its callee and, not
-/// counting what the callee writes, on to its return point.
-pub fn entry_values_seen_by_helpers(prog: &VerifiedProgram) -> u16 {
+/// counting what the callee writes, on to its return point (so the
+/// callee's reads count, and the call itself reads nothing).
+pub fn entry_values_read(prog: &VerifiedProgram) -> u16 {
     let insns: Vec<(usize, Insn)> =
         femtoc_isa::decode_all(&prog.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
     let index: std::collections::BTreeMap<usize, usize> =
         insns.iter().enumerate().map(|(i, &(pc, _))| (pc, i)).collect();
-    let entry = 0x3ffu16 & !(Reg::R1.bit() | Reg::R2.bit());
+    let entry = 0x3ffu16;
     let mut unwritten: Vec<Option<u16>> = vec![None; insns.len()];
     let mut work = vec![0usize];
     if let Some(first) = unwritten.first_mut() {
@@ -55,15 +62,15 @@ pub fn entry_values_seen_by_helpers(prog: &VerifiedProgram) -> u16 {
         else {
             continue;
         };
-        if let Insn::Call { .. } = insn {
-            seen |= before;
-        }
-        let after = written(&insn).fold(before, |set, r| set & !r.bit());
-        // A local call also flows into its callee.
+        // A local call reads nothing itself: its callee's reads count.
         let callee = match insn {
             Insn::CallLocal { .. } => insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()),
-            _ => None,
+            _ => {
+                seen |= before & super::webs::reads(&insn);
+                None
+            }
         };
+        let after = written(&insn).fold(before, |set, r| set & !r.bit());
         for s in super::successors(pc, &insn).chain(callee) {
             let Some(&j) = index.get(&s) else { continue };
             let Some(slot) = unwritten.get_mut(j) else { continue };
@@ -74,7 +81,7 @@ pub fn entry_values_seen_by_helpers(prog: &VerifiedProgram) -> u16 {
             }
         }
     }
-    seen & (Reg::R3.bit() | Reg::R4.bit() | Reg::R5.bit())
+    seen & 0b11_1110
 }
 
 /// Registers r0..r9 whose upper half is zero at every point of every run,

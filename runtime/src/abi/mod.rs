@@ -46,7 +46,9 @@
 //! aligned as the C ABI demands at every call the code makes (8 bytes on
 //! Arm M-profile, 16 bytes on RISC-V, x86-64 and AArch64). The eBPF stack is
 //! *not* the machine stack: it is a region the runtime provides, with r10 =
-//! `stack_top`; backend spill slots live on the machine stack and are never
+//! `stack_top`, a multiple of 8 (see `Regions::new`), so that code may
+//! decide the alignment of an r10-relative access from its offset alone;
+//! backend spill slots live on the machine stack and are never
 //! visible to the program. A code section records in the blob how many bytes
 //! of machine stack it needs at most, including [`ROUTINE_STACK_BYTES`] for
 //! any runtime routine it calls.

@@ -153,7 +153,10 @@ impl Lowerer<'_> {
         self.e(I::B { cond: None, target: after });
         self.asm.bind(checked);
         self.head_override = Some((lp.head(), checked));
-        self.loop_copy(lp, body, func)?;
+        self.cold_copy = true;
+        let copied = self.loop_copy(lp, body, func);
+        self.cold_copy = false;
+        copied?;
         self.head_override = None;
         Ok(())
     }

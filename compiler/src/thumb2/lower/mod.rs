@@ -78,6 +78,7 @@ struct CheckSite {
     group: Option<EReg>,
 }
 
+mod compact;
 mod counted;
 mod windows;
 
@@ -104,6 +105,12 @@ struct Shared {
     check_slow: Label,
     /// The slow check of an address whose upper word is zero.
     check_slow_low: Label,
+    /// The slow check right after `base + off` with `off > 0`, the carry
+    /// in the flags: the upper word is the carry.
+    check_carry: Label,
+    /// The slow check right after `base + off` with `off < 0`, the borrow
+    /// in the flags: the upper word is all ones after a borrow.
+    check_borrow: Label,
     fault_exit: Label,
     misaligned_exit: Label,
     budget_exit: Label,
@@ -159,6 +166,10 @@ pub struct Lowerer<'p> {
     uses_check_slow: bool,
     /// Some check's stub calls the slow check for an address below 2^32.
     uses_check_slow_low: bool,
+    /// Some site calls [`Shared::check_carry`].
+    uses_check_carry: bool,
+    /// Some site calls [`Shared::check_borrow`].
+    uses_check_borrow: bool,
     /// Some path reaches the epilogue without the context in r3.
     uses_epilogue: bool,
     /// The entry function's exit sequences so far: whether r0's upper
@@ -196,6 +207,14 @@ pub struct Lowerer<'p> {
     /// The pc being lowered ([`ENTRY_PC`] in the entry prologue): whose
     /// webs [`Lowerer::low_use`] and [`Lowerer::low_def`] ask about.
     cur_pc: usize,
+    /// For each pc, whether its code may run more than once per run
+    /// ([`compact::repeated_pcs`]).
+    repeated: Vec<bool>,
+    /// Set while lowering a counted loop's checked copy, which runs only
+    /// when the check before the loop failed.
+    cold_copy: bool,
+    /// The shared checkers of compact checks (module `compact`).
+    checkers: Vec<compact::Checker>,
 }
 
 /// [`Lowerer::cur_pc`] while the entry prologue sets up the registers.
@@ -217,6 +236,8 @@ impl<'p> Lowerer<'p> {
             epilogue_ctx: asm.label(),
             check_slow: asm.label(),
             check_slow_low: asm.label(),
+            check_carry: asm.label(),
+            check_borrow: asm.label(),
             fault_exit: asm.label(),
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
@@ -281,6 +302,8 @@ impl<'p> Lowerer<'p> {
             counted: BTreeMap::new(),
             uses_check_slow: false,
             uses_check_slow_low: false,
+            uses_check_carry: false,
+            uses_check_borrow: false,
             uses_epilogue: false,
             exits: Vec::new(),
             uses_misaligned: false,
@@ -295,6 +318,9 @@ impl<'p> Lowerer<'p> {
             callees,
             low,
             cur_pc: 0,
+            repeated: Vec::new(),
+            cold_copy: false,
+            checkers: Vec::new(),
         }
     }
 
@@ -528,6 +554,7 @@ impl<'p> Lowerer<'p> {
             .collect::<Result<_, _>>()
             .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
         self.plan_checks(&insns);
+        self.repeated = compact::repeated_pcs(self.prog, &insns);
         let events = !self.prog.back_edges.is_empty()
             || insns.iter().any(|d| matches!(d.insn, Insn::CallLocal { .. }));
         if events && self.map.budget.is_none() {
@@ -749,7 +776,12 @@ impl<'p> Lowerer<'p> {
         if self.map.frame_pointer {
             self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         }
+        // Only the entry values some path reads.
+        let read = crate::analysis::entry_values_read(self.prog);
         for (r, off) in [(EReg::R1, abi::OFF_R1), (EReg::R2, abi::OFF_R2)] {
+            if read & r.bit() == 0 {
+                continue;
+            }
             let l = self.dlo(r, R::R1);
             self.ldr(l, R::R0, off);
             self.put_lo(r, l);
@@ -763,7 +795,7 @@ impl<'p> Lowerer<'p> {
         // arguments (the verifier cannot know a helper's arity), so every
         // engine starts them at zero, as the interpreter does. No other
         // read of an unwritten register passes the verifier.
-        let zeroed = crate::analysis::entry_values_seen_by_helpers(self.prog);
+        let zeroed = read & (EReg::R3.bit() | EReg::R4.bit() | EReg::R5.bit());
         if zeroed != 0 {
             self.imm(R::R1, 0, true);
             self.imm(R::R2, 0, true);
@@ -892,9 +924,12 @@ impl<'p> Lowerer<'p> {
             Insn::LoadSx { size, dst, src, off } => self.load(pc, size, true, dst, src, off, func),
             Insn::Store { size, dst, off, src } => self.store(pc, size, dst, off, src, func),
             Insn::Atomic { size, op, fetch, dst, src, off } => {
-                let proven =
-                    Self::in_frame(func, dst, off, size) || self.proven_atomics.contains(&pc);
-                self.atomic(pc, size, op, fetch, dst, src, off, proven)
+                let framed = Self::in_frame(func, dst, off, size);
+                let proven = framed || self.proven_atomics.contains(&pc);
+                // r10 is a multiple of 8 (the stack's end is, and frames
+                // are), so a frame offset decides the alignment.
+                let aligned = framed && i32::from(off).rem_euclid(size.bytes() as i32) == 0;
+                self.atomic(pc, size, op, fetch, dst, src, off, proven, aligned)
             }
             Insn::Ja { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
             Insn::JaLong { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
@@ -1961,6 +1996,9 @@ impl<'p> Lowerer<'p> {
         write: bool,
         group: Option<EReg>,
     ) -> Reg {
+        if group.is_none() && self.low_use(base) && self.wants_compact_check(pc) {
+            return self.compact_check(pc, base, off, size, write);
+        }
         let entry = self.asm.label();
         let lo = self.lo(base, R::R2);
         let (addr, carry, hi) = if self.low_use(base) {
@@ -2109,7 +2147,7 @@ impl<'p> Lowerer<'p> {
     /// An atomic on `[dst + off]`; `proven`: the verifier or the range
     /// analysis proved those bytes inside the function's frame or a
     /// writable data region (both below 2^32), so only the alignment is
-    /// checked.
+    /// checked; `aligned`: the alignment is known too.
     #[allow(clippy::too_many_arguments)]
     fn atomic(
         &mut self,
@@ -2121,6 +2159,7 @@ impl<'p> Lowerer<'p> {
         src: EReg,
         off: i16,
         proven: bool,
+        aligned: bool,
     ) -> Result<(), CompileError> {
         let bytes = size.bytes();
         // The address (a low-word base at offset 0 is used where it lives;
@@ -2140,11 +2179,13 @@ impl<'p> Lowerer<'p> {
             self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
             (R::R2, Some(R::R3))
         };
-        let mis = self.asm.label();
-        let site = Cold::Misaligned { entry: mis, pc: pc as u32, size: bytes, addr, hi };
-        self.cold.push(site);
-        self.e(I::CmpImm { kind: Compare::Tst, rn: addr, imm: bytes - 1 });
-        self.e(I::B { cond: Some(Cond::Ne), target: mis });
+        if !aligned {
+            let mis = self.asm.label();
+            let site = Cold::Misaligned { entry: mis, pc: pc as u32, size: bytes, addr, hi };
+            self.cold.push(site);
+            self.e(I::CmpImm { kind: Compare::Tst, rn: addr, imm: bytes - 1 });
+            self.e(I::B { cond: Some(Cond::Ne), target: mis });
+        }
         let entry = self.asm.label();
         if let Some(hi) = hi {
             self.e(I::CmpImm { kind: Compare::Cmp, rn: hi, imm: 0 });
@@ -2376,6 +2417,18 @@ impl<'p> Lowerer<'p> {
         // keep sp 8-aligned at the call; only low registers and pc/lr:
         // 16-bit PUSH and POP.
         let kept = R::R0.bit() | R::R1.bit() | R::R2.bit() | R::R3.bit() | R::R4.bit();
+        // SBCS r3, r3 gives C - 1: 0, or all ones without the carry.
+        if self.uses_check_carry {
+            self.asm.bind(self.shared.check_carry);
+            self.e(dp(DpOp::Sbc, Any, R::R3, R::R3, R::R3));
+            self.e(I::DpImm { op: DpOp::Add, s: Any, rd: R::R3, rn: R::R3, imm: 1 });
+            self.e(I::B { cond: None, target: check_slow });
+        }
+        if self.uses_check_borrow {
+            self.asm.bind(self.shared.check_borrow);
+            self.e(dp(DpOp::Sbc, Any, R::R3, R::R3, R::R3));
+            self.e(I::B { cond: None, target: check_slow });
+        }
         if self.uses_check_slow_low {
             self.asm.bind(self.shared.check_slow_low);
             self.imm(R::R3, 0, true);
@@ -2400,15 +2453,20 @@ impl<'p> Lowerer<'p> {
             (sh.epilogue, sh.check_slow, sh.fault_exit, sh.misaligned_exit, sh.budget_exit);
         let stop = self.asm.label();
         self.asm.set_tag(u32::MAX);
+        self.emit_checkers();
         if self.uses_misaligned {
             // misaligned_exit: r0 = pc, r1 = size, r3:r2 = address.
+            // The context goes in r3 (the high word waits in r12): stores
+            // through a low register take 16 bits.
             self.asm.bind(misaligned_exit);
-            self.ctx(R::R12);
-            self.str(R::R2, R::R12, abi::OFF_FAULT_ADDR);
-            self.str(R::R3, R::R12, abi::OFF_FAULT_ADDR + 4);
-            self.str(R::R1, R::R12, abi::OFF_FAULT_SIZE);
+            self.mov(R::R12, R::R3);
+            self.ctx(R::R3);
+            self.str(R::R2, R::R3, abi::OFF_FAULT_ADDR);
+            self.mov(R::R2, R::R12);
+            self.str(R::R2, R::R3, abi::OFF_FAULT_ADDR + 4);
+            self.str(R::R1, R::R3, abi::OFF_FAULT_SIZE);
             self.imm(R::R1, 1, true);
-            self.str(R::R1, R::R12, abi::OFF_FAULT_WRITE);
+            self.str(R::R1, R::R3, abi::OFF_FAULT_WRITE);
             self.e(I::B { cond: None, target: fault_exit });
         }
         if self.uses_check_slow {
