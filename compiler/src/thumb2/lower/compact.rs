@@ -28,7 +28,7 @@ use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{Decoded, Insn, Reg as EReg};
 
 use super::super::insn::{Cond, DpOp, Label, Reg, Thumb2Insn as I};
-use super::{dp, Any, Lowerer, Set};
+use super::{dp, Any, Keep, Lowerer, Set};
 
 use Reg as R;
 
@@ -107,7 +107,7 @@ impl Lowerer<'_> {
 
     /// Forms the address `base + off` in r2 (or uses the base itself when
     /// `off` is 0) and calls the checker for its window and size; returns
-    /// the register holding the address. `base` must be kept as a low word.
+    /// the register holding the address.
     pub(super) fn compact_check(
         &mut self,
         pc: usize,
@@ -123,6 +123,17 @@ impl Lowerer<'_> {
         let access = size | if write { femtoc_runtime::abi::ACCESS_WRITE } else { 0 };
         if !windowed {
             self.imm(R::R1, access, true);
+        }
+        if !self.low_use(base) {
+            // A pair: r3 takes the upper half plus the carry of the add.
+            let lo = self.lo(base, R::R2);
+            self.add_imm(R::R2, lo, i32::from(off), Set);
+            let hi = self.hi(base, R::R3);
+            let ext = if off < 0 { u32::MAX } else { 0 };
+            self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+            self.uses_check_slow = true;
+            self.e(I::Bl { target: self.shared.check_slow });
+            return R::R2;
         }
         let lo = self.lo(base, R::R2);
         let (addr, formed) = match off {

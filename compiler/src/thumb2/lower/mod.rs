@@ -1996,7 +1996,10 @@ impl<'p> Lowerer<'p> {
         write: bool,
         group: Option<EReg>,
     ) -> Reg {
-        if group.is_none() && self.low_use(base) && self.wants_compact_check(pc) {
+        // A windowed checker takes a low word only (counted loops keep
+        // their pointers as low words anyway).
+        let compact = self.wants_compact_check(pc) && (!self.cold_copy || self.low_use(base));
+        if group.is_none() && compact {
             return self.compact_check(pc, base, off, size, write);
         }
         let entry = self.asm.label();
