@@ -35,6 +35,6 @@ cargo test --workspace --locked
 
 echo "== conformance, every engine"
 cargo build --locked -q -p femtoc
-for engine in interp thumbv7m thumbv7em x86_64 aarch64 riscv64gc; do
+for engine in interp thumbv7m thumbv7em thumbv7m-size thumbv7em-size x86_64 aarch64 riscv64gc; do
   target/debug/femtoc conformance --engine "$engine" "$FEMTOC_SHARED/conformance"
 done

@@ -119,3 +119,41 @@ fn host_isas_of_other_hosts_run_in_the_emulator() {
         assert!(out.contains(" 0 failed"), "{engine}: {out}");
     }
 }
+
+/// The code bytes of `engine`'s section in `compile`'s one-line report.
+#[cfg(feature = "emu")]
+fn code_bytes(report: &str, engine: &str) -> usize {
+    let after = report.split(&format!("{engine} ")).nth(1).expect("engine in report");
+    after.split(' ').next().and_then(|n| n.parse().ok()).expect("byte count")
+}
+
+#[cfg(feature = "emu")]
+#[test]
+fn code_built_for_size_is_smaller_and_gives_the_same_r0() {
+    let dir = std::env::temp_dir().join(format!("femtoc-opt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mem = "00112233445566778899aabbccddeeff0102030405060708";
+    for program in ["fletcher32.v3.o", "crc32.v3.o", "hash.v3.o"] {
+        let path = format!("{OBJ}{program}");
+        let (_, reference, _) = femtoc(&["run", &path, "--mem", mem]);
+        let mut bytes = Vec::new();
+        for opt in ["speed", "size"] {
+            let blob = dir.join(format!("{program}.{opt}.fcb")).to_string_lossy().into_owned();
+            let args = ["compile", &path, "--target", "thumbv7em", "--opt", opt, "-o", &blob];
+            let (code, report, err) = femtoc(&args);
+            assert_eq!(code, 0, "{program} --opt {opt}: {err}");
+            bytes.push(code_bytes(&report, "thumbv7em"));
+            for input in [&blob, &path] {
+                let args = ["run", input, "--mem", mem, "--engine", "thumbv7em", "--opt", opt];
+                let (code, got, err) = femtoc(&args);
+                assert_eq!(code, 0, "{program} --opt {opt}: {err}");
+                assert_eq!(got.lines().next(), reference.lines().next(), "{program} --opt {opt}");
+            }
+        }
+        // Each has a counted loop, emitted once when built for size.
+        assert!(bytes[1] < bytes[0], "{program}: {bytes:?}");
+    }
+    let (code, _, err) = femtoc(&["compile", &format!("{OBJ}crc32.v3.o"), "--opt", "tiny"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("tiny") && err.contains("size"), "{err}");
+}

@@ -91,8 +91,16 @@ pub trait Engine {
 
 /// Engines this build can run.
 #[cfg(feature = "emu")]
-pub const ENGINE_NAMES: &[&str] =
-    &["interp", "thumbv7m", "thumbv7em", "x86_64", "aarch64", "riscv64gc"];
+pub const ENGINE_NAMES: &[&str] = &[
+    "interp",
+    "thumbv7m",
+    "thumbv7em",
+    "thumbv7m-size",
+    "thumbv7em-size",
+    "x86_64",
+    "aarch64",
+    "riscv64gc",
+];
 /// Engines this build can run (without the emulator).
 #[cfg(not(feature = "emu"))]
 pub const ENGINE_NAMES: &[&str] = &["interp", "x86_64"];
@@ -151,6 +159,16 @@ pub fn engine_by_name(name: &str) -> Result<Box<dyn Engine>, EngineError> {
         "thumbv7m" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7m))),
         #[cfg(feature = "emu")]
         "thumbv7em" => Ok(Box::new(crate::thumb::Thumb2::new(EngineId::Thumbv7em))),
+        #[cfg(feature = "emu")]
+        "thumbv7m-size" => Ok(Box::new(crate::thumb::Thumb2::built_for(
+            EngineId::Thumbv7m,
+            femtoc_compiler::thumb2::Goal::Size,
+        ))),
+        #[cfg(feature = "emu")]
+        "thumbv7em-size" => Ok(Box::new(crate::thumb::Thumb2::built_for(
+            EngineId::Thumbv7em,
+            femtoc_compiler::thumb2::Goal::Size,
+        ))),
         #[cfg(feature = "emu")]
         "aarch64" => Ok(Box::new(crate::emu64::Emulated64::new(femtoc_emu::Isa64::Aarch64))),
         #[cfg(feature = "emu")]

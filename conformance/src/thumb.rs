@@ -1,7 +1,9 @@
 //! Engines `thumbv7m` and `thumbv7em`: compile with the Thumb-2 backend,
 //! pack the code into a blob, and run it through the device install path
 //! and the runtime's own glue in the Unicorn Cortex-M3/M4 model with the
-//! emulator's silicon checks on (`femtoc_emu::native`).
+//! emulator's silicon checks on (`femtoc_emu::native`). The harness names
+//! `thumbv7m-size` and `thumbv7em-size` are the same device engines with
+//! code built for size ([`thumb2::Goal::Size`]).
 
 use femtoc_compiler::blob::CodeSpec;
 use femtoc_compiler::thumb2::{self, CompiledCode};
@@ -26,6 +28,7 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Thumb2 {
     engine: EngineId,
+    goal: thumb2::Goal,
     /// Code to run instead of compiling (a blob's code section).
     pub code: Option<CompiledCode>,
     /// Counts of the last run.
@@ -35,7 +38,12 @@ pub struct Thumb2 {
 impl Thumb2 {
     /// The engine for `thumbv7m` or `thumbv7em`.
     pub fn new(engine: EngineId) -> Self {
-        Thumb2 { engine, code: None, stats: Stats::default() }
+        Self::built_for(engine, thumb2::Goal::Speed)
+    }
+
+    /// The engine for `thumbv7m` or `thumbv7em`, compiling for `goal`.
+    pub fn built_for(engine: EngineId, goal: thumb2::Goal) -> Self {
+        Thumb2 { engine, goal, code: None, stats: Stats::default() }
     }
 
     fn core(&self) -> Core {
@@ -49,13 +57,17 @@ impl Thumb2 {
 
 impl Engine for Thumb2 {
     fn name(&self) -> &'static str {
-        self.engine.name()
+        match (self.goal, self.engine) {
+            (thumb2::Goal::Speed, e) => e.name(),
+            (thumb2::Goal::Size, EngineId::Thumbv7m) => "thumbv7m-size",
+            (thumb2::Goal::Size, _) => "thumbv7em-size",
+        }
     }
 
     fn execute(&mut self, case: &Case<'_>) -> Result<Observation, EngineError> {
         let code = match &self.code {
             Some(c) => c.clone(),
-            None => thumb2::compile(case.program, self.engine)
+            None => thumb2::compile_for(case.program, self.engine, self.goal)
                 .map_err(|e| EngineError::Prepare(e.to_string()))?,
         };
         let section = CodeSpec {

@@ -21,14 +21,22 @@ fn agree(name: &str, src: &str, contexts: &[Vec<u8>], counted: bool) -> usize {
     let verified = verify_for_harness(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
     let code = thumb2::compile(&verified, EngineId::Thumbv7m).expect("compiles");
     assert_eq!(!code.counted_loops.is_empty(), counted, "{name}: {:?}", code.counted_loops);
+    // Built for size, only loops proven inside the frame stay counted;
+    // the others are emitted once, their accesses through checkers.
+    let small = thumb2::compile_for(&verified, EngineId::Thumbv7m, thumb2::Goal::Size)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(small.counted_loops, small.frame_loops, "{name}: built for size");
     let mut errors = 0;
     for context in contexts {
         let case = Case { program: &verified, context: Some(context), budget: Some(2_000) };
         let reference = Interpreter.execute(&case).expect("interpreter runs");
         errors += usize::from(reference.result.is_err());
         for engine in [EngineId::Thumbv7m, EngineId::Thumbv7em] {
-            let got = Thumb2::new(engine).execute(&case).expect("emulator runs");
-            assert_eq!(got, reference, "{name}, context {:?}, {engine}", &context[..4]);
+            for goal in [thumb2::Goal::Speed, thumb2::Goal::Size] {
+                let got = Thumb2::built_for(engine, goal).execute(&case).expect("emulator runs");
+                let ctx = &context[..4];
+                assert_eq!(got, reference, "{name}, context {ctx:?}, {engine}, {goal:?}");
+            }
         }
     }
     errors

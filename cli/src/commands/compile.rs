@@ -28,6 +28,31 @@ pub struct CompileArgs {
     /// Keep the verified bytecode in the blob (always on without targets).
     #[arg(long)]
     pub embed_bytecode: bool,
+    /// What Thumb-2 code is built for (Cranelift code is always built
+    /// for speed).
+    #[arg(long = "opt", value_enum, default_value_t = OptGoal::Speed)]
+    pub opt: OptGoal,
+}
+
+/// What native code is built for (`--opt`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptGoal {
+    /// Fast loops: counted loops checked once before they run, with a
+    /// checked copy as their fallback; accesses in loops checked in line.
+    #[default]
+    Speed,
+    /// Small code: every loop emitted once, every checked access through
+    /// a shared checker (a few cycles more per access in loops).
+    Size,
+}
+
+impl From<OptGoal> for femtoc_compiler::thumb2::Goal {
+    fn from(goal: OptGoal) -> Self {
+        match goal {
+            OptGoal::Speed => Self::Speed,
+            OptGoal::Size => Self::Size,
+        }
+    }
 }
 
 /// Engines this build has a backend for.
@@ -49,17 +74,23 @@ pub struct Section {
 }
 
 /// Compiles `verified` for `engine` with the backend for that engine.
-pub fn compile_for(verified: &VerifiedProgram, engine: Engine) -> Result<Section, String> {
+pub fn compile_for(
+    verified: &VerifiedProgram,
+    engine: Engine,
+    goal: OptGoal,
+) -> Result<Section, String> {
     match engine {
-        Engine::Thumbv7m | Engine::Thumbv7em => femtoc_compiler::thumb2::compile(verified, engine)
-            .map(|c| Section {
-                engine,
-                code: c.code,
-                entry: c.entry,
-                machine_stack: c.machine_stack,
-                features: c.features,
-            })
-            .map_err(|e| e.to_string()),
+        Engine::Thumbv7m | Engine::Thumbv7em => {
+            femtoc_compiler::thumb2::compile_for(verified, engine, goal.into())
+                .map(|c| Section {
+                    engine,
+                    code: c.code,
+                    entry: c.entry,
+                    machine_stack: c.machine_stack,
+                    features: c.features,
+                })
+                .map_err(|e| e.to_string())
+        }
         Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc => {
             femtoc_compiler::cranelift::compile(verified, engine)
                 .map(|c| Section {
@@ -92,7 +123,7 @@ pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &CompileA
     let mut compiled = Vec::new();
     for engine in engines {
         compiled.push(
-            compile_for(&verified, engine)
+            compile_for(&verified, engine, args.opt)
                 .map_err(|e| Diagnostic::new(format!("{engine}: {e}")).in_file(input))?,
         );
     }

@@ -43,6 +43,9 @@ pub struct RunArgsCli {
     /// Also print the engine, instructions executed and budget used.
     #[arg(long)]
     pub stats: bool,
+    /// What Thumb-2 code compiled from FILE is built for.
+    #[arg(long = "opt", value_enum, default_value_t = crate::commands::compile::OptGoal::Speed)]
+    pub opt: crate::commands::compile::OptGoal,
 }
 
 fn context_bytes(args: &RunArgsCli) -> CliResult<Option<Vec<u8>>> {
@@ -280,7 +283,7 @@ fn run_emulated(
         let loaded = load_program(input, entry)?;
         let verified = verify_loaded(&loaded, verify)?;
         let engine = target.engine();
-        let section = crate::commands::compile::compile_for(&verified, engine)
+        let section = crate::commands::compile::compile_for(&verified, engine, args.opt)
             .map_err(|e| Diagnostic::new(format!("{engine}: {e}")).in_file(input))?;
         let code = [CodeSpec {
             engine,

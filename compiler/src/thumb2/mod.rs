@@ -25,6 +25,8 @@ use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_runtime::abi::ROUTINE_STACK_BYTES;
 use femtoc_runtime::engine::{Engine, Features};
 
+pub use lower::Goal;
+
 /// Compiled code for one engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompiledCode {
@@ -68,12 +70,22 @@ pub enum CompileError {
     Assemble(#[from] assembler::AsmError),
 }
 
-/// Compiles `program` for `engine` (`Thumbv7m` or `Thumbv7em`).
+/// Compiles `program` for `engine` (`Thumbv7m` or `Thumbv7em`), for speed.
 pub fn compile(program: &VerifiedProgram, engine: Engine) -> Result<CompiledCode, CompileError> {
+    compile_for(program, engine, Goal::Speed)
+}
+
+/// Compiles `program` for `engine` (`Thumbv7m` or `Thumbv7em`), built for
+/// `goal`.
+pub fn compile_for(
+    program: &VerifiedProgram,
+    engine: Engine,
+    goal: Goal,
+) -> Result<CompiledCode, CompileError> {
     if !matches!(engine, Engine::Thumbv7m | Engine::Thumbv7em) {
         return Err(CompileError::Engine(engine));
     }
-    let mut lowerer = lower::Lowerer::new(program);
+    let mut lowerer = lower::Lowerer::with_goal(program, goal);
     lowerer.lower()?;
     lowerer.asm.tidy_branches(&[lowerer.entry]);
     lowerer.asm.drop_frame_reloads(&[lowerer.entry]);

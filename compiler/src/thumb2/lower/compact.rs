@@ -28,7 +28,7 @@ use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{Decoded, Insn, Reg as EReg};
 
 use super::super::insn::{Cond, DpOp, Label, Reg, Thumb2Insn as I};
-use super::{dp, Any, Keep, Lowerer, Set};
+use super::{dp, Any, Goal, Keep, Lowerer, Set};
 
 use Reg as R;
 
@@ -48,6 +48,20 @@ pub(super) struct Checker {
     /// Entry right after `base + off` with `off < 0`: carry clear means a
     /// borrow.
     borrow: Option<Label>,
+    /// Entry with the upper word in r3.
+    pair: Option<Label>,
+}
+
+impl Checker {
+    /// The entry for addresses formed as `formed` (`None`: the exact one).
+    fn entry(&mut self, formed: Formed) -> Option<&mut Option<Label>> {
+        match formed {
+            Formed::Base => None,
+            Formed::Up => Some(&mut self.carry),
+            Formed::Down => Some(&mut self.borrow),
+            Formed::Pair => Some(&mut self.pair),
+        }
+    }
 }
 
 /// How a site's address was formed, which picks the checker's entry.
@@ -59,6 +73,8 @@ enum Formed {
     Up,
     /// `base + off`, `off < 0`.
     Down,
+    /// `base + off` of a base kept as a pair: r3 holds the upper word.
+    Pair,
 }
 
 /// For each pc, whether its code may run more than once per run: it lies
@@ -102,7 +118,12 @@ impl Lowerer<'_> {
     /// True if the access at `pc` gets a compact check (see the module
     /// documentation).
     pub(super) fn wants_compact_check(&self, pc: usize) -> bool {
-        self.cold_copy || !self.repeated.get(pc).copied().unwrap_or(true)
+        self.goal == Goal::Size || self.cold_copy || !self.repeated(pc)
+    }
+
+    /// True if the code at `pc` may run more than once per run.
+    fn repeated(&self, pc: usize) -> bool {
+        self.repeated.get(pc).copied().unwrap_or(true)
     }
 
     /// Forms the address `base + off` in r2 (or uses the base itself when
@@ -119,32 +140,25 @@ impl Lowerer<'_> {
         // The pc and access first, so that nothing after the add touches
         // the carry; a windowed checker takes the access from its own code.
         self.imm(R::R0, pc as u32, true);
-        let windowed = self.cold_copy;
+        let windowed = self.cold_copy || (self.goal == Goal::Size && self.repeated(pc));
         let access = size | if write { femtoc_runtime::abi::ACCESS_WRITE } else { 0 };
         if !windowed {
             self.imm(R::R1, access, true);
         }
-        if !self.low_use(base) {
+        let lo = self.lo(base, R::R2);
+        let (addr, formed) = if !self.low_use(base) {
             // A pair: r3 takes the upper half plus the carry of the add.
-            let lo = self.lo(base, R::R2);
             self.add_imm(R::R2, lo, i32::from(off), Set);
             let hi = self.hi(base, R::R3);
             let ext = if off < 0 { u32::MAX } else { 0 };
             self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
-            self.uses_check_slow = true;
-            self.e(I::Bl { target: self.shared.check_slow });
-            return R::R2;
-        }
-        let lo = self.lo(base, R::R2);
-        let (addr, formed) = match off {
-            0 => {
-                self.mov(R::R2, lo);
-                (lo, Formed::Base)
-            }
-            _ => {
-                self.add_imm(R::R2, lo, i32::from(off), Set);
-                (R::R2, if off > 0 { Formed::Up } else { Formed::Down })
-            }
+            (R::R2, Formed::Pair)
+        } else if off == 0 {
+            self.mov(R::R2, lo);
+            (lo, Formed::Base)
+        } else {
+            self.add_imm(R::R2, lo, i32::from(off), Set);
+            (R::R2, if off > 0 { Formed::Up } else { Formed::Down })
         };
         let target = if windowed {
             let region = self.target(pc, base);
@@ -164,6 +178,7 @@ impl Lowerer<'_> {
                     self.uses_check_borrow = true;
                     self.shared.check_borrow
                 }
+                Formed::Pair => self.shared.check_slow,
             }
         };
         self.e(I::Bl { target });
@@ -192,22 +207,22 @@ impl Lowerer<'_> {
                     exact,
                     carry: None,
                     borrow: None,
+                    pair: None,
                 });
                 self.checkers.len() - 1
             }
         };
-        let known = match formed {
-            Formed::Base => return self.checkers[i].exact,
-            Formed::Up => self.checkers[i].carry,
-            Formed::Down => self.checkers[i].borrow,
-        };
-        let label = known.unwrap_or_else(|| self.asm.label());
-        let c = &mut self.checkers[i];
-        match formed {
-            Formed::Up => c.carry = Some(label),
-            _ => c.borrow = Some(label),
+        match self.checkers[i].entry(formed) {
+            None => self.checkers[i].exact,
+            Some(Some(label)) => *label,
+            Some(None) => {
+                let label = self.asm.label();
+                if let Some(slot) = self.checkers[i].entry(formed) {
+                    *slot = Some(label);
+                }
+                label
+            }
         }
-        label
     }
 
     /// Emits every checker; they branch to the shared slow checks, which
@@ -227,6 +242,11 @@ impl Lowerer<'_> {
             if let Some(carry) = c.carry {
                 self.asm.bind(carry);
                 self.e(I::B { cond: Some(Cond::Hs), target: carried });
+                self.e(I::B { cond: None, target: c.exact });
+            }
+            if let Some(pair) = c.pair {
+                self.asm.bind(pair);
+                self.e(I::Cbz { nonzero: true, rn: R::R3, target: high });
             }
             self.asm.bind(c.exact);
             self.ldr(R::R1, R::SP, c.slot);
@@ -250,7 +270,7 @@ impl Lowerer<'_> {
                 self.imm(R::R3, 0, true);
                 self.e(I::MvnReg { s: Any, rd: R::R3, rm: R::R3 });
             }
-            if c.carry.is_some() || c.borrow.is_some() {
+            if c.carry.is_some() || c.borrow.is_some() || c.pair.is_some() {
                 self.asm.bind(high);
                 self.imm(R::R1, c.access, true);
                 self.e(I::B { cond: None, target: self.shared.check_slow });

@@ -54,6 +54,11 @@ impl CountedLoop {
     pub fn back(&self) -> usize {
         self.lp.back
     }
+
+    /// True if every access is proven inside the frame (no check at all).
+    pub fn is_frame_loop(&self) -> bool {
+        self.in_frame
+    }
 }
 
 impl Lowerer<'_> {

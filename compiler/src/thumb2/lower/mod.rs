@@ -215,6 +215,21 @@ pub struct Lowerer<'p> {
     cold_copy: bool,
     /// The shared checkers of compact checks (module `compact`).
     checkers: Vec<compact::Checker>,
+    /// What the code is built for.
+    goal: Goal,
+}
+
+/// What the Thumb-2 code is built for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Goal {
+    /// Fast loops: a counted loop is emitted twice (checked once before
+    /// the loop, with a checked copy as the fallback) and accesses in loops
+    /// are checked in line. Code that runs once is still built small.
+    #[default]
+    Speed,
+    /// Small code: every loop is emitted once and every checked access
+    /// calls a shared checker, at a few cycles per access in loops.
+    Size,
 }
 
 /// [`Lowerer::cur_pc`] while the entry prologue sets up the registers.
@@ -225,6 +240,11 @@ fn mem_error(pc: usize, why: &'static str) -> CompileError {
 }
 
 impl<'p> Lowerer<'p> {
+    /// A lowerer for `prog` that builds code for `goal`.
+    pub fn with_goal(prog: &'p VerifiedProgram, goal: Goal) -> Self {
+        Lowerer { goal, ..Self::new(prog) }
+    }
+
     /// A lowerer for `prog`.
     pub fn new(prog: &'p VerifiedProgram) -> Self {
         let mut asm = Thumb2Assembler::new();
@@ -321,6 +341,7 @@ impl<'p> Lowerer<'p> {
             repeated: Vec::new(),
             cold_copy: false,
             checkers: Vec::new(),
+            goal: Goal::Speed,
         }
     }
 
@@ -562,6 +583,10 @@ impl<'p> Lowerer<'p> {
             self.window_words += 1;
         }
         self.counted = self.find_counted_loops(&insns);
+        if self.goal == Goal::Size {
+            // Loops proven inside the frame are emitted once anyway.
+            self.counted.retain(|_, lp| lp.is_frame_loop());
+        }
         let mut fused = None;
         let mut i = 0;
         while let Some(&d) = insns.get(i) {
@@ -751,6 +776,11 @@ impl<'p> Lowerer<'p> {
         // Every member's access uses an immediate offset from the base;
         // windows have counts for spans up to 64 bytes.
         let fits = |m: &Member| (-255..=4087).contains(&m.1);
+        // Built for size, every access calls a checker: a group's inline
+        // check and its members' slow checks would take more bytes.
+        if self.goal == Goal::Size {
+            return;
+        }
         self.groups = groups::load_groups(&insns, leaders, checked, fits, 64);
         self.covered = groups::covered(&self.groups);
     }
@@ -1996,10 +2026,10 @@ impl<'p> Lowerer<'p> {
         write: bool,
         group: Option<EReg>,
     ) -> Reg {
-        // A windowed checker takes a low word only (counted loops keep
-        // their pointers as low words anyway).
-        let compact = self.wants_compact_check(pc) && (!self.cold_copy || self.low_use(base));
-        if group.is_none() && compact {
+        // In a counted loop's checked copy, a checker for a pair costs more
+        // than the inline check unless the code is built for size.
+        let pair_in_copy = self.cold_copy && !self.low_use(base) && self.goal == Goal::Speed;
+        if group.is_none() && self.wants_compact_check(pc) && !pair_in_copy {
             return self.compact_check(pc, base, off, size, write);
         }
         let entry = self.asm.label();
