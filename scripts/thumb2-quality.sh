@@ -2,10 +2,11 @@
 # Thumb-2 code quality (a benchmark, not a test): code bytes against
 # bytecode bytes for every example program, and instructions executed on
 # emulated Cortex-M4 for Fletcher-32 over the reference input.
-# Usage: scripts/thumb2-quality.sh [thumbv7em|thumbv7m]
+# Usage: scripts/thumb2-quality.sh [thumbv7em|thumbv7m] [speed|size]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 engine="${1:-thumbv7em}"
+opt="${2:-speed}"
 shared="${FEMTOC_SHARED:-$(cd .. && pwd)/shared}"
 cargo build -q --locked -p femtoc
 femtoc=target/debug/femtoc
@@ -19,7 +20,7 @@ trap 'rm -rf "$out"' EXIT
 printf '%-22s %6s %9s %9s %7s %6s %9s\n' program slots bytecode native ratio fixed 'per insn'
 for obj in examples/obj/*.v3.o; do
   name="$(basename "$obj" .o)"
-  line="$("$femtoc" compile "$obj" --target "$engine" -o "$out/$name.fcb" --embed-bytecode)"
+  line="$("$femtoc" compile "$obj" --target "$engine" --opt "$opt" -o "$out/$name.fcb" --embed-bytecode)"
   # "...: N bytes (S bytecode slots; ENGINE C bytes)"
   slots="$(sed -E 's/.*\(([0-9]+) bytecode slots.*/\1/' <<<"$line")"
   code="$(sed -E "s/.*$engine ([0-9]+) bytes.*/\1/" <<<"$line")"
@@ -40,7 +41,7 @@ for vec in "$shared"/conformance/tests/*.data; do
   name="$(basename "$vec" .data)"
   awk '/^-- asm/ { a = 1; next } /^-- / { a = 0 } a' "$vec" > "$out/$name.s"
   "$femtoc" asm "$out/$name.s" -o "$out/$name.bin" 2>/dev/null || continue
-  line="$("$femtoc" compile "$out/$name.bin" --target "$engine" -o "$out/$name.fcb" --embed-bytecode 2>/dev/null)" || continue
+  line="$("$femtoc" compile "$out/$name.bin" --target "$engine" --opt "$opt" -o "$out/$name.fcb" --embed-bytecode 2>/dev/null)" || continue
   slots="$(sed -E 's/.*\(([0-9]+) bytecode slots.*/\1/' <<<"$line")"
   code="$(sed -E "s/.*$engine ([0-9]+) bytes.*/\1/" <<<"$line")"
   total_bc=$((total_bc + 8 * slots)); total_code=$((total_code + code)); n=$((n + 1))
@@ -51,5 +52,5 @@ awk -v n="$n" -v b="$total_bc" -v c="$total_code" -v s="$small" \
 
 echo
 echo "Fletcher-32 over bench/fletcher32-360.txt (clang -O2 -mcpu=v3):"
-"$femtoc" run examples/obj/fletcher32.v3.o --engine "$engine" \
+"$femtoc" run examples/obj/fletcher32.v3.o --engine "$engine" --opt "$opt" \
   --mem-file "$shared/bench/fletcher32-360.txt" --stats

@@ -280,3 +280,18 @@ fn blob_options_are_refused_for_programs() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("blobs only"), "{err}");
 }
+
+#[test]
+fn code_built_for_size_is_listed_under_its_ebpf_too() {
+    let out = scratch("size.fcb").to_string_lossy().into_owned();
+    let args =
+        ["compile", FLETCHER, "--target", "thumbv7em", "--opt", "size", "--embed-bytecode", "-o"];
+    let (code, _, err) = femtoc(&[&args[..], &[out.as_str()]].concat());
+    assert_eq!(code, 0, "compile: {err}");
+    let lengths = section_lengths(&out);
+    let listing = disasm(&[&out]);
+    let thumb = &sections(&listing)["thumbv7em"];
+    assert!(!thumb.iter().any(|l| l.starts_with("; note:")), "{thumb:?}");
+    covers(thumb, lengths["thumbv7em"], "thumbv7em");
+    assert_interleaved(thumb);
+}

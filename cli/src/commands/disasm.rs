@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use femtoc_compiler::thumb2::Goal;
 use femtoc_isa::program::Program;
 use femtoc_isa::verifier::{verify, VerifiedProgram, VerifierConfig};
 use femtoc_runtime::blob::{Blob, CodeSection};
@@ -135,11 +136,13 @@ struct Recompiled {
     pc_map: Vec<(u32, u32)>,
 }
 
-fn recompile(verified: &VerifiedProgram, engine: Engine) -> Result<Recompiled, String> {
+fn recompile(verified: &VerifiedProgram, engine: Engine, goal: Goal) -> Result<Recompiled, String> {
     match engine {
-        Engine::Thumbv7m | Engine::Thumbv7em => femtoc_compiler::thumb2::compile(verified, engine)
-            .map(|c| Recompiled { code: c.code, entry: c.entry, pc_map: c.pc_map })
-            .map_err(|e| e.to_string()),
+        Engine::Thumbv7m | Engine::Thumbv7em => {
+            femtoc_compiler::thumb2::compile_for(verified, engine, goal)
+                .map(|c| Recompiled { code: c.code, entry: c.entry, pc_map: c.pc_map })
+                .map_err(|e| e.to_string())
+        }
         Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc => {
             femtoc_compiler::cranelift::compile(verified, engine)
                 .map(|c| Recompiled { code: c.code, entry: c.entry, pc_map: c.pc_map })
@@ -149,29 +152,40 @@ fn recompile(verified: &VerifiedProgram, engine: Engine) -> Result<Recompiled, S
     }
 }
 
-/// The pc map of `section`, or why there is none.
+/// The pc map of `section`, or why there is none. Thumb-2 sections may
+/// have been built for speed or for size: both are tried.
 fn pc_map_for(
     section: &CodeSection<'_>,
     verified: &Result<VerifiedProgram, String>,
 ) -> Result<Vec<(u32, u32)>, String> {
     let verified = verified.as_ref().map_err(Clone::clone)?;
     let engine = section.engine;
-    let again = recompile(verified, engine)
-        .map_err(|e| format!("compiling the bytecode again for {engine} failed: {e}"))?;
-    if again.code != section.code || again.entry != section.entry {
-        let first = again.code.iter().zip(section.code).position(|(a, b)| a != b);
-        let at = first.unwrap_or(again.code.len().min(section.code.len()));
-        return Err(format!(
-            "the bytecode compiles to different code ({} bytes, entry {:#x}, first difference at \
-             offset {at:#x}): the section was made from another program or by another femtoc",
-            again.code.len(),
-            again.entry
-        ));
+    let goals: &[Goal] = match engine {
+        Engine::Thumbv7m | Engine::Thumbv7em => &[Goal::Speed, Goal::Size],
+        _ => &[Goal::Speed],
+    };
+    let mut mismatch = None;
+    for &goal in goals {
+        let again = recompile(verified, engine, goal)
+            .map_err(|e| format!("compiling the bytecode again for {engine} failed: {e}"))?;
+        if again.code != section.code || again.entry != section.entry {
+            let first = again.code.iter().zip(section.code).position(|(a, b)| a != b);
+            let at = first.unwrap_or(again.code.len().min(section.code.len()));
+            mismatch.get_or_insert(format!(
+                "the bytecode compiles to different code ({} bytes, entry {:#x}, first difference \
+                 at offset {at:#x}): the section was made from another program or by another \
+                 femtoc",
+                again.code.len(),
+                again.entry
+            ));
+            continue;
+        }
+        if again.pc_map.is_empty() {
+            return Err(format!("the {engine} backend reports no native-to-eBPF map yet"));
+        }
+        return Ok(again.pc_map);
     }
-    if again.pc_map.is_empty() {
-        return Err(format!("the {engine} backend reports no native-to-eBPF map yet"));
-    }
-    Ok(again.pc_map)
+    Err(mismatch.unwrap_or_default())
 }
 
 fn section_listing(
