@@ -148,10 +148,16 @@ impl Lowerer<'_> {
         let lo = self.lo(base, R::R2);
         let (addr, formed) = if !self.low_use(base) {
             // A pair: r3 takes the upper half plus the carry of the add.
-            self.add_imm(R::R2, lo, i32::from(off), Set);
-            let hi = self.hi(base, R::R3);
-            let ext = if off < 0 { u32::MAX } else { 0 };
-            self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+            if off == 0 {
+                self.mov(R::R2, lo);
+                let hi = self.hi(base, R::R3);
+                self.mov(R::R3, hi);
+            } else {
+                self.add_imm(R::R2, lo, i32::from(off), Set);
+                let hi = self.hi(base, R::R3);
+                let ext = if off < 0 { u32::MAX } else { 0 };
+                self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+            }
             (R::R2, Formed::Pair)
         } else if off == 0 {
             self.mov(R::R2, lo);

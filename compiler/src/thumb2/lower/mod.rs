@@ -1169,6 +1169,12 @@ impl<'p> Lowerer<'p> {
                     self.store64(dst, lo, hi);
                     return Ok(());
                 }
+                if k >= 32 {
+                    // One half of the source makes the whole result.
+                    self.shift64_by_32_or_more(op, k, dst, lo, hi);
+                    self.store64(dst, lo, hi);
+                    return Ok(());
+                }
                 let l = self.lo(dst, lo);
                 self.mov(lo, l);
                 let h = self.hi(dst, hi);
@@ -1297,6 +1303,27 @@ impl<'p> Lowerer<'p> {
             Some((Shift::Lsl, Shift::Lsr, (32 - keep_low) as u8))
         } else {
             None
+        }
+    }
+
+    /// `lo:hi` = `src` shifted by `k` (32..=63): only the half that is
+    /// shifted into the other is read.
+    fn shift64_by_32_or_more(&mut self, op: AluOp, k: u8, src: EReg, lo: Reg, hi: Reg) {
+        let sh = |kind, rd, rm, amount| I::ShiftImm { kind, s: Any, rd, rm, amount };
+        let (from, to, kind) = match op {
+            AluOp::Lsh => (self.lo(src, lo), hi, Shift::Lsl),
+            AluOp::Rsh => (self.hi(src, hi), lo, Shift::Lsr),
+            _ => (self.hi(src, hi), lo, Shift::Asr),
+        };
+        if k == 32 {
+            self.mov(to, from);
+        } else {
+            self.e(sh(kind, to, from, k - 32));
+        }
+        match op {
+            AluOp::Lsh => self.imm(lo, 0, true),
+            AluOp::Rsh => self.imm(hi, 0, true),
+            _ => self.e(sh(Shift::Asr, hi, from, 31)),
         }
     }
 
