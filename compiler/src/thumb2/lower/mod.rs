@@ -217,6 +217,9 @@ pub struct Lowerer<'p> {
     checkers: Vec<compact::Checker>,
     /// What the code is built for.
     goal: Goal,
+    /// Frame words holding a data region's base, copied at entry, by
+    /// region index (see [`Lowerer::plan_data_bases`]).
+    data_slots: BTreeMap<u32, u32>,
 }
 
 /// What the Thumb-2 code is built for.
@@ -342,6 +345,7 @@ impl<'p> Lowerer<'p> {
             cold_copy: false,
             checkers: Vec::new(),
             goal: Goal::Speed,
+            data_slots: BTreeMap::new(),
         }
     }
 
@@ -582,6 +586,7 @@ impl<'p> Lowerer<'p> {
             self.budget_slot = Some(self.map.fixed + 4 * self.window_words);
             self.window_words += 1;
         }
+        self.plan_data_bases(&insns);
         self.counted = self.find_counted_loops(&insns);
         if self.goal == Goal::Size {
             // Loops proven inside the frame are emitted once anyway.
@@ -785,6 +790,40 @@ impl<'p> Lowerer<'p> {
         self.covered = groups::covered(&self.groups);
     }
 
+    /// Gives a frame word to the base of each data region that `lddw`
+    /// loads more than once, or in a loop: one load from the frame then
+    /// replaces the three (context, table, entry) of each such `lddw`.
+    fn plan_data_bases(&mut self, insns: &[Decoded]) {
+        let mut uses: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
+        for d in insns {
+            if let Insn::LoadDataAddr { region, .. } = d.insn {
+                let repeated = self.repeated.get(d.pc).copied().unwrap_or(true);
+                let u = uses.entry(region).or_default();
+                *u = (u.0 + 1, u.1 || repeated);
+            }
+        }
+        for (region, (count, repeated)) in uses {
+            if (count > 1 || repeated) && region < 512 {
+                self.data_slots.insert(region, self.map.fixed + 4 * self.window_words);
+                self.window_words += 1;
+            }
+        }
+    }
+
+    /// Copies the cached data region bases into their frame words; r0
+    /// holds the context. Clobbers r1 and r2.
+    fn copy_data_bases(&mut self) {
+        if self.data_slots.is_empty() {
+            return;
+        }
+        self.ldr(R::R1, R::R0, abi::OFF_DATA_BASES);
+        let slots: Vec<(u32, u32)> = self.data_slots.iter().map(|(&r, &s)| (r, s)).collect();
+        for (region, slot) in slots {
+            self.ldr(R::R2, R::R1, 8 * region);
+            self.str(R::R2, R::SP, slot);
+        }
+    }
+
     /// The entry: saves, frame, eBPF registers, check windows, then a jump
     /// to pc 0 (dropped once the entry is moved in front of it). It is
     /// lowered last because only then the windows are known.
@@ -803,6 +842,7 @@ impl<'p> Lowerer<'p> {
         // Before the eBPF registers and the budget register: the window
         // routine's calls clobber r1..r4.
         self.fill_windows();
+        self.copy_data_bases();
         if self.map.frame_pointer {
             self.ldr(R::R11, R::R0, abi::OFF_STACK_TOP);
         }
@@ -939,9 +979,13 @@ impl<'p> Lowerer<'p> {
                 let slot = region.checked_mul(8).filter(|&o| o < 4088);
                 let slot = slot.ok_or(mem_error(pc, "data region index too large"))?;
                 let d = self.dlo(dst, R::R0);
-                self.ctx(R::R0);
-                self.ldr(R::R0, R::R0, abi::OFF_DATA_BASES);
-                self.ldr(d, R::R0, slot);
+                if let Some(&cached) = self.data_slots.get(&region) {
+                    self.ldr(d, R::SP, cached);
+                } else {
+                    self.ctx(R::R0);
+                    self.ldr(R::R0, R::R0, abi::OFF_DATA_BASES);
+                    self.ldr(d, R::R0, slot);
+                }
                 if offset != 0 {
                     let k = i32::try_from(offset).map_err(|_| mem_error(pc, "data offset"))?;
                     self.add_imm(d, d, k, Any);
