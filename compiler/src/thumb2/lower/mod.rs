@@ -1278,6 +1278,19 @@ impl<'p> Lowerer<'p> {
         }
     }
 
+    /// The register holding shift amount `s` masked with `mask` (31 or
+    /// 63): `s` itself where the range analysis bounds it by the mask,
+    /// else r2.
+    fn shift_amount(&mut self, s: EReg, mask: u32) -> Reg {
+        let n = self.lo(s, R::R2);
+        let fits = self.ranges.get(&self.cur_pc).is_some_and(|r| r[s.index()].hi <= mask.into());
+        if !fits {
+            self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: mask });
+            return R::R2;
+        }
+        n
+    }
+
     /// A 64-bit shift (`kind` LSL or LSR) of a register kept as a low word,
     /// by an amount taken mod 64: amounts 32..63 give 0 in the low word
     /// (LSL/LSR by register take the amount's low byte, so they do too).
@@ -1292,9 +1305,8 @@ impl<'p> Lowerer<'p> {
                 self.e(I::ShiftImm { kind, s: Any, rd: d, rm: a, amount });
             }
             Source::Reg(s) => {
-                let n = self.lo(s, R::R2);
-                self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
-                self.e(I::ShiftReg { kind, s: Any, rd: d, rn: a, rm: R::R2 });
+                let n = self.shift_amount(s, 63);
+                self.e(I::ShiftReg { kind, s: Any, rd: d, rn: a, rm: n });
             }
         }
         self.put_lo(dst, d);
@@ -1584,9 +1596,8 @@ impl<'p> Lowerer<'p> {
                         }
                     }
                     Source::Reg(s) => {
-                        let n = self.lo(s, R::R2);
-                        self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 31 });
-                        self.e(I::ShiftReg { kind, s: Any, rd: d, rn: a, rm: R::R2 });
+                        let n = self.shift_amount(s, 31);
+                        self.e(I::ShiftReg { kind, s: Any, rd: d, rn: a, rm: n });
                     }
                 }
             }
