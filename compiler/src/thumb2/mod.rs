@@ -7,6 +7,8 @@
 //! relaxation), [`regmap`] (where eBPF registers live) and [`lower`] (eBPF
 //! to instruction sequences). `thumbv7em` code is currently the same as
 //! `thumbv7m` code: no DSP instruction is used, so it runs on every core.
+//! [`compile_for`] builds for speed or for size ([`Goal`]): the two differ
+//! in how loops are checked (see `lower::compact`).
 
 pub mod assembler;
 pub mod encode;

@@ -5,7 +5,10 @@
 //! Memory: r10-relative accesses with a constant offset inside the
 //! function's tracked frame go straight to `[r11, #off]`, and loads through
 //! an unwritten r1 below the minimum context length go straight to
-//! `[r1, #off]`. Every other access is checked inline against the window
+//! `[r1, #off]`. An access in code that runs at most once per run calls
+//! the shared slow check directly, and with [`Goal::Size`] every access
+//! calls a shared checker (module `compact`). Every other access is
+//! checked inline against the window
 //! (module `windows`) of the region its base most likely points into
 //! ([`crate::analysis::regions`]): the address's upper half must be zero
 //! and its offset from the window's start below the count for the size.
