@@ -455,3 +455,20 @@ fn widening_stops_at_compare_constants_and_narrowing_recovers_other_bounds() {
     assert_eq!(at_head("32"), Some((0, 31)));
     assert_eq!(at_head("%r3"), Some((0, 30)));
 }
+
+#[test]
+fn entry_values_read_counts_reads_before_any_write() {
+    use super::entry_values_read;
+    let bits = |regs: &[Reg]| regs.iter().fold(0u16, |acc, r| acc | r.bit());
+    // r2 is never read; r1 is read before a write on one path.
+    let p = verified("ldxb %r3, [%r1+0]\njeq %r3, 0, +1\nmov %r1, 7\nmov %r0, %r1\nexit");
+    assert_eq!(entry_values_read(&p), bits(&[Reg::R1]));
+    let p = verified("mov %r1, 7\nmov %r2, %r1\nmov %r0, %r2\nexit");
+    assert_eq!(entry_values_read(&p), 0);
+    // A helper sees r1..r5: the unwritten ones count as read.
+    let p = verified("mov %r3, 1\ncall 5\nexit");
+    assert_eq!(entry_values_read(&p), bits(&[Reg::R1, Reg::R2, Reg::R4, Reg::R5]));
+    // A callee's read of an entry value counts; the call itself reads none.
+    let p = verified("call local f\nexit\nf:\nmov %r0, %r2\nexit");
+    assert_eq!(entry_values_read(&p), bits(&[Reg::R2]));
+}

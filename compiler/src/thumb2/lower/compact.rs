@@ -13,13 +13,16 @@
 //! accesses call a *checker* shared by every access of one window and
 //! size, which compares against the window and only on a miss joins the
 //! slow check (`BL` + 16 bytes per checker instead of about 20 bytes in
-//! line and a 16-byte stub per access).
+//! line and a 16-byte stub per access). Built for size ([`Goal::Size`]),
+//! every access in a loop calls a checker.
 //!
 //! A site enters right after the add that formed the address, so the
 //! flags still hold its carry (or borrow): the slow check's entry for
 //! positive offsets makes the upper word the carry, the entry for negative
 //! offsets all ones after a borrow, so the runtime sees the exact 64-bit
-//! address. A checker tests the carry before its compare. Both leave r0
+//! address; a base kept as a register pair passes its upper word (plus
+//! the carry) in r3. A checker tests the carry, or r3, before its compare;
+//! a miss reaches the slow check with the exact address. Both leave r0
 //! and r2 as they were and clobber r1, r3 and lr (temporaries, never live
 //! across an eBPF instruction); an allowed access returns to the site, a
 //! refused one leaves through the fault exit with the site's pc.
@@ -82,28 +85,32 @@ enum Formed {
 /// from such code (transitively).
 pub(super) fn repeated_pcs(prog: &VerifiedProgram, insns: &[Decoded]) -> Vec<bool> {
     let n = prog.program.code.len();
-    let mut hot = vec![false; n];
+    let mut in_loop = vec![false; n];
     for &(jump, target) in &prog.back_edges {
-        for h in hot.iter_mut().take(jump as usize + 1).skip(target as usize) {
+        for h in in_loop.iter_mut().take(jump as usize + 1).skip(target as usize) {
             *h = true;
         }
     }
+    let funcs = &prog.functions;
+    let mut called_hot = vec![false; funcs.len()];
+    let hot_at = |called_hot: &[bool], pc: usize| {
+        in_loop.get(pc).copied().unwrap_or(true)
+            || funcs
+                .iter()
+                .position(|f| (f.start as usize..f.end as usize).contains(&pc))
+                .is_some_and(|i| called_hot[i])
+    };
     // Each round marks at least one more function, or stops.
-    for _ in 0..=prog.functions.len() {
+    for _ in 0..=funcs.len() {
         let mut changed = false;
         for d in insns {
             let Insn::CallLocal { off } = d.insn else { continue };
-            if !hot.get(d.pc).copied().unwrap_or(false) {
-                continue;
-            }
             let target = d.pc as i64 + 1 + i64::from(off);
-            let Some(f) = prog.functions.iter().find(|f| i64::from(f.start) == target) else {
+            let Some(i) = funcs.iter().position(|f| i64::from(f.start) == target) else {
                 continue;
             };
-            if !hot.get(f.start as usize).copied().unwrap_or(true) {
-                for h in hot.iter_mut().take(f.end as usize).skip(f.start as usize) {
-                    *h = true;
-                }
+            if !called_hot[i] && hot_at(&called_hot, d.pc) {
+                called_hot[i] = true;
                 changed = true;
             }
         }
@@ -111,7 +118,7 @@ pub(super) fn repeated_pcs(prog: &VerifiedProgram, insns: &[Decoded]) -> Vec<boo
             break;
         }
     }
-    hot
+    (0..n).map(|pc| hot_at(&called_hot, pc)).collect()
 }
 
 impl Lowerer<'_> {
@@ -282,5 +289,48 @@ impl Lowerer<'_> {
                 self.e(I::B { cond: None, target: self.shared.check_slow });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repeated_pcs;
+    use femtoc_isa::asm::assemble;
+    use femtoc_isa::verifier::{verify, VerifierConfig};
+
+    /// The pcs `repeated_pcs` marks in `src`.
+    fn repeated(src: &str) -> Vec<usize> {
+        let program = assemble(src).expect("assembles");
+        let verified = verify(&program, &VerifierConfig::new(&[])).expect("verifies");
+        let insns: Vec<_> = femtoc_isa::decode_all(&verified.program.code).flatten().collect();
+        let hot = repeated_pcs(&verified, &insns);
+        (0..hot.len()).filter(|&pc| hot[pc]).collect()
+    }
+
+    #[test]
+    fn loops_and_what_they_call_repeat() {
+        // pc 0 runs once; 1..=4 are the loop (its call repeats f); 5 and
+        // 6 run once and call g once; f starts with its own loop, which
+        // must not hide that all of f repeats; g runs once.
+        let src = "
+            mov %r6, 0
+        top:
+            mov %r1, 0
+            call local f
+            add %r6, 1
+            jlt %r6, 3, top
+            mov %r0, 0
+            call local g
+            exit
+        f:
+            add %r1, 1
+            jlt %r1, 2, f
+            mov %r0, %r1
+            exit
+        g:
+            mov %r0, 1
+            exit
+        ";
+        assert_eq!(repeated(src), vec![1, 2, 3, 4, 8, 9, 10, 11]);
     }
 }
