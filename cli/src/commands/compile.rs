@@ -79,31 +79,20 @@ pub fn compile_for(
     engine: Engine,
     goal: OptGoal,
 ) -> Result<Section, String> {
-    match engine {
+    let (code, entry, machine_stack, features) = match engine {
         Engine::Thumbv7m | Engine::Thumbv7em => {
-            femtoc_compiler::thumb2::compile_for(verified, engine, goal.into())
-                .map(|c| Section {
-                    engine,
-                    code: c.code,
-                    entry: c.entry,
-                    machine_stack: c.machine_stack,
-                    features: c.features,
-                })
-                .map_err(|e| e.to_string())
+            let c = femtoc_compiler::thumb2::compile_for(verified, engine, goal.into())
+                .map_err(|e| e.to_string())?;
+            (c.code, c.entry, c.machine_stack, c.features)
         }
         Engine::X86_64 | Engine::Aarch64 | Engine::Riscv64gc => {
-            femtoc_compiler::cranelift::compile(verified, engine)
-                .map(|c| Section {
-                    engine,
-                    code: c.code,
-                    entry: c.entry,
-                    machine_stack: c.machine_stack,
-                    features: c.features,
-                })
-                .map_err(|e| e.to_string())
+            let c =
+                femtoc_compiler::cranelift::compile(verified, engine).map_err(|e| e.to_string())?;
+            (c.code, c.entry, c.machine_stack, c.features)
         }
-        other => Err(format!("femtoc cannot compile for `{other}` yet")),
-    }
+        other => return Err(format!("femtoc cannot compile for `{other}` yet")),
+    };
+    Ok(Section { engine, code, entry, machine_stack, features })
 }
 
 /// Compiles `input` into a blob.
