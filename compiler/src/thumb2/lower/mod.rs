@@ -2351,21 +2351,23 @@ impl<'p> Lowerer<'p> {
             if cmpxchg {
                 self.load64(EReg::R0, R::R12, R::LR);
             }
-            self.e(I::SpAdjust { sub: true, imm: 16 });
-            let words = if cmpxchg { &[R::R0, R::R1, R::R12, R::LR][..] } else { &[R::R0, R::R1] };
-            for (i, &r) in words.iter().enumerate() {
-                self.str(r, R::SP, 4 * i as u32);
-            }
-            self.ldr(R::R0, R::SP, 16 + CTX);
-            if let Some(v) = self.budget_value(R::R1, 16) {
-                self.str(v, R::R0, abi::OFF_BUDGET_LEFT);
-            }
+            // PUSH stores lower registers at lower addresses: the value's
+            // low word first, as the routine reads it. Both sizes keep sp
+            // 8-aligned at the call; the routine reads no budget.
+            let words = if cmpxchg {
+                R::R0.bit() | R::R1.bit() | R::R12.bit() | R::LR.bit()
+            } else {
+                R::R0.bit() | R::R1.bit()
+            };
+            let pushed = 4 * words.count_ones();
+            self.e(I::Push { regs: words });
+            self.ldr(R::R0, R::SP, pushed + CTX);
             self.imm(R::R1, code, true);
             self.ldr(R::R12, R::R0, abi::OFF_ROUTINES);
             self.ldr(R::R12, R::R12, routine_offset::ATOMIC64);
             self.e(I::Blx { rm: R::R12 });
-            self.e(I::SpAdjust { sub: false, imm: 16 });
-            self.extra_stack = self.extra_stack.max(16);
+            self.e(I::SpAdjust { sub: false, imm: pushed });
+            self.extra_stack = self.extra_stack.max(pushed);
             match op {
                 AtomicOp::CmpXchg => self.store64(EReg::R0, R::R0, R::R1),
                 _ if fetch => self.store64(src, R::R0, R::R1),
