@@ -4,7 +4,8 @@
 # into one blob (with the bytecode as a fallback), inspect the blob, show the
 # start of its Thumb-2 code under the eBPF it came from, and run it through
 # the device install path: on the emulated Cortex-M4, natively, and
-# interpreted, over the Fletcher-32 benchmark input.
+# interpreted, over the Fletcher-32 benchmark input; last, the same program
+# built for size (--opt size) on the Cortex-M4.
 # Usage: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,6 @@ sed -n '1,40p' "$out/fletcher32.thumbv7em.txt"
 "$femtoc" run "$out/fletcher32.fcb" --engine thumbv7em --mem-file "$input" --stats
 "$femtoc" run "$out/fletcher32.fcb" --engine x86_64 --mem-file "$input" --stats
 "$femtoc" run "$out/fletcher32.fcb" --engine interp --mem-file "$input" --stats
+"$femtoc" compile examples/obj/fletcher32.v3.o --target thumbv7em --opt size \
+  -o "$out/fletcher32.size.fcb"
+"$femtoc" run "$out/fletcher32.size.fcb" --engine thumbv7em --mem-file "$input" --stats
