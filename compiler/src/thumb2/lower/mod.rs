@@ -1227,7 +1227,7 @@ impl<'p> Lowerer<'p> {
                 let h = self.hi(dst, hi);
                 self.mov(hi, h);
                 match src {
-                    Source::Imm(k) => self.shift64_imm(op, (k & 63) as u8, lo, hi),
+                    Source::Imm(_) => self.shift64_imm(op, k, lo, hi),
                     Source::Reg(s) => {
                         let n = self.lo(s, R::R2);
                         self.e(I::DpImm { op: DpOp::And, s: Any, rd: R::R2, rn: n, imm: 63 });
@@ -1386,11 +1386,13 @@ impl<'p> Lowerer<'p> {
         }
     }
 
-    /// `hi:lo` shifted by `k` (0..=63), in place.
+    /// `hi:lo` shifted by `k` (0..=31), in place; shifts by 32 or more
+    /// go through [`Lowerer::shift64_by_32_or_more`].
     fn shift64_imm(&mut self, op: AluOp, k: u8, lo: Reg, hi: Reg) {
         if k == 0 {
             return;
         }
+        debug_assert!(k < 32, "shift by {k}");
         let sh = |kind, rd, rm, amount| I::ShiftImm { kind, s: Any, rd, rm, amount };
         let orr = |rd, rn, rm, shift, amount| I::DpReg {
             op: DpOp::Orr,
@@ -1401,42 +1403,15 @@ impl<'p> Lowerer<'p> {
             shift,
             amount,
         };
-        match (op, k) {
-            (AluOp::Lsh, 1..=31) => {
-                self.e(sh(Shift::Lsl, hi, hi, k));
-                self.e(orr(hi, hi, lo, Shift::Lsr, 32 - k));
-                self.e(sh(Shift::Lsl, lo, lo, k));
-            }
-            (AluOp::Lsh, _) => {
-                if k == 32 {
-                    self.mov(hi, lo);
-                } else {
-                    self.e(sh(Shift::Lsl, hi, lo, k - 32));
-                }
-                self.imm(lo, 0, true);
-            }
-            (_, 1..=31) => {
-                self.e(sh(Shift::Lsr, lo, lo, k));
-                self.e(orr(lo, lo, hi, Shift::Lsl, 32 - k));
-                let kind = if op == AluOp::Arsh { Shift::Asr } else { Shift::Lsr };
-                self.e(sh(kind, hi, hi, k));
-            }
-            (AluOp::Rsh, _) => {
-                if k == 32 {
-                    self.mov(lo, hi);
-                } else {
-                    self.e(sh(Shift::Lsr, lo, hi, k - 32));
-                }
-                self.imm(hi, 0, true);
-            }
-            _ => {
-                if k == 32 {
-                    self.mov(lo, hi);
-                } else {
-                    self.e(sh(Shift::Asr, lo, hi, k - 32));
-                }
-                self.e(sh(Shift::Asr, hi, hi, 31));
-            }
+        if op == AluOp::Lsh {
+            self.e(sh(Shift::Lsl, hi, hi, k));
+            self.e(orr(hi, hi, lo, Shift::Lsr, 32 - k));
+            self.e(sh(Shift::Lsl, lo, lo, k));
+        } else {
+            self.e(sh(Shift::Lsr, lo, lo, k));
+            self.e(orr(lo, lo, hi, Shift::Lsl, 32 - k));
+            let kind = if op == AluOp::Arsh { Shift::Asr } else { Shift::Lsr };
+            self.e(sh(kind, hi, hi, k));
         }
     }
 
