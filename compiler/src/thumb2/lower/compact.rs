@@ -31,7 +31,7 @@ use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{Decoded, Insn, Reg as EReg};
 
 use super::super::insn::{Cond, DpOp, Label, Reg, Thumb2Insn as I};
-use super::{dp, Any, Goal, Keep, Lowerer, Set};
+use super::{dp, Any, Goal, Lowerer, Set};
 
 use Reg as R;
 
@@ -152,26 +152,19 @@ impl Lowerer<'_> {
         if !windowed {
             self.imm(R::R1, access, true);
         }
-        let lo = self.lo(base, R::R2);
         let (addr, formed) = if !self.low_use(base) {
             // A pair: r3 takes the upper half plus the carry of the add.
+            self.address64(base, off);
+            (R::R2, Formed::Pair)
+        } else {
+            let lo = self.lo(base, R::R2);
             if off == 0 {
                 self.mov(R::R2, lo);
-                let hi = self.hi(base, R::R3);
-                self.mov(R::R3, hi);
+                (lo, Formed::Base)
             } else {
                 self.add_imm(R::R2, lo, i32::from(off), Set);
-                let hi = self.hi(base, R::R3);
-                let ext = if off < 0 { u32::MAX } else { 0 };
-                self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+                (R::R2, if off > 0 { Formed::Up } else { Formed::Down })
             }
-            (R::R2, Formed::Pair)
-        } else if off == 0 {
-            self.mov(R::R2, lo);
-            (lo, Formed::Base)
-        } else {
-            self.add_imm(R::R2, lo, i32::from(off), Set);
-            (R::R2, if off > 0 { Formed::Up } else { Formed::Down })
         };
         let target = if windowed {
             let region = self.target(pc, base);

@@ -2152,6 +2152,12 @@ impl<'p> Lowerer<'p> {
             return;
         }
         let lo = self.lo(base, R::R2);
+        if off == 0 {
+            self.mov(R::R2, lo);
+            let hi = self.hi(base, R::R3);
+            self.mov(R::R3, hi);
+            return;
+        }
         self.add_imm(R::R2, lo, i32::from(off), Set);
         let hi = self.hi(base, R::R3);
         let ext = if off < 0 { u32::MAX } else { 0 };
@@ -2265,11 +2271,7 @@ impl<'p> Lowerer<'p> {
             self.add_imm(R::R2, lo, i32::from(off), Any);
             (R::R2, None)
         } else {
-            let lo = self.lo(dst, R::R2);
-            self.add_imm(R::R2, lo, i32::from(off), Set);
-            let hi = self.hi(dst, R::R3);
-            let ext = if off < 0 { u32::MAX } else { 0 };
-            self.e(I::DpImm { op: DpOp::Adc, s: Keep, rd: R::R3, rn: hi, imm: ext });
+            self.address64(dst, off);
             (R::R2, Some(R::R3))
         };
         if !aligned {
