@@ -30,8 +30,8 @@
 use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{Decoded, Insn, Reg as EReg};
 
-use super::super::insn::{Cond, DpOp, Label, Reg, Thumb2Insn as I};
-use super::{dp, Any, Goal, Lowerer, Set};
+use super::super::insn::{Cond, Label, Reg, Thumb2Insn as I};
+use super::{Any, Goal, Lowerer, Set};
 
 use Reg as R;
 
@@ -255,11 +255,8 @@ impl Lowerer<'_> {
                 self.e(I::Cbz { nonzero: true, rn: R::R3, target: high });
             }
             self.asm.bind(c.exact);
-            self.ldr(R::R1, R::SP, c.slot);
-            self.e(dp(DpOp::Sub, Any, R::R1, R::R2, R::R1));
-            self.ldr(R::R3, R::SP, c.count);
-            self.e(I::CmpReg { kind: super::super::insn::Compare::Cmp, rn: R::R1, rm: R::R3 });
-            self.e(I::B { cond: Some(Cond::Hs), target: slow });
+            // r0 (the pc) and r2 (the address) must survive.
+            self.window_compare(R::R2, (R::R1, R::R3), (c.slot, c.count), slow);
             self.e(I::Bx { rm: R::LR });
             self.asm.bind(slow);
             self.imm(R::R1, c.access, true);

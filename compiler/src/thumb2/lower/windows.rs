@@ -19,7 +19,7 @@
 
 use femtoc_runtime::abi::{self, routine_offset};
 
-use super::super::insn::{Compare, Cond, DpOp, Reg, Thumb2Insn as I};
+use super::super::insn::{Compare, Cond, DpOp, Label, Reg, Thumb2Insn as I};
 use super::{dp, Any, CheckSite, Cold, Lowerer};
 
 use Reg as R;
@@ -71,14 +71,28 @@ impl Lowerer<'_> {
     /// Clobbers r0 and r1 (the address is computed before any operand).
     pub(super) fn window_check(&mut self, mut site: CheckSite, region: Target) {
         let (slot, count) = self.window(region, site.write, site.size);
-        self.ldr(R::R0, R::SP, slot);
-        self.e(dp(DpOp::Sub, Any, R::R0, site.addr, R::R0));
-        self.ldr(R::R1, R::SP, count);
-        self.e(I::CmpReg { kind: Compare::Cmp, rn: R::R0, rm: R::R1 });
-        self.e(I::B { cond: Some(Cond::Hs), target: site.entry });
+        self.window_compare(site.addr, (R::R0, R::R1), (slot, count), site.entry);
         site.resume = self.asm.label();
         self.asm.bind(site.resume);
         self.cold.push(Cold::Check(site));
+    }
+
+    /// Branches to `miss` unless `addr`'s offset from the window start at
+    /// frame offset `words.0` is below the count at `words.1`; clobbers
+    /// the two `scratch` registers.
+    pub(super) fn window_compare(
+        &mut self,
+        addr: Reg,
+        scratch: (Reg, Reg),
+        words: (u32, u32),
+        miss: Label,
+    ) {
+        let (offset, count) = scratch;
+        self.ldr(offset, R::SP, words.0);
+        self.e(dp(DpOp::Sub, Any, offset, addr, offset));
+        self.ldr(count, R::SP, words.1);
+        self.e(I::CmpReg { kind: Compare::Cmp, rn: offset, rm: count });
+        self.e(I::B { cond: Some(Cond::Hs), target: miss });
     }
 
     /// Fills every window through the runtime's `fill_window`, one call
