@@ -31,7 +31,7 @@ use femtoc_isa::verifier::VerifiedProgram;
 use femtoc_isa::{Decoded, Insn, Reg as EReg};
 
 use super::super::insn::{Cond, Label, Reg, Thumb2Insn as I};
-use super::{Any, Goal, Lowerer, Set};
+use super::{access_word, Any, Goal, Lowerer, Set};
 
 use Reg as R;
 
@@ -92,21 +92,26 @@ pub(super) fn repeated_pcs(prog: &VerifiedProgram, insns: &[Decoded]) -> Vec<boo
         }
     }
     let funcs = &prog.functions;
+    // The function each pc belongs to.
+    let mut owner: Vec<Option<usize>> = vec![None; n];
+    for (i, f) in funcs.iter().enumerate() {
+        for o in owner.iter_mut().take(f.end as usize).skip(f.start as usize) {
+            *o = Some(i);
+        }
+    }
     let mut called_hot = vec![false; funcs.len()];
     let hot_at = |called_hot: &[bool], pc: usize| {
         in_loop.get(pc).copied().unwrap_or(true)
-            || funcs
-                .iter()
-                .position(|f| (f.start as usize..f.end as usize).contains(&pc))
-                .is_some_and(|i| called_hot[i])
+            || owner.get(pc).copied().flatten().is_some_and(|i| called_hot[i])
     };
     // Each round marks at least one more function, or stops.
     for _ in 0..=funcs.len() {
         let mut changed = false;
         for d in insns {
             let Insn::CallLocal { off } = d.insn else { continue };
-            let target = d.pc as i64 + 1 + i64::from(off);
-            let Some(i) = funcs.iter().position(|f| i64::from(f.start) == target) else {
+            // The verifier makes every call target a function's start.
+            let target = usize::try_from(d.pc as i64 + 1 + i64::from(off)).ok();
+            let Some(i) = target.and_then(|t| owner.get(t).copied().flatten()) else {
                 continue;
             };
             if !called_hot[i] && hot_at(&called_hot, d.pc) {
@@ -129,7 +134,7 @@ impl Lowerer<'_> {
     }
 
     /// True if the code at `pc` may run more than once per run.
-    fn repeated(&self, pc: usize) -> bool {
+    pub(super) fn repeated(&self, pc: usize) -> bool {
         self.repeated.get(pc).copied().unwrap_or(true)
     }
 
@@ -148,9 +153,8 @@ impl Lowerer<'_> {
         // the carry; a windowed checker takes the access from its own code.
         self.imm(R::R0, pc as u32, true);
         let windowed = self.cold_copy || (self.goal == Goal::Size && self.repeated(pc));
-        let access = size | if write { femtoc_runtime::abi::ACCESS_WRITE } else { 0 };
         if !windowed {
-            self.imm(R::R1, access, true);
+            self.imm(R::R1, access_word(size, write), true);
         }
         let (addr, formed) = if !self.low_use(base) {
             // A pair: r3 takes the upper half plus the carry of the add.
@@ -201,7 +205,7 @@ impl Lowerer<'_> {
         formed: Formed,
     ) -> Label {
         let (slot, count) = self.window(region, write, size);
-        let access = size | if write { femtoc_runtime::abi::ACCESS_WRITE } else { 0 };
+        let access = access_word(size, write);
         let i = match self.checkers.iter().position(|c| c.slot == slot && c.count == count) {
             Some(i) => i,
             None => {

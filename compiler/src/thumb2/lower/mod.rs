@@ -241,6 +241,18 @@ pub enum Goal {
 /// [`Lowerer::cur_pc`] while the entry prologue sets up the registers.
 const ENTRY_PC: usize = usize::MAX;
 
+/// The offset of data region `region`'s base in the table at
+/// `data_bases`, if a load's immediate reaches it.
+fn data_base_offset(region: u32) -> Option<u32> {
+    region.checked_mul(8).filter(|&o| o < 4088)
+}
+
+/// The access word the slow check takes in r1: the size, with
+/// `ACCESS_WRITE` for a store or atomic.
+fn access_word(size: u32, write: bool) -> u32 {
+    size | if write { abi::ACCESS_WRITE } else { 0 }
+}
+
 fn mem_error(pc: usize, why: &'static str) -> CompileError {
     CompileError::Unsupported { pc: pc as u32, why }
 }
@@ -800,13 +812,13 @@ impl<'p> Lowerer<'p> {
         let mut uses: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
         for d in insns {
             if let Insn::LoadDataAddr { region, .. } = d.insn {
-                let repeated = self.repeated.get(d.pc).copied().unwrap_or(true);
+                let repeated = self.repeated(d.pc);
                 let u = uses.entry(region).or_default();
                 *u = (u.0 + 1, u.1 || repeated);
             }
         }
         for (region, (count, repeated)) in uses {
-            if (count > 1 || repeated) && region < 512 {
+            if (count > 1 || repeated) && data_base_offset(region).is_some() {
                 self.data_slots.insert(region, self.map.fixed + 4 * self.window_words);
                 self.window_words += 1;
             }
@@ -822,7 +834,8 @@ impl<'p> Lowerer<'p> {
         self.ldr(R::R1, R::R0, abi::OFF_DATA_BASES);
         let slots: Vec<(u32, u32)> = self.data_slots.iter().map(|(&r, &s)| (r, s)).collect();
         for (region, slot) in slots {
-            self.ldr(R::R2, R::R1, 8 * region);
+            // Only regions with an offset got a frame word.
+            self.ldr(R::R2, R::R1, data_base_offset(region).unwrap_or(0));
             self.str(R::R2, R::SP, slot);
         }
     }
@@ -979,7 +992,7 @@ impl<'p> Lowerer<'p> {
                 // the offset within the region, which ends below 2^32 (no
                 // region holds 0xFFFF_FFFF): the upper half is zero and the
                 // table entry's upper word need not be read.
-                let slot = region.checked_mul(8).filter(|&o| o < 4088);
+                let slot = data_base_offset(region);
                 let slot = slot.ok_or(mem_error(pc, "data region index too large"))?;
                 let d = self.dlo(dst, R::R0);
                 if let Some(&cached) = self.data_slots.get(&region) {
@@ -2474,8 +2487,7 @@ impl<'p> Lowerer<'p> {
                     };
                     self.asm.bind(join);
                     self.imm(R::R0, site.pc, true);
-                    let write = if site.write { abi::ACCESS_WRITE } else { 0 };
-                    self.imm(R::R1, site.size | write, true);
+                    self.imm(R::R1, access_word(site.size, site.write), true);
                     self.e(I::Bl { target: check });
                     self.e(I::B { cond: None, target: site.resume });
                 }
