@@ -26,13 +26,14 @@ impl Thumb2Assembler {
     /// next instruction, until nothing changes. `entries` are the labels
     /// code outside jumps to.
     pub fn tidy_branches(&mut self, entries: &[Label]) {
-        // Each round removes at least one instruction or stops.
+        // Each round removes at least one instruction or stops. The passes
+        // keep every bound label, so the item count measures progress.
         loop {
-            let before = self.insns().len();
+            let before = self.len();
             self.thread_jumps();
             self.drop_unreachable(entries);
             self.drop_jumps_to_next();
-            if self.insns().len() == before {
+            if self.len() == before {
                 break;
             }
         }
