@@ -167,6 +167,40 @@ struct State {
     /// `le[i]`: bit set of registers `j` with `i <= j` unsigned (always
     /// including `i`), as recorded by copies and compares.
     le: [u16; Reg::COUNT],
+    /// `offset[i]`: register `i` is another register plus a constant.
+    offset: [Option<Offset>; Reg::COUNT],
+}
+
+/// `r = base + add` modulo 2^width (for 32 bits, of `base`'s low word):
+/// what `mov32 r2, r5; add32 r5, 1` leaves between r5 and r2, so that a
+/// compare of r2 bounds r5 too, as in a rotated loop that tests the old
+/// index after incrementing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Offset {
+    base: u8,
+    add: u64,
+    width: Width,
+}
+
+impl Offset {
+    /// The range of `base + add` for `base` in `b`, if no value wraps or
+    /// every value does.
+    fn apply(self, b: Range) -> Option<Range> {
+        let (modulus, add) = match self.width {
+            Width::W32 if b.is_narrow() => (1u128 << 32, u128::from(self.add as u32)),
+            Width::W32 => return None,
+            Width::W64 => (1u128 << 64, u128::from(self.add)),
+        };
+        let (lo, hi) = (u128::from(b.lo) + add, u128::from(b.hi) + add);
+        let (lo, hi) = if hi < modulus {
+            (lo, hi)
+        } else if lo >= modulus {
+            (lo - modulus, hi - modulus)
+        } else {
+            return None;
+        };
+        Some(Range { lo: u64::try_from(lo).ok()?, hi: u64::try_from(hi).ok()? })
+    }
 }
 
 impl State {
@@ -175,7 +209,7 @@ impl State {
         for (i, m) in same.iter_mut().enumerate() {
             *m = 1 << i;
         }
-        State { range, same, le: same }
+        State { range, same, le: same, offset: [None; Reg::COUNT] }
     }
 
     /// Every `i <= j` this state implies: recorded ones, equal values, and
@@ -251,6 +285,12 @@ fn join_into(old: &mut State, new: &State, widen: Option<&[u64]>) -> bool {
             changed = true;
         }
     }
+    for (o, n) in old.offset.iter_mut().zip(&new.offset) {
+        if o.is_some() && *o != *n {
+            *o = None;
+            changed = true;
+        }
+    }
     changed
 }
 
@@ -269,6 +309,11 @@ fn set(s: &mut State, r: Reg, v: Range) {
     }
     for (j, m) in s.le.iter_mut().enumerate() {
         *m = if j == i { 1 << i } else { *m & !(1 << i) };
+    }
+    for (j, o) in s.offset.iter_mut().enumerate() {
+        if j == i || o.is_some_and(|o| usize::from(o.base) == i) {
+            *o = None;
+        }
     }
 }
 
@@ -295,14 +340,43 @@ fn copy(s: &mut State, dst: Reg, src: Reg) {
     if let Some(m) = s.le.get_mut(dst.index()) {
         *m = above | dst.bit();
     }
+    let o = s.offset.get(src.index()).copied().flatten();
+    if let Some(slot) = s.offset.get_mut(dst.index()) {
+        *slot = o;
+    }
 }
 
-/// Narrows `r` and every register holding the same value to `v`.
+/// After `dst += k` at `width` (`k` already negated for a subtraction):
+/// `dst` is a copy it had before plus `k`.
+fn add_offset(s: &mut State, dst: Reg, k: u64, width: Width, before: &State) {
+    let class = before.same.get(dst.index()).copied().unwrap_or(0) & !dst.bit();
+    if class == 0 {
+        return;
+    }
+    let base = class.trailing_zeros() as u8;
+    if let Some(slot) = s.offset.get_mut(dst.index()) {
+        *slot = Some(Offset { base, add: k, width });
+    }
+}
+
+/// Narrows `r` and every register holding the same value to `v`, and
+/// every register that is one of them plus a constant.
 fn narrow_to(s: &mut State, r: Reg, v: Range) {
     let class = s.same.get(r.index()).copied().unwrap_or(r.bit()) | r.bit();
     for (j, x) in s.range.iter_mut().enumerate() {
         if class & (1 << j) != 0 {
             *x = v;
+        }
+    }
+    for (x, o) in s.range.iter_mut().zip(s.offset) {
+        let Some(o) = o.filter(|o| class & (1 << o.base) != 0) else { continue };
+        if let Some(d) = o.apply(v) {
+            let n = Range { lo: x.lo.max(d.lo), hi: x.hi.min(d.hi) };
+            // An empty meet means this edge is never taken; keeping the
+            // old range is still sound.
+            if n.lo <= n.hi {
+                *x = n;
+            }
         }
     }
 }
@@ -493,7 +567,16 @@ fn transfer(insn: &Insn, s: &mut State, limit: u64, data_sizes: &[u64]) {
                 Width::W32 => get(s, dst).low32(),
             };
             let b = operand(s, src, width);
+            let before = *s;
             set(s, dst, alu(op, a, b, width));
+            let k = match (op, src, width) {
+                (AluOp::Add, Source::Imm(k), _) => Some(i64::from(k) as u64),
+                (AluOp::Sub, Source::Imm(k), _) => Some((i64::from(k) as u64).wrapping_neg()),
+                _ => None,
+            };
+            if let Some(k) = k {
+                add_offset(s, dst, k, width, &before);
+            }
         }
         Insn::Neg { width, dst } => set(
             s,

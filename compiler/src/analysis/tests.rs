@@ -472,3 +472,37 @@ fn entry_values_read_counts_reads_before_any_write() {
     let p = verified("call local f\nexit\nf:\nmov %r0, %r2\nexit");
     assert_eq!(entry_values_read(&p), bits(&[Reg::R2]));
 }
+
+#[test]
+fn a_compare_bounds_a_copy_plus_a_constant() {
+    // counter.c's rotated loop: r2 is the old index, r5 = r2 + 1 the new
+    // one; only r2 is compared, and r5 indexes a 16-word table after it.
+    let src = |between: &str| {
+        format!(
+            "mov %r4, %r2
+            mov32 %r5, 0
+            stw [%r10-8], 3
+            jlt %r4, 2, out
+            mov %r1, %r4
+        loop:
+            mov32 %r2, %r5
+            add32 %r5, 1
+            {between}
+            jlt %r1, 4, out
+            rsh %r1, 1
+            jlt32 %r2, 14, loop
+        out:
+            mov %r0, %r5
+            exit"
+        )
+    };
+    let at_exit = |between: &str| {
+        let p = verified(&src(between));
+        let ranges = super::ranges::register_ranges(&p, &RangeConfig::device32(0));
+        let exit = ranges.keys().copied().max().unwrap_or(0);
+        ranges.get(&exit).map(|r| (r[0].lo, r[0].hi))
+    };
+    assert_eq!(at_exit(""), Some((0, 15)));
+    // Once r2 is rewritten it says nothing about r5.
+    assert_eq!(at_exit("ldxw %r2, [%r10-8]"), Some((0, u64::from(u32::MAX))));
+}
