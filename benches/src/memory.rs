@@ -4,7 +4,7 @@
 
 use femtoc_isa::program::Program;
 use femtoc_runtime::region::RegionError;
-use femtoc_runtime::{MemRegion, RegionKind, Regions, RunArgs};
+use femtoc_runtime::{AlignedBytes, MemRegion, RegionKind, Regions, RunArgs};
 
 /// eBPF stack every engine gets (rbpf's fixed size, femtoc's default).
 pub const STACK_SIZE: usize = 512;
@@ -14,7 +14,7 @@ pub const STACK_SIZE: usize = 512;
 pub struct HostMemory {
     stack: Vec<u8>,
     context: Vec<u8>,
-    data: Vec<(Vec<u8>, bool)>,
+    data: Vec<(AlignedBytes, bool)>,
 }
 
 impl HostMemory {
@@ -24,11 +24,7 @@ impl HostMemory {
         let data = program
             .data
             .iter()
-            .map(|d| {
-                let mut bytes = d.image.clone();
-                bytes.resize((d.size as usize).max(bytes.len()), 0);
-                (bytes, d.kind.writable())
-            })
+            .map(|d| (AlignedBytes::with_image(&d.image, d.size as usize), d.kind.writable()))
             .collect();
         HostMemory { stack: vec![0; STACK_SIZE], context: context.to_vec(), data }
     }

@@ -1,13 +1,15 @@
-/* femtoc native ABI, version 2: the C view of runtime/src/abi/mod.rs.
+/* femtoc native ABI, version 3: the C view of runtime/src/abi/mod.rs.
  * Every field is a fixed-size integer so that the layout is the same on
- * 32- and 64-bit targets; pointers are stored in uint64_t fields. */
+ * 32- and 64-bit targets; pointers are stored in uint64_t fields. Every
+ * non-empty data region starts at a multiple of 8 (FC_DATA_ALIGN). */
 #ifndef FEMTOC_ABI_H
 #define FEMTOC_ABI_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define FC_ABI_VERSION 2u
+#define FC_ABI_VERSION 3u
+#define FC_DATA_ALIGN 8u
 
 #define FC_STATUS_EXIT 0u
 #define FC_STATUS_CONTINUE 0u

@@ -107,7 +107,7 @@ pub enum Context<'c> {
 
 struct DataMem {
     writable: bool,
-    bytes: Vec<u8>,
+    bytes: crate::AlignedBytes,
 }
 
 /// Verified bytecode the container owns.
@@ -203,8 +203,7 @@ impl<H: Helpers> Container<H> {
                     size: d.size,
                 });
             }
-            let mut bytes = alloc::vec![0u8; d.size as usize];
-            bytes[..d.image.len()].copy_from_slice(d.image);
+            let bytes = crate::AlignedBytes::with_image(d.image, d.size as usize);
             mems.push(DataMem { writable: d.writable, bytes });
         }
         Ok(Container {
@@ -319,7 +318,7 @@ impl<H: Helpers> Container<H> {
 
     /// Current contents of data region `index`.
     pub fn data(&self, index: usize) -> Option<&[u8]> {
-        self.data.get(index).map(|d| d.bytes.as_slice())
+        self.data.get(index).map(|d| &d.bytes[..])
     }
 
     /// The stack as the last run left it.

@@ -18,6 +18,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+#[cfg(feature = "alloc")]
+pub mod aligned;
 mod atomic;
 pub mod blob;
 #[cfg(feature = "alloc")]
@@ -37,6 +39,8 @@ pub mod layout;
 pub mod native;
 pub mod region;
 
+#[cfg(feature = "alloc")]
+pub use aligned::AlignedBytes;
 #[cfg(feature = "std")]
 pub use container::{BlobInstallError, HostProfile};
 #[cfg(feature = "alloc")]
@@ -46,4 +50,4 @@ pub use helpers::{HelperResult, HelperTable, Helpers, MemoryAccess};
 #[cfg(feature = "alloc")]
 pub use hook::{ContainerId, HookRegistry, HookRun};
 pub use interp::{run, RunArgs, MAX_CALL_DEPTH, RUN_STATE_BYTES};
-pub use region::{Access, MemRegion, RegionKind, Regions};
+pub use region::{Access, MemRegion, RegionKind, Regions, DATA_ALIGN};

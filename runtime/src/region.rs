@@ -182,7 +182,23 @@ pub enum RegionError {
     /// The program names more than [`MAX_DATA_REGIONS`] data regions.
     #[error("too many data regions (at most {MAX_DATA_REGIONS})")]
     TooManyDataRegions,
+    /// A non-empty data region that does not start at a multiple of
+    /// [`DATA_ALIGN`].
+    #[error("data region {index} starts at {start:#x}, not a multiple of {DATA_ALIGN}")]
+    MisalignedData {
+        /// Its index (`lddw` src 6 imm).
+        index: usize,
+        /// Its first byte's address.
+        start: u64,
+    },
 }
+
+/// Alignment of every non-empty data region's start. Compilers align
+/// `.data` and `.bss` like their widest variable and may decide the
+/// alignment of an access from its offset alone (an atomic at `data[0] +
+/// 16` is word-aligned); the runtime therefore refuses a data region that
+/// would break that, and `AlignedBytes` gives owned memory that keeps it.
+pub const DATA_ALIGN: u64 = 8;
 
 /// The memory one run sees: a fixed-capacity table (no allocation), with
 /// the stack first, plus the base addresses `lddw` src 6 resolves to.
@@ -232,12 +248,16 @@ impl<'a> Regions<'a> {
     }
 
     /// Adds the program's next data region: the n-th call defines what
-    /// `lddw` with src 6 and imm n points at.
+    /// `lddw` with src 6 and imm n points at. A non-empty one must start at
+    /// a multiple of [`DATA_ALIGN`].
     pub fn push_data(&mut self, region: MemRegion<'a>) -> Result<(), RegionError> {
         if self.data_len >= MAX_DATA_REGIONS {
             return Err(RegionError::TooManyDataRegions);
         }
         let start = region.start();
+        if !region.is_empty() && !start.is_multiple_of(DATA_ALIGN) {
+            return Err(RegionError::MisalignedData { index: self.data_len, start });
+        }
         self.push(region)?;
         self.data_bases[self.data_len] = start;
         self.data_len += 1;

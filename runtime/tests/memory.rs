@@ -4,7 +4,8 @@ mod common;
 use common::*;
 use femtoc_isa::{AtomicOp, FunctionInfo, Insn, MemSize, VerifiedRef};
 use femtoc_runtime::helpers::NoHelpers;
-use femtoc_runtime::{run, MemRegion, RegionKind, Regions, RunArgs, RunErrorKind};
+use femtoc_runtime::region::RegionError;
+use femtoc_runtime::{run, AlignedBytes, MemRegion, RegionKind, Regions, RunArgs, RunErrorKind};
 
 fn with_ctx(insns: &[Insn], ctx: &mut [u8]) -> Result<u64, femtoc_runtime::RunError> {
     run_full(insns, Some(ctx), None, &mut NoHelpers).map(|o| o.r0)
@@ -276,8 +277,8 @@ fn stack_is_zeroed_for_its_used_part_at_run_start() {
 
 #[test]
 fn data_region_addresses_from_lddw_src6() {
-    let ro = *b"ABCDEFGH";
-    let mut rw = [0u8; 8];
+    let ro = AlignedBytes::with_image(b"ABCDEFGH", 8);
+    let mut rw = AlignedBytes::zeroed(8);
     let c = code(&[
         Insn::LoadDataAddr { dst: r(1), region: 0, offset: 3 },
         ldx(MemSize::B, 0, 1, 0),
@@ -298,7 +299,7 @@ fn data_region_addresses_from_lddw_src6() {
     // The store into .rodata faults at its pc after the .data store happened.
     assert_eq!(err.pc, 8); // lddw takes two slots
     assert_eq!(err.kind, RunErrorKind::MemoryFault { addr: ro_base, size: 1, write: true });
-    assert_eq!(rw, [0, 0, 0, 0, 0, b'D', 0, 0]);
+    assert_eq!(rw[..], [0, 0, 0, 0, 0, b'D', 0, 0]);
 }
 
 #[test]
@@ -326,4 +327,29 @@ fn the_stack_ends_on_a_multiple_of_8() {
         let out = run(&verified(&c, &f), &regions, args, &mut NoHelpers).expect("runs");
         assert_eq!(out.r0, regions.stack().end(), "skew {skew}");
     }
+}
+
+#[test]
+fn a_data_region_starts_on_a_multiple_of_8() {
+    // Code may decide an atomic's alignment from its offset in a data
+    // region, so the table refuses a non-empty data region that would
+    // make such an offset misaligned; an empty one is never accessed.
+    let mut words = [0u64; 4];
+    // SAFETY: u64 storage viewed as its bytes.
+    let buf = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), 32) };
+    let (aligned, rest) = buf.split_at_mut(8);
+    let (skewed, last) = rest.split_at_mut(16);
+    let skewed = &skewed[1..9];
+    let start = skewed.as_ptr() as u64;
+    let mut stack = [0u8; STACK];
+    let mut regions = Regions::new(&mut stack);
+    regions.push_data(MemRegion::read_write(RegionKind::Data, aligned)).unwrap();
+    regions.push_data(MemRegion::read_write(RegionKind::Data, &mut [])).unwrap();
+    assert_eq!(
+        regions.push_data(MemRegion::read_only(RegionKind::Rodata, skewed)),
+        Err(RegionError::MisalignedData { index: 2, start })
+    );
+    // The refused region took no slot: the next aligned one is index 2.
+    regions.push_data(MemRegion::read_write(RegionKind::Data, &mut last[..8])).unwrap();
+    assert_eq!(regions.data_bases().len(), 3);
 }

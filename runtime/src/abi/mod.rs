@@ -1,4 +1,4 @@
-//! # The femtoc native ABI, version 2
+//! # The femtoc native ABI, version 3
 //!
 //! The contract between compiled container code (from any femtoc backend:
 //! Thumb-2, RV32, Cranelift) and the runtime that calls it. A backend author
@@ -71,7 +71,12 @@
 //! the fault (address, size, direction) and the eBPF pc and returns
 //! [`status::MEMORY_FAULT`] without performing any part of the access.
 //! Atomic accesses must be naturally aligned; a misaligned one is a memory
-//! fault with `fault_write = 1`.
+//! fault with `fault_write = 1`. Every non-empty data region starts at a
+//! multiple of 8 ([`crate::region::DATA_ALIGN`]; `Regions::push_data`
+//! refuses any other), so code may decide the alignment of an access at a
+//! known offset from a data region's base from the offset alone, as it
+//! does for r10. (Version 3 added this rule; version 2 code checks the
+//! alignment of every atomic outside the frame.)
 //!
 //! On a 32-bit target, code may rely on no region holding the byte at
 //! address `0xFFFF_FFFF`: a Rust slice never does (one past its end must be
@@ -123,7 +128,7 @@
 pub mod arith;
 
 /// Version of this contract; the blob format version is tied to it.
-pub const NATIVE_ABI_VERSION: u16 = 2;
+pub const NATIVE_ABI_VERSION: u16 = 3;
 
 /// Most machine-stack bytes any runtime routine of this ABI version needs
 /// (helper dispatch included), to be added to a code section's own need.

@@ -5,7 +5,7 @@
 //! and the data regions both need. [`Blob::parse`] checks all of it without
 //! allocating and without panicking, then hands out borrowed views.
 //!
-//! # Format, version 2
+//! # Format, version 3
 //!
 //! All integers are little-endian. Offsets are byte offsets from the first
 //! byte of the blob. Every field is read byte-wise, so the blob itself may
@@ -111,7 +111,7 @@ use tables::{le_u16, le_u32, slice_at, RawCode, RawRegion};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"FCBL";
 /// The blob format version this runtime reads and the compiler writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// Version of the native ABI that code sections are compiled against
 /// (defined with the ABI); changing it requires a new [`FORMAT_VERSION`].
 pub use crate::abi::NATIVE_ABI_VERSION;
