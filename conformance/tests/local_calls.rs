@@ -122,3 +122,40 @@ fn budgets_run_out_inside_nested_calls() {
     let stops = agree("nested budget", src, &[0], &budgets);
     assert!(stops > 10 && stops < 24, "{stops} of 24 budgets stop the run");
 }
+
+#[test]
+fn r10_moves_for_every_callee_whose_call_tree_reads_it() {
+    // `h` never reads r10 itself but calls `k`, which writes [r10-8]: the
+    // call to h must still move r10 below main's frame, or k's store
+    // lands on main's word. `m` reads r10 nowhere in its tree, so the
+    // Thumb-2 backend leaves r10 alone around that call; nothing can tell.
+    let src = "
+        ldxb %r6, [%r1+0]
+        stxdw [%r10-8], %r6
+        mov %r1, %r6
+        call local h
+        mov %r7, %r0
+        mov %r1, %r6
+        call local m
+        add %r7, %r0
+        ldxdw %r0, [%r10-8]
+        lsh %r0, 16
+        add %r0, %r7
+        exit
+    h:
+        add %r1, 3
+        call local k
+        add %r0, 1
+        exit
+    k:
+        stxdw [%r10-8], %r1
+        ldxdw %r0, [%r10-8]
+        mul %r0, 5
+        exit
+    m:
+        mov %r0, %r1
+        xor %r0, 0x55
+        exit";
+    let errors = agree("frame readers", src, &[0, 1, 9, 255], &[None, Some(0), Some(1), Some(3)]);
+    assert!(errors > 0 && errors < 16, "{errors} runs stop on the budget");
+}

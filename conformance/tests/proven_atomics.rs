@@ -1,7 +1,9 @@
 //! Atomics proven in bounds: on constant r10 offsets inside the verified
 //! frame, and at offsets from a writable data region's base that the range
-//! analysis bounds inside it. The Thumb-2 backend skips their bounds check
-//! but keeps the alignment check. Every engine must agree with the
+//! analysis bounds inside it. The Thumb-2 backend skips their bounds check,
+//! and their alignment check too where the offset from the frame or the
+//! data region's base (both multiples of 8) is known exactly and is a
+//! multiple of the size. Every engine must agree with the
 //! interpreter on aligned ones at the edges, on misaligned ones (which
 //! fault with the same pc and address everywhere), and on atomics into
 //! `.rodata`, which are not proven and fault.
@@ -113,4 +115,38 @@ fn data_region_atomics_agree_and_misaligned_or_read_only_ones_fault() {
         assert_eq!(err.pc, pc, "pick {pick}");
         assert!(matches!(err.kind, RunErrorKind::MemoryFault { write: true, .. }), "{err:?}");
     }
+}
+
+#[test]
+fn a_data_atomic_at_an_aligned_offset_needs_no_alignment_check() {
+    use femtoc_compiler::thumb2;
+    use femtoc_runtime::engine::Engine as EngineId;
+    // The same program with the atomic at data offset 16 (aligned, as the
+    // region starts at a multiple of 8) and at 18 (misaligned: faults).
+    let src = |off: u32| {
+        format!(
+            "lddw %r1, data[0+{off}]\nmov %r2, 3\nlock add32 [%r1+0], %r2\n\
+             ldxw %r0, [%r1+0]\nexit\n"
+        )
+    };
+    let data = [region(".data", DataKind::ReadWrite, 24)];
+    let mut sizes = Vec::new();
+    for off in [16u32, 18] {
+        let mut program = femtoc_isa::assemble(&src(off)).expect("assembles");
+        program.data.extend(data.iter().cloned());
+        let verified = verify_for_harness(&program).expect("verifies");
+        let code = thumb2::compile(&verified, EngineId::Thumbv7em).expect("compiles");
+        sizes.push(code.code.len());
+        let got = run_with(&src(off), &data, None);
+        match off {
+            16 => assert_eq!(got.result.as_ref().ok(), Some(&(0x1413_1211 + 3))),
+            _ => assert!(
+                matches!(got.result, Err(ref e) if e.pc == 3
+                    && matches!(e.kind, RunErrorKind::MemoryFault { write: true, .. })),
+                "{:?}",
+                got.result
+            ),
+        }
+    }
+    assert!(sizes[0] < sizes[1], "the aligned atomic carries no check: {sizes:?}");
 }

@@ -2,6 +2,7 @@
 //! conservative over-approximation: a fact holds on every path of every
 //! run, or it is not reported.
 
+pub mod frame_readers;
 pub mod frame_span;
 pub mod groups;
 pub mod loops;
@@ -12,6 +13,7 @@ pub mod regions;
 pub mod webs;
 pub mod zext;
 
+pub use frame_readers::frame_readers;
 pub use low_word::low_word_registers;
 pub use ranges::RangeConfig;
 pub use zext::{

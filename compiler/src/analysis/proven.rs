@@ -13,8 +13,11 @@
 //! additions of a constant or of a register whose range is known there.
 //! Loads qualify; stores only into writable regions (a store into
 //! `.rodata` must still fault) and the frame. Atomics are a separate set
-//! ([`proven_atomics_with`]), on the same terms as stores: a backend that
-//! uses it must still check their alignment.
+//! ([`proven_atomics_with`]), on the same terms as stores, which also says
+//! whether each one's address is proven aligned: data regions start at
+//! multiples of 8 (the runtime refuses others) and r10 is one, so an
+//! atomic at an exactly known offset from either is aligned iff the
+//! offset is a multiple of its size.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,19 +51,21 @@ pub fn proven_accesses(prog: &VerifiedProgram, cfg: &RangeConfig) -> BTreeSet<us
 
 /// [`proven_accesses`] with the ranges already computed.
 pub fn proven_accesses_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeSet<usize> {
-    proven_with(prog, ranges, false)
+    proven_with(prog, ranges, false).into_keys().collect()
 }
 
 /// The pcs of the atomics whose every byte is proven to lie in a writable
-/// data region or the stack frame (bounds only: not their alignment).
-pub fn proven_atomics_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeSet<usize> {
+/// data region or the stack frame, each with whether its address is
+/// proven naturally aligned too.
+pub fn proven_atomics_with(prog: &VerifiedProgram, ranges: &Ranges) -> BTreeMap<usize, bool> {
     proven_with(prog, ranges, true)
 }
 
-/// Loads and stores, or (`atomics`) atomics, proven in bounds.
-fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeSet<usize> {
+/// Loads and stores, or (`atomics`) atomics, proven in bounds, with
+/// whether each address is proven a multiple of the access size.
+fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeMap<usize, bool> {
     let leaders: BTreeSet<usize> = prog.blocks.iter().map(|b| b.start as usize).collect();
-    let mut out = BTreeSet::new();
+    let mut out = BTreeMap::new();
     let mut ptrs: BTreeMap<Reg, DataPtr> = BTreeMap::new();
     for d in femtoc_isa::decode_all(&prog.program.code).flatten() {
         if leaders.contains(&d.pc) {
@@ -96,7 +101,10 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeS
                         && p.hi + i64::from(off) + i64::from(size.bytes()) <= to
                 });
                 if fits {
-                    out.insert(d.pc);
+                    // Both origins are multiples of 8 (see the module doc).
+                    let bytes = i64::from(size.bytes());
+                    let aligned = p.lo == p.hi && (p.lo + i64::from(off)).rem_euclid(bytes) == 0;
+                    out.insert(d.pc, aligned);
                 }
             }
         }

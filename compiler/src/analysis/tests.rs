@@ -506,3 +506,15 @@ fn a_compare_bounds_a_copy_plus_a_constant() {
     // Once r2 is rewritten it says nothing about r5.
     assert_eq!(at_exit("ldxw %r2, [%r10-8]"), Some((0, u64::from(u32::MAX))));
 }
+
+#[test]
+fn frame_readers_follow_calls() {
+    // main -> h -> k, main -> m: k reads r10, so h's tree does; m's not.
+    let p = verified(
+        "call local h\ncall local m\nexit\n\
+         h:\ncall local k\nexit\n\
+         k:\nmov %r0, %r10\nexit\n\
+         m:\nmov %r0, 1\nexit",
+    );
+    assert_eq!(super::frame_readers(&p), vec![true, true, true, false]);
+}

@@ -91,6 +91,7 @@ pub fn compile_for(
     lowerer.lower()?;
     lowerer.asm.tidy_branches(&[lowerer.entry]);
     lowerer.asm.drop_frame_reloads(&[lowerer.entry]);
+    lowerer.asm.forward_frame_loads(&[lowerer.entry]);
     lowerer.asm.drop_dead_frame_stores();
     let pushed = lowerer.asm.trim_saved_registers();
     let out = lowerer.asm.finish()?;

@@ -47,6 +47,13 @@ impl Known {
         self.0.get(r.num() as usize).is_some_and(|k| k.contains(&Some(slot)))
     }
 
+    /// A core register other than `not` that holds `slot`.
+    fn holder(&self, slot: Slot, not: Reg) -> Option<Reg> {
+        (0..15u8)
+            .filter_map(Reg::new)
+            .find(|&r| r != not && r != Reg::SP && r != Reg::PC && self.holds(r, slot))
+    }
+
     /// `r` was loaded from `slot`: it equals that word alone.
     fn loaded(&mut self, r: Reg, slot: Slot) {
         if let Some(k) = self.0.get_mut(r.num() as usize) {
@@ -86,6 +93,37 @@ fn is_load(op: MemOp) -> bool {
     !op.is_store()
 }
 
+/// Updates `known` for `insn`.
+fn track(known: &mut Known, insn: &I) {
+    match *insn {
+        I::Mem { op: MemOp::Ldr, rt, rn: Reg::SP, off } => known.loaded(rt, off),
+        I::Mem { op, rt, rn: Reg::SP, off } if !is_load(op) => {
+            known.forget_slot(off, op.bytes() as i32);
+            if op == MemOp::Str {
+                known.stored(rt, off);
+            }
+        }
+        I::Mem { op, rt, rn, .. } if rn != Reg::SP && rt != Reg::SP => {
+            if is_load(op) {
+                known.forget(rt);
+            }
+        }
+        I::MemReg { op, rt, rn, rm } if rn != Reg::SP && rm != Reg::SP && rt != Reg::SP => {
+            if is_load(op) {
+                known.forget(rt);
+            }
+        }
+        _ if clobbers_all(insn) => *known = Known::default(),
+        _ => {
+            let defs = insn.defs();
+            (0..15u8)
+                .filter(|n| defs & (1 << n) != 0)
+                .filter_map(Reg::new)
+                .for_each(|r| known.forget(r));
+        }
+    }
+}
+
 impl Thumb2Assembler {
     /// Removes every `LDR rt, [sp, #off]` whose `rt` is known to hold that
     /// word already (see the module documentation); `entries` are the
@@ -96,37 +134,44 @@ impl Thumb2Assembler {
             if bound {
                 known = Known::default();
             }
-            match *insn {
-                I::Mem { op: MemOp::Ldr, rt, rn: Reg::SP, off } if known.holds(rt, off) => {
+            if let I::Mem { op: MemOp::Ldr, rt, rn: Reg::SP, off } = *insn {
+                if known.holds(rt, off) {
                     return false;
                 }
-                I::Mem { op: MemOp::Ldr, rt, rn: Reg::SP, off } => known.loaded(rt, off),
-                I::Mem { op, rt, rn: Reg::SP, off } if !is_load(op) => {
-                    known.forget_slot(off, op.bytes() as i32);
-                    if op == MemOp::Str {
-                        known.stored(rt, off);
-                    }
-                }
-                I::Mem { op, rt, rn, .. } if rn != Reg::SP && rt != Reg::SP => {
-                    if is_load(op) {
-                        known.forget(rt);
-                    }
-                }
-                I::MemReg { op, rt, rn, rm } if rn != Reg::SP && rm != Reg::SP && rt != Reg::SP => {
-                    if is_load(op) {
-                        known.forget(rt);
-                    }
-                }
-                _ if clobbers_all(insn) => known = Known::default(),
-                _ => {
-                    let defs = insn.defs();
-                    (0..15u8)
-                        .filter(|n| defs & (1 << n) != 0)
-                        .filter_map(Reg::new)
-                        .for_each(|r| known.forget(r));
-                }
             }
+            track(&mut known, insn);
             true
+        });
+    }
+
+    /// Turns every `LDR rt, [sp, #off]` whose word another register still
+    /// holds into a move from that register: never larger (two bytes, where
+    /// a wide load takes four), and the word is then not read, so a store
+    /// of it that a later store overwrites becomes dead (see
+    /// [`Self::drop_dead_frame_stores`]). Run after
+    /// [`Self::drop_frame_reloads`], with the same `entries`.
+    pub fn forward_frame_loads(&mut self, entries: &[Label]) {
+        let mut known = Known::default();
+        let mut moves: Vec<Option<I>> = Vec::new();
+        self.retain_insns(entries, |insn, bound| {
+            if bound {
+                known = Known::default();
+            }
+            let forward = match *insn {
+                I::Mem { op: MemOp::Ldr, rt, rn: Reg::SP, off } if rt != Reg::PC => {
+                    known.holder(off, rt).map(|rm| I::Mov { rd: rt, rm })
+                }
+                _ => None,
+            };
+            track(&mut known, insn);
+            moves.push(forward);
+            true
+        });
+        let mut i = 0usize;
+        self.map_insns(|insn| {
+            let out = moves.get(i).copied().flatten().unwrap_or(*insn);
+            i += 1;
+            out
         });
     }
 
@@ -311,5 +356,28 @@ mod tests {
         asm.emit(ldr(Reg::R0, 20));
         asm.drop_frame_reloads(&[entry]);
         assert_eq!(asm.insns().len(), 2, "an entry is a join");
+    }
+
+    #[test]
+    fn a_load_of_a_word_another_register_holds_becomes_a_move() {
+        // umull's halves stored, then loaded into r0/r1 to be added to and
+        // stored back: the loads become moves, and the first stores die.
+        let add = I::DpImm { op: DpOp::Add, s: SetFlags::Any, rd: Reg::R0, rn: Reg::R0, imm: 1 };
+        let mut asm = Thumb2Assembler::new();
+        asm.emit(str(Reg::R12, 4));
+        asm.emit(ldr(Reg::R0, 4));
+        asm.emit(add);
+        asm.emit(str(Reg::R0, 4));
+        asm.drop_frame_reloads(&[]);
+        asm.forward_frame_loads(&[]);
+        asm.drop_dead_frame_stores();
+        assert_eq!(asm.insns(), vec![I::Mov { rd: Reg::R0, rm: Reg::R12 }, add, str(Reg::R0, 4)]);
+        // Once r12 changes it holds the word no more: the load stays.
+        let mut asm = Thumb2Assembler::new();
+        asm.emit(str(Reg::R12, 4));
+        asm.emit(I::Mov { rd: Reg::R12, rm: Reg::R5 });
+        asm.emit(ldr(Reg::R0, 4));
+        asm.forward_frame_loads(&[]);
+        assert_eq!(asm.insns().last(), Some(&ldr(Reg::R0, 4)));
     }
 }

@@ -118,6 +118,10 @@ struct Shared {
     misaligned_exit: Label,
     budget_exit: Label,
     budget_borrow: Label,
+    /// Size build: r0 = pc; one budget event, borrowing if needed.
+    budget_tick: Label,
+    /// The `bx lr` of `budget_borrow` (the tick's return).
+    budget_return: Label,
 }
 
 /// The lowering state of one program.
@@ -147,6 +151,11 @@ pub struct Lowerer<'p> {
     covered: BTreeSet<usize>,
     /// Pcs where a basic block starts (jump targets, function starts).
     leaders: BTreeSet<usize>,
+    /// How many `exit`s the entry function has.
+    entry_exits: usize,
+    /// By function: whether its call tree reads r10
+    /// ([`crate::analysis::frame_readers`]).
+    frame_readers: Vec<bool>,
     /// eBPF registers (bit per index) whose stored upper half is known to
     /// be zero here, within the current basic block: a 32-bit operation
     /// on them need not clear it again.
@@ -180,12 +189,16 @@ pub struct Lowerer<'p> {
     exits: Vec<(bool, Label)>,
     /// Some cold stub leaves through the misaligned-atomic exit.
     uses_misaligned: bool,
+    /// Some budget event calls `budget_tick`.
+    uses_budget_tick: bool,
+    /// How many local calls the program makes.
+    local_calls: usize,
     /// Accesses proven inside their data region or frame
     /// ([`crate::analysis::proven`]).
     proven_data: BTreeSet<usize>,
-    /// Atomics proven inside a writable data region or the frame (their
-    /// alignment is still checked).
-    proven_atomics: BTreeSet<usize>,
+    /// Atomics proven inside a writable data region or the frame, with
+    /// whether their address is proven aligned too.
+    proven_atomics: BTreeMap<usize, bool>,
     /// Register ranges before each pc (the analysis behind the low words
     /// and the proofs).
     ranges: crate::analysis::ranges::Ranges,
@@ -280,6 +293,8 @@ impl<'p> Lowerer<'p> {
             misaligned_exit: asm.label(),
             budget_exit: asm.label(),
             budget_borrow: asm.label(),
+            budget_tick: asm.label(),
+            budget_return: asm.label(),
         };
         // 32-bit target: the context address and length are below 2^32.
         let always = crate::analysis::narrow_registers(prog, EReg::R1.bit() | EReg::R2.bit());
@@ -333,6 +348,8 @@ impl<'p> Lowerer<'p> {
             groups: BTreeMap::new(),
             covered: BTreeSet::new(),
             leaders: BTreeSet::new(),
+            entry_exits: 0,
+            frame_readers: crate::analysis::frame_readers(prog),
             hi_zero: 0,
             flags_wanted: false,
             zero_flag_of: None,
@@ -345,6 +362,8 @@ impl<'p> Lowerer<'p> {
             uses_epilogue: false,
             exits: Vec::new(),
             uses_misaligned: false,
+            uses_budget_tick: false,
+            local_calls: 0,
             unchecked_sites: BTreeSet::new(),
             proven_data: crate::analysis::proven::proven_accesses_with(prog, &ranges),
             proven_atomics: crate::analysis::proven::proven_atomics_with(prog, &ranges),
@@ -699,7 +718,7 @@ impl<'p> Lowerer<'p> {
             return Ok(());
         }
         if let Some(&next) = insns.get(i + 1) {
-            if self.fuse_move(d, next) {
+            if self.fuse_move(d, next) || self.fuse_exit(d, next, func) {
                 *fused = Some(next.pc);
                 return Ok(());
             }
@@ -773,6 +792,42 @@ impl<'p> Lowerer<'p> {
         true
     }
 
+    /// `mov r0, x; exit` as the entry function's only exit: the exit stores
+    /// `x` as the result, without first moving it into r0's home (which
+    /// costs a stack slot's store and load when r0 lives there).
+    fn fuse_exit(&mut self, first: Decoded, next: Decoded, func: &FunctionInfo) -> bool {
+        let Insn::Alu { width, op: AluOp::Mov, dst: EReg::R0, src: Source::Reg(x) } = first.insn
+        else {
+            return false;
+        };
+        if func.start != 0
+            || next.insn != Insn::Exit
+            || self.leaders.contains(&next.pc)
+            || self.entry_exits != 1
+            || x == EReg::R0
+            || x == EReg::R10
+        {
+            return false;
+        }
+        self.asm.set_tag(next.pc as u32);
+        // x is not written in between: its facts before the move hold.
+        self.cur_pc = first.pc;
+        self.ctx(R::R3);
+        let lo = self.lo(x, R::R0);
+        self.str(lo, R::R3, abi::OFF_R0);
+        let hi = match width {
+            Width::W32 => {
+                self.imm(R::R1, 0, true);
+                R::R1
+            }
+            Width::W64 => self.hi_flags_dead(x, R::R1),
+        };
+        self.str(hi, R::R3, abi::OFF_R0 + 4);
+        self.imm(R::R0, status::EXIT, true);
+        self.e(I::B { cond: None, target: self.shared.epilogue_ctx });
+        true
+    }
+
     /// Plans the checks: the likeliest region of each access and the loads
     /// that share a check (both shared with the other backends).
     fn plan_checks(&mut self, insns: &[Decoded]) {
@@ -781,6 +836,11 @@ impl<'p> Lowerer<'p> {
         // The verifier's block starts: entry, function starts, jump
         // targets and the slots after jumps and exits.
         self.leaders = self.prog.blocks.iter().map(|b| b.start as usize).collect();
+        let entry_end = self.prog.functions.first().map_or(0, |f| f.end as usize);
+        self.entry_exits =
+            insns.iter().filter(|&&(pc, insn)| pc < entry_end && insn == Insn::Exit).count();
+        self.local_calls =
+            insns.iter().filter(|(_, insn)| matches!(insn, Insn::CallLocal { .. })).count();
         self.hints = regions::regions(&insns, &starts);
         let leaders = &self.leaders;
         let prog = self.prog.as_ref();
@@ -1015,10 +1075,13 @@ impl<'p> Lowerer<'p> {
             Insn::Store { size, dst, off, src } => self.store(pc, size, dst, off, src, func),
             Insn::Atomic { size, op, fetch, dst, src, off } => {
                 let framed = Self::in_frame(func, dst, off, size);
-                let proven = framed || self.proven_atomics.contains(&pc);
+                let proof = self.proven_atomics.get(&pc).copied();
+                let proven = framed || proof.is_some();
                 // r10 is a multiple of 8 (the stack's end is, and frames
-                // are), so a frame offset decides the alignment.
-                let aligned = framed && i32::from(off).rem_euclid(size.bytes() as i32) == 0;
+                // are), so a frame offset decides the alignment; a data
+                // offset does too (see `proven_atomics_with`).
+                let aligned = (framed && i32::from(off).rem_euclid(size.bytes() as i32) == 0)
+                    || proof == Some(true);
                 self.atomic(pc, size, op, fetch, dst, src, off, proven, aligned)
             }
             Insn::Ja { off } => self.jump(pc, pc as i64 + 1 + i64::from(off)),
@@ -1714,8 +1777,11 @@ impl<'p> Lowerer<'p> {
         let t = usize::try_from(target).map_err(|_| mem_error(pc, "call target"))?;
         let label = self.fn_label(t)?;
         self.budget(pc as u32);
-        // The callee's r10 is below this function's frame.
-        let frame = func.frame_size as i32;
+        // The callee's r10 is below this function's frame, unless nothing
+        // in the callee's call tree reads r10 and so can see where it is.
+        let callee = self.prog.functions.iter().position(|f| f.start as usize == t);
+        let seen = callee.is_none_or(|f| self.frame_readers.get(f).copied().unwrap_or(true));
+        let frame = if seen { func.frame_size as i32 } else { 0 };
         if frame != 0 {
             self.add_imm(R::R11, R::R11, -frame, Keep);
         }
@@ -1734,6 +1800,11 @@ impl<'p> Lowerer<'p> {
     /// skip: eight bytes where a branch out to a stub and the stub took
     /// ten to twelve, for a taken branch per call.
     fn budget(&mut self, pc: u32) {
+        if self.tick_budget() {
+            self.imm(R::R0, pc, true);
+            self.e(I::Bl { target: self.shared.budget_tick });
+            return;
+        }
         let resume = self.asm.label();
         if self.budget_decrement() {
             self.e(I::B { cond: Some(Cond::Hs), target: resume });
@@ -1747,6 +1818,12 @@ impl<'p> Lowerer<'p> {
     /// the usual case, a counter with something left, is one taken branch;
     /// a borrow from the high word happens out of line.
     fn budget_then_jump(&mut self, pc: u32, target: Label) {
+        if self.tick_budget() {
+            self.imm(R::R0, pc, true);
+            self.e(I::Bl { target: self.shared.budget_tick });
+            self.e(I::B { cond: None, target });
+            return;
+        }
         if self.budget_decrement() {
             // The borrow sits right after the jump: in line it costs no
             // extra branch to reach, and the taken jump stays the hot path.
@@ -1776,6 +1853,17 @@ impl<'p> Lowerer<'p> {
             }
             (None, None) => false,
         }
+    }
+
+    /// True if budget events call the shared `budget_tick` (six bytes a
+    /// site instead of twelve, for a call and return each time): in the
+    /// size build, with the counter in a register, and at least two
+    /// events to share the tick's six bytes.
+    fn tick_budget(&mut self) -> bool {
+        let events = self.prog.back_edges.len() + self.local_calls;
+        let tick = self.goal == Goal::Size && self.map.budget.is_some() && events >= 2;
+        self.uses_budget_tick |= tick;
+        tick
     }
 
     /// True if the program has budget events (and so a budget copy).
@@ -2592,6 +2680,13 @@ impl<'p> Lowerer<'p> {
             if stops {
                 self.e(I::B { cond: None, target: stop });
             }
+            if self.uses_budget_tick {
+                // budget_tick: r0 = pc, lr = the event's return. Falls
+                // into budget_borrow on a borrow.
+                self.asm.bind(self.shared.budget_tick);
+                self.budget_decrement();
+                self.e(I::B { cond: Some(Cond::Hs), target: self.shared.budget_return });
+            }
             // budget_borrow: r0 = pc; the budget copy's low word went from
             // 0 to all ones. Borrow from the high word and return, or stop
             // (budget_left = 0) when there is nothing to borrow.
@@ -2604,6 +2699,7 @@ impl<'p> Lowerer<'p> {
             self.e(I::Cbz { nonzero: false, rn: R::R1, target: out });
             self.e(I::DpImm { op: DpOp::Sub, s: Any, rd: R::R1, rn: R::R1, imm: 1 });
             self.str(R::R1, R::R2, abi::OFF_BUDGET_LEFT + 4);
+            self.asm.bind(self.shared.budget_return);
             self.e(I::Bx { rm: R::LR });
             self.asm.bind(out);
             match (self.map.budget, self.budget_slot) {
