@@ -88,3 +88,39 @@ fn frame_arrays_with_a_bounded_index() {
     let faults = agree("frame", &program, &[0, 3, 15, 16, 17, 31], &[8]);
     assert_eq!(faults, 3, "x = 16, 17 and 31 index past the frame");
 }
+
+#[test]
+fn accesses_covered_by_an_earlier_one_agree_wherever_the_pointer_starts() {
+    // Bytes stored and then loaded back through the same pointer, which
+    // starts x = ctx[0] bytes into an 8-byte context: the loads are proven
+    // by the stores. As x grows, each store in turn faults, at its own
+    // pc, before the load that relies on it.
+    let src = "
+        ldxb %r2, [%r1+0]
+        mov %r0, %r1
+        add %r0, %r2
+        ldxb %r9, [%r0+0]
+        stxb [%r0+1], %r9
+        ldxb %r8, [%r0+1]
+        stxb [%r0+2], %r8
+        ldxb %r7, [%r0+2]
+        stxh [%r0+3], %r7
+        ldxb %r6, [%r0+4]
+        ldxh %r0, [%r0+3]
+        add %r0, %r6
+        exit";
+    let program = femtoc_isa::assemble(src).expect("assembles");
+    let verified = verify_for_harness(&program).expect("verifies");
+    let got: Vec<usize> =
+        proven_accesses(&verified, &RangeConfig::device32(0)).into_iter().collect();
+    assert_eq!(got, [5, 7, 9, 10]);
+    let mut faults = Vec::new();
+    for x in 0..=8u8 {
+        let context = [x, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37];
+        let case = Case { program: &verified, context: Some(&context), budget: None };
+        let reference = run_on_every_engine(&case).unwrap_or_else(|e| panic!("x = {x}: {e}"));
+        faults.push(reference.result.as_ref().err().map(|e| e.pc));
+    }
+    let ok = None;
+    assert_eq!(faults, [ok, ok, ok, ok, Some(8), Some(8), Some(6), Some(4), Some(3)]);
+}

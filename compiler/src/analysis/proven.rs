@@ -7,6 +7,13 @@
 //! function's verified frame (which the stack always holds). Such an
 //! access needs no check, like a constant stack access inside the frame.
 //!
+//! An access is also proven when an earlier access in the same basic
+//! block, through the same unchanged base register, covered every byte it
+//! touches with at least the permission it needs (a store's region is
+//! writable and so readable): that access succeeded, and the region table
+//! does not change during a run. So `stxb [r0+1]; ldxb [r0+1]` checks
+//! once, as does a second load of a field.
+//!
 //! The tracking is local to a basic block: a register holds
 //! `data[n] + [lo, hi]` after `lddw` of region `n`, or `r10 + [lo, hi]`
 //! after a copy of r10, and keeps that form through 64-bit moves and
@@ -67,9 +74,31 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
     let leaders: BTreeSet<usize> = prog.blocks.iter().map(|b| b.start as usize).collect();
     let mut out = BTreeMap::new();
     let mut ptrs: BTreeMap<Reg, DataPtr> = BTreeMap::new();
+    // Byte ranges [from, to) relative to a base register that an earlier
+    // access of this block reached, and whether it was a write.
+    let mut reached: BTreeMap<Reg, Vec<(i64, i64, bool)>> = BTreeMap::new();
     for d in femtoc_isa::decode_all(&prog.program.code).flatten() {
         if leaders.contains(&d.pc) {
             ptrs.clear();
+            reached.clear();
+        }
+        let any_access = match d.insn {
+            Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } => {
+                Some((src, off, size, false, !atomics))
+            }
+            Insn::Store { dst, off, size, .. } => Some((dst, off, size, true, !atomics)),
+            Insn::Atomic { dst, off, size, .. } => Some((dst, off, size, true, atomics)),
+            _ => None,
+        };
+        if let Some((base, off, size, write, wanted)) = any_access {
+            let (from, to) = (i64::from(off), i64::from(off) + i64::from(size.bytes()));
+            let list = reached.entry(base).or_default();
+            let covered = list.iter().any(|&(f, t, w)| f <= from && to <= t && (w || !write));
+            if wanted && covered {
+                // The bounds are proven; an atomic's alignment is not.
+                out.entry(d.pc).or_insert(false);
+            }
+            list.push((from, to, write));
         }
         let access = match d.insn {
             Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } if !atomics => {
@@ -104,7 +133,7 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
                     // Both origins are multiples of 8 (see the module doc).
                     let bytes = i64::from(size.bytes());
                     let aligned = p.lo == p.hi && (p.lo + i64::from(off)).rem_euclid(bytes) == 0;
-                    out.insert(d.pc, aligned);
+                    out.insert(d.pc, aligned || out.get(&d.pc).copied().unwrap_or(false));
                 }
             }
         }
@@ -159,6 +188,12 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
                     ptrs.remove(&r);
                 }
             }
+        }
+        if matches!(d.insn, Insn::CallLocal { .. } | Insn::CallReg { .. }) {
+            reached.clear();
+        }
+        for r in super::zext::written(&d.insn) {
+            reached.remove(&r);
         }
     }
     out

@@ -518,3 +518,29 @@ fn frame_readers_follow_calls() {
     );
     assert_eq!(super::frame_readers(&p), vec![true, true, true, false]);
 }
+
+#[test]
+fn an_access_covered_by_an_earlier_one_through_the_same_base_is_proven() {
+    let src = "
+        stxw [%r1+4], %r2
+        ldxb %r3, [%r1+5]
+        ldxh %r3, [%r1+8]
+        stxh [%r1+8], %r3
+        ldxdw %r4, [%r1+4]
+        ldxw %r4, [%r1+0]
+        mov %r5, %r1
+        ldxb %r0, [%r5+4]
+        add %r1, 1
+        ldxb %r0, [%r1+4]
+        jeq %r0, 0, next
+    next:
+        ldxb %r0, [%r1+4]
+        exit";
+    let p = verified(src);
+    let proven = super::proven::proven_accesses(&p, &RangeConfig::device32(0));
+    // pc 1 lies inside pc 0's store. Not: pc 3 (a store after a load of
+    // the same bytes), pc 4 (wider than any earlier access), pc 5 (below
+    // them), pc 7 (another register, even a copy), pc 9 (r1 moved), pc 11
+    // (a later block).
+    assert_eq!(proven.into_iter().collect::<Vec<_>>(), [1]);
+}
