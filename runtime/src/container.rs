@@ -355,10 +355,16 @@ mod host;
 
 fn push<'a>(regions: &mut Regions<'a>, r: MemRegion<'a>, data: bool) -> Result<(), RunError> {
     let res = if data { regions.push_data(r) } else { regions.push(r) };
-    // `install` and `add_host_region` keep the table within its capacity.
-    res.map_err(|_| RunError {
+    // `install` and `add_host_region` keep the table within its capacity,
+    // and data regions live in `AlignedBytes`: neither error is expected.
+    res.map_err(|e| RunError {
         pc: 0,
-        kind: crate::error::RunErrorKind::InvalidProgram("too many memory regions"),
+        kind: crate::error::RunErrorKind::InvalidProgram(match e {
+            RegionError::MisalignedData { .. } => "a data region is not 8-aligned",
+            RegionError::TooManyRegions | RegionError::TooManyDataRegions => {
+                "too many memory regions"
+            }
+        }),
         budget_used: 0,
     })
 }

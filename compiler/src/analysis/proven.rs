@@ -12,7 +12,8 @@
 //! touches with at least the permission it needs (a store's region is
 //! writable and so readable): that access succeeded, and the region table
 //! does not change during a run. So `stxb [r0+1]; ldxb [r0+1]` checks
-//! once, as does a second load of a field.
+//! once, as does a second load of a field; a 64-bit copy of the base, or
+//! the base moved by a constant, keeps what it reached.
 //!
 //! The tracking is local to a basic block: a register holds
 //! `data[n] + [lo, hi]` after `lddw` of region `n`, or `r10 + [lo, hi]`
@@ -189,11 +190,29 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
                 }
             }
         }
+        // A copy of the base, or the base moved by a constant, reaches the
+        // same bytes (at shifted offsets).
+        let moved = match d.insn {
+            Insn::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(s) } => {
+                reached.get(&s).map(|list| (dst, list.clone(), 0))
+            }
+            Insn::Alu { width: Width::W64, op: AluOp::Add, dst, src: Source::Imm(k) } => {
+                reached.get(&dst).map(|list| (dst, list.clone(), i64::from(k)))
+            }
+            Insn::Alu { width: Width::W64, op: AluOp::Sub, dst, src: Source::Imm(k) } => {
+                reached.get(&dst).map(|list| (dst, list.clone(), -i64::from(k)))
+            }
+            _ => None,
+        };
         if matches!(d.insn, Insn::CallLocal { .. } | Insn::CallReg { .. }) {
             reached.clear();
         }
         for r in super::zext::written(&d.insn) {
             reached.remove(&r);
+        }
+        if let Some((dst, list, k)) = moved {
+            let shifted = list.into_iter().map(|(f, t, w)| (f - k, t - k, w)).collect();
+            reached.insert(dst, shifted);
         }
     }
     out

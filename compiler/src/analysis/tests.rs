@@ -530,17 +530,22 @@ fn an_access_covered_by_an_earlier_one_through_the_same_base_is_proven() {
         ldxw %r4, [%r1+0]
         mov %r5, %r1
         ldxb %r0, [%r5+4]
-        add %r1, 1
+        add %r5, 2
+        ldxb %r0, [%r5+5]
+        stxb [%r5+8], %r0
+        ldxb %r0, [%r5+6]
+        add %r1, %r0
         ldxb %r0, [%r1+4]
         jeq %r0, 0, next
     next:
-        ldxb %r0, [%r1+4]
+        ldxb %r0, [%r5+3]
         exit";
     let p = verified(src);
     let proven = super::proven::proven_accesses(&p, &RangeConfig::device32(0));
-    // pc 1 lies inside pc 0's store. Not: pc 3 (a store after a load of
+    // pc 1 lies inside pc 0's store; pc 7 and pc 9 too, through a copy of
+    // r1 and then that copy moved by 2. Not: pc 3 (a store after a load of
     // the same bytes), pc 4 (wider than any earlier access), pc 5 (below
-    // them), pc 7 (another register, even a copy), pc 9 (r1 moved), pc 11
-    // (a later block).
-    assert_eq!(proven.into_iter().collect::<Vec<_>>(), [1]);
+    // them), pc 10 (a store where only loads reached), pc 13 (r1 moved by
+    // a register), pc 15 (a later block).
+    assert_eq!(proven.into_iter().collect::<Vec<_>>(), [1, 7, 9, 11]);
 }
