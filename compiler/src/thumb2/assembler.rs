@@ -112,6 +112,23 @@ impl Thumb2Assembler {
         });
     }
 
+    /// Every instruction with its tag (the eBPF pc it came from).
+    pub(crate) fn tagged_insns(&self) -> impl Iterator<Item = (Thumb2Insn, u32)> + '_ {
+        self.items.iter().filter_map(|i| match *i {
+            Item::Insn { insn, tag } => Some((insn, tag)),
+            Item::Bind(_) => None,
+        })
+    }
+
+    /// Keeps the instructions for which `keep(insn, tag)` is true, and
+    /// every label.
+    pub(crate) fn retain_tagged(&mut self, mut keep: impl FnMut(&Thumb2Insn, u32) -> bool) {
+        self.items.retain(|item| match item {
+            Item::Insn { insn, tag } => keep(insn, *tag),
+            Item::Bind(_) => true,
+        });
+    }
+
     /// Replaces every instruction by `f` of it.
     pub(crate) fn map_insns(&mut self, mut f: impl FnMut(&Thumb2Insn) -> Thumb2Insn) {
         for item in &mut self.items {

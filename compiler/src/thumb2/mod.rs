@@ -93,6 +93,7 @@ pub fn compile_for(
     lowerer.asm.drop_frame_reloads(&[lowerer.entry]);
     lowerer.asm.forward_frame_loads(&[lowerer.entry]);
     lowerer.asm.drop_dead_frame_stores();
+    lowerer.asm.drop_leaf_lr_saves(&lowerer.local_functions());
     let pushed = lowerer.asm.trim_saved_registers();
     let out = lowerer.asm.finish()?;
     let entry = out.labels.get(lowerer.entry.0 as usize).copied().unwrap_or(0);

@@ -8,11 +8,47 @@
 //! preserves r4..r11 (routines by the C ABI, local functions because their
 //! bodies are in the same list and scanned too).
 
+use core::ops::Range;
+
 use super::assembler::Thumb2Assembler;
-use super::insn::{Reg, Thumb2Insn as I};
+use super::insn::{MemOp, Reg, Thumb2Insn as I};
 use super::regmap::SAVED;
 
+/// A local function as [`Thumb2Assembler::drop_leaf_lr_saves`] sees it:
+/// the eBPF pcs its code is tagged with, and the frame word its prologue
+/// saves lr to.
+#[derive(Clone, Debug)]
+pub struct LocalFunction {
+    /// Its eBPF pcs.
+    pub pcs: Range<u32>,
+    /// `sp` offset of its lr save word.
+    pub lr_slot: i32,
+}
+
 impl Thumb2Assembler {
+    /// Drops a local function's `STR lr, [sp, #slot]` and `LDR lr, [sp,
+    /// #slot]` when none of its code (every instruction tagged with one of
+    /// its pcs, out-of-line stubs included) calls or otherwise writes lr:
+    /// such a leaf returns through the lr it was called with. Eight bytes
+    /// and two memory accesses per call of a small helper function.
+    pub fn drop_leaf_lr_saves(&mut self, functions: &[LocalFunction]) {
+        for f in functions {
+            let save = I::Mem { op: MemOp::Str, rt: Reg::LR, rn: Reg::SP, off: f.lr_slot };
+            let reload = I::Mem { op: MemOp::Ldr, rt: Reg::LR, rn: Reg::SP, off: f.lr_slot };
+            let writes_lr = self.tagged_insns().any(|(insn, tag)| {
+                f.pcs.contains(&tag)
+                    && insn != reload
+                    && (matches!(insn, I::Bl { .. } | I::Blx { .. })
+                        || insn.defs() & Reg::LR.bit() != 0)
+            });
+            if !writes_lr {
+                self.retain_tagged(|insn, tag| {
+                    !(f.pcs.contains(&tag) && (*insn == save || *insn == reload))
+                });
+            }
+        }
+    }
+
     /// Narrows the entry's `PUSH {SAVED, lr}` and the epilogue's
     /// `POP {SAVED, pc}` to the registers of [`SAVED`] that some other
     /// instruction writes (plus one more if needed for an even count).
@@ -47,7 +83,7 @@ impl Thumb2Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::thumb2::insn::{MemOp, SetFlags};
+    use crate::thumb2::insn::{Label, SetFlags};
 
     fn program(writes: &[Reg]) -> Thumb2Assembler {
         let mut a = Thumb2Assembler::new();
@@ -84,5 +120,42 @@ mod tests {
         a.trim_saved_registers();
         let want = Reg::R4.bit() | Reg::R10.bit() | Reg::R5.bit() | Reg::LR.bit();
         assert_eq!(a.insns().first(), Some(&I::Push { regs: want }));
+    }
+
+    #[test]
+    fn a_leaf_function_keeps_lr_where_it_was_called_with() {
+        // A function at pcs 10..14 saving lr at [sp, #40]; its body either
+        // only computes, or also calls (a check, a budget borrow), or uses
+        // lr as a temporary, possibly from an out-of-line stub placed after
+        // code of another function.
+        let save = I::Mem { op: MemOp::Str, rt: Reg::LR, rn: Reg::SP, off: 40 };
+        let reload = I::Mem { op: MemOp::Ldr, rt: Reg::LR, rn: Reg::SP, off: 40 };
+        let add = I::MovImm { s: SetFlags::Any, rd: Reg::R4, imm: 3 };
+        let build = |extra: Option<I>| {
+            let mut a = Thumb2Assembler::new();
+            let l = a.label();
+            a.set_tag(10);
+            a.emit(save);
+            a.emit(add);
+            a.set_tag(13);
+            a.emit(reload);
+            a.emit(I::Bx { rm: Reg::LR });
+            a.set_tag(20);
+            a.emit(add);
+            a.bind(l);
+            if let Some(insn) = extra {
+                a.set_tag(11);
+                a.emit(insn);
+            }
+            a.drop_leaf_lr_saves(&[LocalFunction { pcs: 10..14, lr_slot: 40 }]);
+            a.insns()
+        };
+        let leaf = build(None);
+        assert!(!leaf.contains(&save) && !leaf.contains(&reload), "{leaf:?}");
+        let umull = I::Umull { rdlo: Reg::R12, rdhi: Reg::LR, rn: Reg::R0, rm: Reg::R1 };
+        for extra in [I::Bl { target: Label(0) }, I::Blx { rm: Reg::R12 }, umull] {
+            let kept = build(Some(extra));
+            assert!(kept.contains(&save) && kept.contains(&reload), "{extra:?}: {kept:?}");
+        }
     }
 }

@@ -383,6 +383,20 @@ impl<'p> Lowerer<'p> {
         }
     }
 
+    /// The local functions (not the entry), for the pass that drops the
+    /// lr saves of leaves.
+    pub fn local_functions(&self) -> Vec<super::saves::LocalFunction> {
+        self.prog
+            .functions
+            .iter()
+            .filter_map(|f| {
+                let c = self.callees.get(&f.start)?;
+                let lr_slot = i32::try_from(c.area + 32).ok()?;
+                Some(super::saves::LocalFunction { pcs: f.start..f.end, lr_slot })
+            })
+            .collect()
+    }
+
     /// Bytes of machine stack below the pushed registers.
     pub fn frame(&self) -> u32 {
         (self.map.fixed + 4 * self.window_words).next_multiple_of(8)
