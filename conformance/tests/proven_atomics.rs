@@ -131,12 +131,16 @@ fn a_data_atomic_at_an_aligned_offset_needs_no_alignment_check() {
     };
     let data = [region(".data", DataKind::ReadWrite, 24)];
     let mut sizes = Vec::new();
+    let mut host_sizes = Vec::new();
     for off in [16u32, 18] {
         let mut program = femtoc_isa::assemble(&src(off)).expect("assembles");
         program.data.extend(data.iter().cloned());
         let verified = verify_for_harness(&program).expect("verifies");
         let code = thumb2::compile(&verified, EngineId::Thumbv7em).expect("compiles");
         sizes.push(code.code.len());
+        let host = femtoc_compiler::cranelift::compile(&verified, EngineId::X86_64)
+            .expect("compiles for x86-64");
+        host_sizes.push(host.code.len());
         let got = run_with(&src(off), &data, None);
         match off {
             16 => assert_eq!(got.result.as_ref().ok(), Some(&(0x1413_1211 + 3))),
@@ -149,4 +153,5 @@ fn a_data_atomic_at_an_aligned_offset_needs_no_alignment_check() {
         }
     }
     assert!(sizes[0] < sizes[1], "the aligned atomic carries no check: {sizes:?}");
+    assert!(host_sizes[0] < host_sizes[1], "nor on x86-64: {host_sizes:?}");
 }

@@ -16,7 +16,10 @@
 //!   miss goes to a cold search of the whole table, and a failure to the
 //!   shared fault block with the pc, address, size and direction as block
 //!   arguments. Loads proven in bounds (r10-relative inside the frame,
-//!   context bytes below `min_ctx_len`) are not checked.
+//!   context bytes below `min_ctx_len`) are not checked, nor are the
+//!   accesses [`crate::analysis::proven`] proves; an atomic skips its
+//!   alignment test too where its offset from r10 or a data region's base
+//!   (both multiples of 8) is known and aligned.
 //! - Loops of the shapes [`crate::analysis::loops`] accepts check the
 //!   whole span their accesses through the induction variable can touch
 //!   once, at the header, and then run a copy of the body without those
@@ -287,6 +290,13 @@ pub(crate) fn lower(
     let ranges =
         crate::analysis::ranges::register_ranges(program, &crate::analysis::RangeConfig::host64());
     unchecked.extend(crate::analysis::proven::proven_accesses_with(program, &ranges));
+    // Atomics proven in bounds join them; those whose address is proven
+    // aligned (an exact offset from r10 or a data region's base, both
+    // multiples of 8) also skip the alignment test.
+    let proven_atomics = crate::analysis::proven::proven_atomics_with(program, &ranges);
+    let aligned_atomics: BTreeSet<usize> =
+        proven_atomics.iter().filter(|&(_, &a)| a).map(|(&pc, _)| pc).collect();
+    unchecked.extend(proven_atomics.into_keys());
     let groups = group::load_groups(
         &insns,
         &leaders,
@@ -360,6 +370,7 @@ pub(crate) fn lower(
         frame_loops,
         unchecked_loop: None,
         counted_budget: None,
+        aligned_atomics,
     };
     lw.body(&insns, code.len())?;
     lw.fault_block();
@@ -393,8 +404,7 @@ fn checked_accesses(
             _ => continue,
         };
         let in_frame = base == Reg::R10 && in_frame(functions, pc, off, size);
-        let atomic = matches!(insn, Insn::Atomic { .. });
-        if (in_frame && !atomic) || unchecked.contains(&pc) || covered.contains(&pc) {
+        if in_frame || unchecked.contains(&pc) || covered.contains(&pc) {
             continue;
         }
         let r = likely.get(&pc).copied().unwrap_or(Region::Ctx);
@@ -580,8 +590,11 @@ struct Lower<'f, 'p> {
     /// Inline-check values by (region, size, write).
     fast: BTreeMap<(Region, u32, bool), Fast>,
     likely: BTreeMap<usize, Region>,
-    /// Context loads that need no check.
+    /// Accesses that need no bounds check: context loads, and loads,
+    /// stores and atomics proven in bounds.
     unchecked: BTreeSet<usize>,
+    /// Atomics whose address is proven aligned.
+    aligned_atomics: BTreeSet<usize>,
     /// Machine-stack area the slow paths of checks spill to.
     spill: StackSlot,
     /// Loads checked together, by the first one's pc.
@@ -1217,21 +1230,29 @@ impl Lower<'_, '_> {
         };
         let b0 = self.get(dst);
         let addr = self.b.ins().iadd_imm_s(b0, i64::from(off));
-        // Misaligned atomics are write faults on every engine.
-        let mis = self.b.ins().band_imm_u(addr, i64::from(n - 1));
-        let aligned = self.b.create_block();
-        let pcv = self.b.ins().iconst(I32, pc as i64);
-        let sizev = self.b.ins().iconst(I32, i64::from(n));
-        let one = self.b.ins().iconst(I32, 1);
-        self.b.ins().brif(
-            mis,
-            self.fault,
-            &[arg(pcv), arg(addr), arg(sizev), arg(one)],
-            aligned,
-            &[],
-        );
-        self.b.switch_to_block(aligned);
-        self.check(pc, (b0, i64::from(off)), n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
+        // r10 is a multiple of 8, so a frame offset decides the alignment.
+        let framed = dst == Reg::R10 && in_frame(self.functions, pc, off, n);
+        let aligned = self.aligned_atomics.contains(&pc)
+            || (framed && i32::from(off).rem_euclid(n as i32) == 0);
+        if !aligned {
+            // Misaligned atomics are write faults on every engine.
+            let mis = self.b.ins().band_imm_u(addr, i64::from(n - 1));
+            let next = self.b.create_block();
+            let pcv = self.b.ins().iconst(I32, pc as i64);
+            let sizev = self.b.ins().iconst(I32, i64::from(n));
+            let one = self.b.ins().iconst(I32, 1);
+            self.b.ins().brif(
+                mis,
+                self.fault,
+                &[arg(pcv), arg(addr), arg(sizev), arg(one)],
+                next,
+                &[],
+            );
+            self.b.switch_to_block(next);
+        }
+        if !framed && !self.unchecked.contains(&pc) {
+            self.check(pc, (b0, i64::from(off)), n, true, REGION_WRITE, vec![(pc, b0, off, n)]);
+        }
         let fl =
             MemFlagsData::new().with_notrap().with_aligned().with_endianness(Endianness::Little);
         let v = self.value_w(src, if ty == I32 { Width::W32 } else { Width::W64 });
