@@ -83,7 +83,9 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
             ptrs.clear();
             reached.clear();
         }
-        let any_access = match d.insn {
+        // Every access feeds the coverage; `wanted` if this call reports
+        // its kind (loads and stores, or atomics).
+        let access = match d.insn {
             Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } => {
                 Some((src, off, size, false, !atomics))
             }
@@ -91,7 +93,7 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
             Insn::Atomic { dst, off, size, .. } => Some((dst, off, size, true, atomics)),
             _ => None,
         };
-        if let Some((base, off, size, write, wanted)) = any_access {
+        if let Some((base, off, size, write, wanted)) = access {
             let (from, to) = (i64::from(off), i64::from(off) + i64::from(size.bytes()));
             let list = reached.entry(base).or_default();
             let covered = list.iter().any(|&(f, t, w)| f <= from && to <= t && (w || !write));
@@ -101,15 +103,7 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
             }
             list.push((from, to, write));
         }
-        let access = match d.insn {
-            Insn::Load { src, off, size, .. } | Insn::LoadSx { src, off, size, .. } if !atomics => {
-                Some((src, off, size, false))
-            }
-            Insn::Store { dst, off, size, .. } if !atomics => Some((dst, off, size, true)),
-            Insn::Atomic { dst, off, size, .. } if atomics => Some((dst, off, size, true)),
-            _ => None,
-        };
-        if let Some((base, off, size, write)) = access {
+        if let Some((base, off, size, write, true)) = access {
             if let Some(p) = ptrs.get(&base) {
                 // The bytes allowed: [from, to) relative to the origin.
                 let span = match p.region {
@@ -134,7 +128,7 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
                     // Both origins are multiples of 8 (see the module doc).
                     let bytes = i64::from(size.bytes());
                     let aligned = p.lo == p.hi && (p.lo + i64::from(off)).rem_euclid(bytes) == 0;
-                    out.insert(d.pc, aligned || out.get(&d.pc).copied().unwrap_or(false));
+                    *out.entry(d.pc).or_insert(false) |= aligned;
                 }
             }
         }
@@ -174,22 +168,6 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
             }
             _ => None,
         };
-        match next {
-            Some((dst, Some(p))) => {
-                ptrs.insert(dst, p);
-            }
-            Some((dst, None)) => {
-                ptrs.remove(&dst);
-            }
-            None => {
-                if matches!(d.insn, Insn::CallLocal { .. } | Insn::CallReg { .. }) {
-                    ptrs.clear();
-                }
-                for r in super::zext::written(&d.insn) {
-                    ptrs.remove(&r);
-                }
-            }
-        }
         // A copy of the base, or the base moved by a constant, reaches the
         // same bytes (at shifted offsets).
         let moved = match d.insn {
@@ -204,11 +182,18 @@ fn proven_with(prog: &VerifiedProgram, ranges: &Ranges, atomics: bool) -> BTreeM
             }
             _ => None,
         };
+        // What the instruction writes, or a call clobbers, is forgotten
+        // before the new facts about its destination go in.
         if matches!(d.insn, Insn::CallLocal { .. } | Insn::CallReg { .. }) {
+            ptrs.clear();
             reached.clear();
         }
         for r in super::zext::written(&d.insn) {
+            ptrs.remove(&r);
             reached.remove(&r);
+        }
+        if let Some((dst, Some(p))) = next {
+            ptrs.insert(dst, p);
         }
         if let Some((dst, list, k)) = moved {
             let shifted = list.into_iter().map(|(f, t, w)| (f - k, t - k, w)).collect();

@@ -634,8 +634,12 @@ impl<'p> Lowerer<'p> {
             .map_err(|(pc, _)| mem_error(pc, "undecodable instruction"))?;
         self.plan_checks(&insns);
         self.repeated = compact::repeated_pcs(self.prog, &insns);
-        let events = !self.prog.back_edges.is_empty()
-            || insns.iter().any(|d| matches!(d.insn, Insn::CallLocal { .. }));
+        let entry_end = self.prog.functions.first().map_or(0, |f| f.end as usize);
+        self.entry_exits =
+            insns.iter().filter(|d| d.pc < entry_end && d.insn == Insn::Exit).count();
+        self.local_calls =
+            insns.iter().filter(|d| matches!(d.insn, Insn::CallLocal { .. })).count();
+        let events = !self.prog.back_edges.is_empty() || self.local_calls > 0;
         if events && self.map.budget.is_none() {
             self.budget_slot = Some(self.map.fixed + 4 * self.window_words);
             self.window_words += 1;
@@ -832,20 +836,27 @@ impl<'p> Lowerer<'p> {
         self.asm.set_tag(next.pc as u32);
         // x is not written in between: its facts before the move hold.
         self.cur_pc = first.pc;
+        self.exit_with(x, width == Width::W32);
+        true
+    }
+
+    /// The entry function's exit with `x` as the result (its upper half
+    /// zero if `low_word`, else as `x` has it): stores it in the context
+    /// and leaves with `EXIT`.
+    fn exit_with(&mut self, x: EReg, low_word: bool) {
+        // A low register for the context: narrow stores.
         self.ctx(R::R3);
         let lo = self.lo(x, R::R0);
         self.str(lo, R::R3, abi::OFF_R0);
-        let hi = match width {
-            Width::W32 => {
-                self.imm(R::R1, 0, true);
-                R::R1
-            }
-            Width::W64 => self.hi_flags_dead(x, R::R1),
+        let hi = if low_word {
+            self.imm(R::R1, 0, true);
+            R::R1
+        } else {
+            self.hi_flags_dead(x, R::R1)
         };
         self.str(hi, R::R3, abi::OFF_R0 + 4);
         self.imm(R::R0, status::EXIT, true);
         self.e(I::B { cond: None, target: self.shared.epilogue_ctx });
-        true
     }
 
     /// Plans the checks: the likeliest region of each access and the loads
@@ -856,11 +867,6 @@ impl<'p> Lowerer<'p> {
         // The verifier's block starts: entry, function starts, jump
         // targets and the slots after jumps and exits.
         self.leaders = self.prog.blocks.iter().map(|b| b.start as usize).collect();
-        let entry_end = self.prog.functions.first().map_or(0, |f| f.end as usize);
-        self.entry_exits =
-            insns.iter().filter(|&&(pc, insn)| pc < entry_end && insn == Insn::Exit).count();
-        self.local_calls =
-            insns.iter().filter(|(_, insn)| matches!(insn, Insn::CallLocal { .. })).count();
         self.hints = regions::regions(&insns, &starts);
         let leaders = &self.leaders;
         let prog = self.prog.as_ref();
@@ -1080,14 +1086,7 @@ impl<'p> Lowerer<'p> {
                     let here = self.asm.label();
                     self.asm.bind(here);
                     self.exits.push((narrow, here));
-                    // A low register for the context: narrow stores.
-                    self.ctx(R::R3);
-                    let lo = self.lo(EReg::R0, R::R0);
-                    self.str(lo, R::R3, abi::OFF_R0);
-                    let hi = self.hi_flags_dead(EReg::R0, R::R1);
-                    self.str(hi, R::R3, abi::OFF_R0 + 4);
-                    self.imm(R::R0, status::EXIT, true);
-                    self.e(I::B { cond: None, target: self.shared.epilogue_ctx });
+                    self.exit_with(EReg::R0, false);
                 } else {
                     self.callee_exit(func.start);
                 }
