@@ -89,7 +89,7 @@ pub fn load_program(path: &Path, entry: &EntryArgs) -> CliResult<LoadedProgram> 
             Program::from_code(code)
         }
         InputKind::Blob => {
-            let aligned = AlignedBytes::new(&bytes);
+            let aligned = AlignedBytes::copy_of(&bytes);
             let blob = femtoc_runtime::blob::Blob::parse(aligned.bytes())
                 .map_err(|e| Diagnostic::new(format!("bad blob: {e}")).in_file(path))?;
             program_from_blob(&blob).ok_or_else(|| {
@@ -118,33 +118,7 @@ pub fn insn_text(program: &Program, pc: usize) -> Option<String> {
 
 /// File bytes at an 8-aligned address, as the device runtime reads a blob's
 /// bytecode in place.
-pub struct AlignedBytes {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl AlignedBytes {
-    /// Copies `bytes` into aligned storage.
-    pub fn new(bytes: &[u8]) -> Self {
-        let words = bytes
-            .chunks(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(w)
-            })
-            .collect();
-        AlignedBytes { words, len: bytes.len() }
-    }
-
-    /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `words` holds at least `len` initialised bytes (little-endian
-        // hosts only, as femtoc's runtime requires), and u8 has no alignment
-        // or validity requirement.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
-    }
-}
+pub use femtoc_runtime::AlignedBytes;
 
 /// The program a blob carries as bytecode, with its data regions.
 pub fn program_from_blob(blob: &femtoc_runtime::blob::Blob<'_>) -> Option<Program> {

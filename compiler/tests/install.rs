@@ -8,7 +8,7 @@ use femtoc_runtime::blob::BlobError;
 use femtoc_runtime::engine::{Engine, Features};
 use femtoc_runtime::helpers::NoHelpers;
 use femtoc_runtime::install::{install, DeviceProfile, ExecMode, InstallError, Installed, RunPlan};
-use femtoc_runtime::{interp, MemRegion, RegionKind, Regions, RunArgs, RunErrorKind};
+use femtoc_runtime::{interp, AlignedBytes, MemRegion, RegionKind, Regions, RunArgs, RunErrorKind};
 
 /// Counts r0 up to r2 with one backward jump per step (pc 2).
 fn counting_program() -> Vec<u64> {
@@ -25,29 +25,6 @@ fn blob(code: &[CodeSpec<'_>], bytecode: Option<&[u64]>, helpers: &[u32]) -> Vec
 
 fn thumb_section(features: Features) -> CodeSpec<'static> {
     CodeSpec { engine: Engine::Thumbv7em, features, entry: 0, machine_stack: 64, code: THUMB_CODE }
-}
-
-/// The blob's bytes at an 8-aligned address, as a device must place a
-/// blob whose bytecode it reads in place.
-struct Aligned {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl Aligned {
-    fn new(bytes: &[u8]) -> Self {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        for (i, b) in bytes.iter().enumerate() {
-            words[i / 8] |= u64::from(*b) << (8 * (i % 8));
-        }
-        Aligned { words, len: bytes.len() }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the words own at least `len` initialised bytes, and u8 has
-        // no alignment or validity requirement.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
-    }
 }
 
 fn device(engine: Engine, features: Features) -> DeviceProfile<'static> {
@@ -80,7 +57,8 @@ impl Scratch {
 #[test]
 fn native_code_for_the_engine_is_chosen() {
     let bytecode = counting_program();
-    let bytes = Aligned::new(&blob(&[thumb_section(Features::default())], Some(&bytecode), &[]));
+    let bytes =
+        AlignedBytes::copy_of(&blob(&[thumb_section(Features::default())], Some(&bytecode), &[]));
     let mut s = Scratch::new();
     let installed =
         s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::default())).unwrap();
@@ -94,7 +72,8 @@ fn native_code_for_the_engine_is_chosen() {
 #[test]
 fn another_engine_verifies_and_interprets_the_bytecode() {
     let bytecode = counting_program();
-    let bytes = Aligned::new(&blob(&[thumb_section(Features::default())], Some(&bytecode), &[]));
+    let bytes =
+        AlignedBytes::copy_of(&blob(&[thumb_section(Features::default())], Some(&bytecode), &[]));
     let mut s = Scratch::new();
     let installed =
         s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap();
@@ -119,7 +98,7 @@ fn another_engine_verifies_and_interprets_the_bytecode() {
 #[test]
 fn missing_features_fall_back_to_the_bytecode() {
     let bytecode = counting_program();
-    let bytes = Aligned::new(&blob(&[thumb_section(Features::DSP)], Some(&bytecode), &[]));
+    let bytes = AlignedBytes::copy_of(&blob(&[thumb_section(Features::DSP)], Some(&bytecode), &[]));
     let mut s = Scratch::new();
     let installed =
         s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::default())).unwrap();
@@ -137,7 +116,7 @@ fn a_corrupted_blob_is_rejected_not_interpreted() {
     for i in 0..good.len() {
         let mut bad = good.clone();
         bad[i] ^= 0x10;
-        let bad = Aligned::new(&bad);
+        let bad = AlignedBytes::copy_of(&bad);
         let mut s = Scratch::new();
         let result = s.install(bad.bytes(), &device(Engine::Riscv32imc, Features::default()));
         assert!(matches!(result, Err(InstallError::Blob(_))), "byte {i}: {result:?}");
@@ -147,7 +126,7 @@ fn a_corrupted_blob_is_rejected_not_interpreted() {
 #[test]
 fn a_helper_the_device_lacks_is_refused() {
     let bytecode = counting_program();
-    let bytes = Aligned::new(&blob(&[], Some(&bytecode), &[1, 0x99]));
+    let bytes = AlignedBytes::copy_of(&blob(&[], Some(&bytecode), &[1, 0x99]));
     let mut s = Scratch::new();
     let err =
         s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap_err();
@@ -156,7 +135,7 @@ fn a_helper_the_device_lacks_is_refused() {
 
 #[test]
 fn nothing_to_run_is_refused() {
-    let bytes = Aligned::new(&blob(&[thumb_section(Features::default())], None, &[]));
+    let bytes = AlignedBytes::copy_of(&blob(&[thumb_section(Features::default())], None, &[]));
     let mut s = Scratch::new();
     let err =
         s.install(bytes.bytes(), &device(Engine::Riscv32imac, Features::default())).unwrap_err();
@@ -167,7 +146,7 @@ fn nothing_to_run_is_refused() {
 fn bytecode_that_fails_verification_is_refused() {
     // Reads r0 before writing it.
     let bad = femtoc_isa::assemble("add %r0, 1\nexit\n").unwrap().code;
-    let bytes = Aligned::new(&blob(&[], Some(&bad), &[]));
+    let bytes = AlignedBytes::copy_of(&blob(&[], Some(&bad), &[]));
     let mut s = Scratch::new();
     let err =
         s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap_err();
@@ -180,7 +159,7 @@ fn misaligned_bytecode_is_refused_with_a_reason() {
     let raw = blob(&[], Some(&bytecode), &[]);
     let mut shifted = vec![0u8];
     shifted.extend_from_slice(&raw);
-    let buffer = Aligned::new(&shifted);
+    let buffer = AlignedBytes::copy_of(&shifted);
     let mut s = Scratch::new();
     let err = s
         .install(&buffer.bytes()[1..], &device(Engine::Riscv32imc, Features::default()))
@@ -195,7 +174,7 @@ fn a_stack_too_small_for_the_blob_is_refused() {
         code: &[thumb_section(Features::default())],
         ..BlobSpec::default()
     };
-    let bytes = Aligned::new(&write_blob(&spec, None).unwrap());
+    let bytes = AlignedBytes::copy_of(&write_blob(&spec, None).unwrap());
     let mut s = Scratch::new();
     let err =
         s.install(bytes.bytes(), &device(Engine::Thumbv7em, Features::default())).unwrap_err();
@@ -208,9 +187,9 @@ fn a_device_that_requires_signatures_checks_them() {
     let other = SigningKey::from_seed([8; 32]).unwrap();
     let public = key.public_key();
     let spec = BlobSpec { code: &[thumb_section(Features::default())], ..BlobSpec::default() };
-    let signed = Aligned::new(&write_blob(&spec, Some(&key)).unwrap());
-    let wrong = Aligned::new(&write_blob(&spec, Some(&other)).unwrap());
-    let unsigned = Aligned::new(&write_blob(&spec, None).unwrap());
+    let signed = AlignedBytes::copy_of(&write_blob(&spec, Some(&key)).unwrap());
+    let wrong = AlignedBytes::copy_of(&write_blob(&spec, Some(&other)).unwrap());
+    let unsigned = AlignedBytes::copy_of(&write_blob(&spec, None).unwrap());
     let profile = DeviceProfile {
         public_key: Some(&public),
         ..device(Engine::Thumbv7em, Features::default())
@@ -235,7 +214,7 @@ fn interpreted_data_regions_come_from_the_blob() {
         size: 8,
     }];
     let spec = BlobSpec { data: &data, bytecode: Some(&program.code), ..BlobSpec::default() };
-    let bytes = Aligned::new(&write_blob(&spec, None).unwrap());
+    let bytes = AlignedBytes::copy_of(&write_blob(&spec, None).unwrap());
     let mut s = Scratch::new();
     let installed =
         s.install(bytes.bytes(), &device(Engine::Riscv32imc, Features::default())).unwrap();

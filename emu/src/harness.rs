@@ -100,7 +100,7 @@ pub(crate) fn run<M: Emulated>(
     helpers: &mut dyn Helpers,
     new_machine: impl FnOnce(&[u8], u32) -> Result<M, EmuError>,
 ) -> Result<NativeRun, Failure> {
-    let aligned = AlignedBlob::new(blob);
+    let aligned = femtoc_runtime::AlignedBytes::copy_of(blob);
     let bytes = aligned.bytes();
     let provided: Vec<u32> = Blob::parse(bytes)
         .map(|b| b.helpers().filter(|&id| helpers.provides(id)).collect())
@@ -365,30 +365,6 @@ impl Guard {
             )
             .into())
         }
-    }
-}
-
-/// A copy of the blob at an 8-aligned address, so install can read its bytecode in place.
-struct AlignedBlob {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl AlignedBlob {
-    fn new(bytes: &[u8]) -> Self {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            *w = u64::from_ne_bytes(b);
-        }
-        AlignedBlob { words, len: bytes.len() }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `words` owns at least `len` initialised bytes (built from `len` bytes in
-        // native order), and u8 has no alignment or validity requirement.
-        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Owned byte buffers that start at a multiple of 8, as data regions must
-//! (see [`crate::region::DATA_ALIGN`]). A `Vec<u8>` promises only byte
-//! alignment; backing the bytes with `u64` words promises 8.
+//! (see [`crate::region::DATA_ALIGN`]) and as a blob must for its bytecode
+//! to be read in place. A `Vec<u8>` promises only byte alignment; backing
+//! the bytes with `u64` words promises 8.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -17,6 +18,17 @@ impl AlignedBytes {
     /// `len` zero bytes.
     pub fn zeroed(len: usize) -> Self {
         AlignedBytes { words: alloc::vec![0; len.div_ceil(8)], len }
+    }
+
+    /// A copy of `bytes`: how a blob is placed where the runtime can read
+    /// its bytecode in place (as 64-bit slots).
+    pub fn copy_of(bytes: &[u8]) -> Self {
+        Self::with_image(bytes, bytes.len())
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self
     }
 
     /// `size` bytes (at least `image.len()`) starting with `image`, the

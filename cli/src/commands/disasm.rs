@@ -64,7 +64,7 @@ fn ebpf(input: &Path, program: &Program) -> CliResult {
 
 /// Lists a blob's code sections (or its bytecode when it has none).
 fn blob(input: &Path, bytes: &[u8], entry: &EntryArgs, args: &BlobArgs) -> CliResult {
-    let aligned = AlignedBytes::new(bytes);
+    let aligned = AlignedBytes::copy_of(bytes);
     let blob = Blob::parse(aligned.bytes())
         .map_err(|e| Diagnostic::new(format!("not a valid blob: {e}")).in_file(input))?;
     let sections = chosen_sections(input, &blob, args)?;

@@ -129,7 +129,7 @@ pub fn run(input: &Path, entry: &EntryArgs, verify: &VerifyArgs, args: &RunArgsC
 }
 
 fn run_blob(input: &Path, bytes: &[u8], verify: &VerifyArgs, args: &RunArgsCli) -> CliResult {
-    let aligned = AlignedBytes::new(bytes);
+    let aligned = AlignedBytes::copy_of(bytes);
     let slots = femtoc_runtime::blob::Blob::parse(aligned.bytes())
         .ok()
         .and_then(|b| b.bytecode())
@@ -274,7 +274,7 @@ fn run_emulated(
 
     let bytes = read_file(input)?;
     let (blob, program) = if detect_kind(input, &bytes)? == InputKind::Blob {
-        let aligned = AlignedBytes::new(&bytes);
+        let aligned = AlignedBytes::copy_of(&bytes);
         let program = femtoc_runtime::blob::Blob::parse(aligned.bytes())
             .ok()
             .and_then(|b| program_from_blob(&b));

@@ -102,32 +102,6 @@ impl NativeExec {
     }
 }
 
-/// A copy of `bytes` at an 8-aligned address, as the install path needs to
-/// read a blob's bytecode in place.
-struct AlignedCopy {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl AlignedCopy {
-    fn new(bytes: &[u8]) -> Self {
-        let mut words = alloc::vec![0u64; bytes.len().div_ceil(8)];
-        for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-            let mut le = [0u8; 8];
-            le[..chunk.len()].copy_from_slice(chunk);
-            *word = u64::from_le_bytes(le);
-        }
-        AlignedCopy { words, len: bytes.len() }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the words hold at least `len` initialised bytes (rounded up
-        // to whole words) and u8 has no alignment or validity requirement;
-        // little-endian words keep the original byte order.
-        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
-    }
-}
-
 impl<H: Helpers> Container<H> {
     /// Installs the blob in `bytes` as DESIGN.md's "Install, and when to
     /// interpret" says, with `profile` as the device: a blob that fails its
@@ -142,7 +116,7 @@ impl<H: Helpers> Container<H> {
         config: ContainerConfig,
         profile: &HostProfile<'_>,
     ) -> Result<Self, BlobInstallError> {
-        let aligned = AlignedCopy::new(bytes);
+        let aligned = crate::AlignedBytes::copy_of(bytes);
         let bytes = aligned.bytes();
         let blob = Blob::parse(bytes).map_err(install::InstallError::Blob)?;
         // The device's helper list is what `helpers` provides of the blob's
