@@ -64,6 +64,23 @@ fn generator_reports_every_feature_class() {
     assert_eq!(all.missing(), Vec::<Feature>::new(), "features never generated");
 }
 
+#[test]
+fn generated_byte_pairs_are_ones_the_backends_combine() {
+    let mut with_feature = 0;
+    let mut found = 0;
+    for c in cases().iter().filter(|c| c.features.contains(Feature::BytePair)) {
+        let Ok(verified) = &c.verified else { continue };
+        with_feature += 1;
+        let insns: Vec<(usize, Insn)> =
+            decode_all(&c.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
+        let leaders = verified.blocks.iter().map(|b| b.start as usize).collect();
+        let pairs = femtoc_compiler::analysis::byte_pairs::byte_pairs(&insns, &leaders);
+        found += usize::from(!pairs.is_empty());
+    }
+    assert!(with_feature >= 50, "{with_feature} cases with byte pairs");
+    assert_eq!(found, with_feature, "every generated pair is recognized");
+}
+
 /// The instruction classes one decoded instruction belongs to.
 fn classes(pc: usize, insn: &Insn) -> Vec<String> {
     let src = |s: &Source| if matches!(s, Source::Reg(_)) { "reg" } else { "imm" };

@@ -2,6 +2,7 @@
 //! conservative over-approximation: a fact holds on every path of every
 //! run, or it is not reported.
 
+pub mod byte_pairs;
 pub mod frame_readers;
 pub mod frame_span;
 pub mod groups;

@@ -52,8 +52,10 @@ use femtoc_runtime::abi::{
     OFF_FAULT_SIZE, OFF_FAULT_WRITE, OFF_HELPER_ARGS, OFF_HELPER_ID, OFF_R0, OFF_R1, OFF_R2,
     OFF_REGIONS, OFF_REGION_COUNT, OFF_ROUTINES, OFF_STACK_TOP, REGION_READ, REGION_WRITE,
 };
+use femtoc_runtime::engine::Engine;
 
 use super::CompileError;
+use crate::analysis::byte_pairs::{byte_pairs, BytePair};
 use crate::analysis::groups::{self as group, Member};
 use crate::analysis::loops::{self, AccessSet, HoistLoop, Shape};
 use crate::analysis::regions::{self as predict, Region};
@@ -169,6 +171,7 @@ pub(crate) fn lower(
     call_conv: CallConv,
     frontend: TargetFrontendConfig,
     budget_in_memory: bool,
+    engine: Engine,
     func: &mut Function,
 ) -> Result<(Vec<u32>, Vec<u32>), CompileError> {
     let code = &program.program.code;
@@ -305,6 +308,13 @@ pub(crate) fn lower(
         u32::MAX,
     );
     let covered = group::covered(&groups);
+    // RV64 cores may take a trap to emulate a misaligned halfword load,
+    // and byte-wise reads exist for addresses that may be odd: there the
+    // bytes stay bytes.
+    let pairs = match engine {
+        Engine::Riscv64gc => BTreeMap::new(),
+        _ => byte_pairs(&insns, &leaders),
+    };
     let mut used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
     let mut hoisted = BTreeMap::new();
     for lp in loops::hoistable_loops(&insns, &starts, |pc, insn| {
@@ -359,6 +369,8 @@ pub(crate) fn lower(
         spill,
         groups,
         covered,
+        pairs,
+        lowered_pair: None,
         fault,
         budget_out,
         blocks,
@@ -601,6 +613,10 @@ struct Lower<'f, 'p> {
     groups: BTreeMap<usize, Vec<Member>>,
     /// Loads an earlier load of their group checks.
     covered: BTreeSet<usize>,
+    /// Halfwords assembled from two byte loads, by their first pc.
+    pairs: BTreeMap<usize, BytePair>,
+    /// The pair lowered last: its later instructions were lowered with it.
+    lowered_pair: Option<BytePair>,
     fault: Block,
     budget_out: Block,
     blocks: BTreeMap<usize, Block>,
@@ -658,7 +674,7 @@ impl Lower<'_, '_> {
         let mut open = false;
         let mut skip_to = 0;
         for &(pc, insn) in insns {
-            if pc < skip_to {
+            if pc < skip_to || self.inside_lowered_pair(pc) {
                 continue;
             }
             if let Some(&blk) = self.blocks.get(&pc) {
@@ -721,6 +737,7 @@ impl Lower<'_, '_> {
                 let v = self.b.ins().iadd_imm_s(base, i64::from(offset));
                 self.set(dst, v);
             }
+            Insn::Load { .. } if self.halfword_pair(pc) => {}
             Insn::Load { size, dst, src, off } => {
                 let (p, o) = self.checked(pc, src, off, size.bytes(), false);
                 let fl = flags();
@@ -802,6 +819,30 @@ impl Lower<'_, '_> {
             }
         }
         Ok(true)
+    }
+
+    /// Lowers the byte pair starting at `pc` as one halfword load, if there
+    /// is one and the second byte needs no check of its own once the
+    /// first's check (which covers its group) has passed.
+    fn halfword_pair(&mut self, pc: usize) -> bool {
+        let Some(pair) = self.pairs.get(&pc).copied() else {
+            return false;
+        };
+        if !self.skips_check(pair.second, pair.base, pair.offset_of(pair.second), 1) {
+            return false;
+        }
+        let (p, _) = self.checked(pc, pair.base, pair.offset_of(pc), 1, false);
+        let half = self.b.ins().uload16(I64, flags(), p, i32::from(pair.off));
+        let low = self.b.ins().band_imm_u(half, 0xff);
+        self.set(pair.high, half);
+        self.set(pair.low, low);
+        self.lowered_pair = Some(pair);
+        true
+    }
+
+    /// True for the instructions after the first of the pair lowered last.
+    fn inside_lowered_pair(&self, pc: usize) -> bool {
+        self.lowered_pair.is_some_and(|p| pc > p.first && pc < p.end())
     }
 
     fn value_w(&mut self, r: Reg, width: Width) -> Value {

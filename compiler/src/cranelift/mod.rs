@@ -163,8 +163,14 @@ fn compile_with(
 ) -> Result<CompiledCode, CompileError> {
     let call_conv = CallConv::triple_default(isa.triple());
     let mut func = Function::new();
-    let (hoisted_loops, frame_checked_loops) =
-        lower::lower(program, call_conv, isa.frontend_config(), budget_in_memory, &mut func)?;
+    let (hoisted_loops, frame_checked_loops) = lower::lower(
+        program,
+        call_conv,
+        isa.frontend_config(),
+        budget_in_memory,
+        engine,
+        &mut func,
+    )?;
     let mut ctx = Context::for_function(func);
     let compiled = ctx
         .compile(isa, &mut ControlPlane::default())

@@ -67,11 +67,13 @@ pub enum Feature {
     /// A helper call right after a local call, passing what the callee left
     /// in r2..r5.
     HelperArgsFromCallee,
+    /// Two byte loads assembled into a little-endian halfword.
+    BytePair,
 }
 
 impl Feature {
     /// Every feature.
-    pub const ALL: [Feature; 30] = [
+    pub const ALL: [Feature; 31] = [
         Feature::ShiftOverWidth,
         Feature::DivByZero,
         Feature::DivMinByMinusOne,
@@ -102,6 +104,7 @@ impl Feature {
         Feature::NestedLocalCall,
         Feature::HelperUnwrittenArgs,
         Feature::HelperArgsFromCallee,
+        Feature::BytePair,
     ];
 
     fn bit(self) -> u64 {

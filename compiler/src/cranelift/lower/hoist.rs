@@ -237,6 +237,9 @@ impl Lower<'_, '_> {
         }
         let mut open = false;
         for &(pc, insn) in body {
+            if self.inside_lowered_pair(pc) {
+                continue;
+            }
             if let Some(&blk) = self.blocks.get(&pc) {
                 if open {
                     self.b.ins().jump(blk, &[]);

@@ -46,6 +46,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::insn::{Compare, Cond, DpOp, Label, MemOp, Reg, SetFlags, Shift, Thumb2Insn as I, UnOp};
 use super::regmap::{self, Half, RegMap, CTX, SAVED};
 use super::CompileError;
+use crate::analysis::byte_pairs::{byte_pairs, BytePair};
 use crate::analysis::groups::{self, Member};
 use crate::analysis::regions::{self, Region};
 use crate::analysis::webs::{low_word_webs_with, LowWords};
@@ -89,6 +90,7 @@ mod budget;
 mod calls;
 mod compact;
 mod counted;
+mod pairs;
 mod windows;
 
 /// A function other than the entry function: its save area (see
@@ -155,6 +157,8 @@ pub struct Lowerer<'p> {
     /// of the first, and the later ones.
     groups: BTreeMap<usize, Vec<Member>>,
     covered: BTreeSet<usize>,
+    /// Halfwords assembled from two byte loads, by their first pc.
+    pairs: BTreeMap<usize, BytePair>,
     /// Pcs where a basic block starts (jump targets, function starts).
     leaders: BTreeSet<usize>,
     /// How many `exit`s the entry function has.
@@ -353,6 +357,7 @@ impl<'p> Lowerer<'p> {
             budget_slot: None,
             groups: BTreeMap::new(),
             covered: BTreeSet::new(),
+            pairs: BTreeMap::new(),
             leaders: BTreeSet::new(),
             entry_exits: 0,
             frame_readers: crate::analysis::frame_readers(prog),
@@ -728,7 +733,8 @@ impl<'p> Lowerer<'p> {
     }
 
     /// Lowers instruction `i` of `insns` (a slice of consecutive
-    /// instructions): a move fused with the next instruction, flags kept
+    /// instructions): a move fused with the next instruction, a byte pair
+    /// loaded as one halfword (`fused` then holds the last pc done), flags kept
     /// for a later zero test, the upper halves known zero.
     fn emit_insn(
         &mut self,
@@ -738,7 +744,11 @@ impl<'p> Lowerer<'p> {
         fused: &mut Option<usize>,
     ) -> Result<(), CompileError> {
         let Some(&d) = insns.get(i) else { return Ok(()) };
-        if *fused == Some(d.pc) {
+        if fused.is_some_and(|last| d.pc <= last) {
+            return Ok(());
+        }
+        if let Some(last) = self.halfword_pair(d.pc, func) {
+            *fused = Some(last);
             return Ok(());
         }
         if let Some(&next) = insns.get(i + 1) {
@@ -868,6 +878,7 @@ impl<'p> Lowerer<'p> {
         // targets and the slots after jumps and exits.
         self.leaders = self.prog.blocks.iter().map(|b| b.start as usize).collect();
         self.hints = regions::regions(&insns, &starts);
+        self.pairs = byte_pairs(&insns, &self.leaders);
         let leaders = &self.leaders;
         let prog = self.prog.as_ref();
         let checked = |pc: usize, insn: &Insn| {

@@ -4,7 +4,7 @@
 
 use femtoc_isa::{AluOp, AtomicOp, Insn, MemSize, Reg, Source, Width};
 
-use super::{FnGen, ARGS, CTX_LEN_SLOT, CTX_PTR_SLOT, RESERVED_TOP};
+use super::{FnGen, ARGS, CTX_LEN_SLOT, CTX_PTR_SLOT, R, RESERVED_TOP};
 use crate::differential::features::Feature;
 
 pub(super) const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
@@ -34,7 +34,14 @@ enum Access {
     LoadSx(MemSize),
     StoreImm(MemSize),
     StoreReg(MemSize),
-    Atomic { size: MemSize, op: AtomicOp, fetch: bool },
+    Atomic {
+        size: MemSize,
+        op: AtomicOp,
+        fetch: bool,
+    },
+    /// `p[0] | p[1] << 8` from two byte loads, as C that reads a halfword
+    /// at any address compiles (`femtoc_compiler::analysis::byte_pairs`).
+    BytePair,
 }
 
 impl Access {
@@ -45,6 +52,7 @@ impl Access {
             | Access::StoreImm(s)
             | Access::StoreReg(s)
             | Access::Atomic { size: s, .. } => s,
+            Access::BytePair => MemSize::H,
         }
     }
 
@@ -55,6 +63,9 @@ impl Access {
 
 impl FnGen<'_> {
     fn access_kind(&mut self) -> Access {
+        if self.rng.chance(8) {
+            return Access::BytePair;
+        }
         match self.rng.below(5) {
             0 => Access::Load(self.rng.pick(&SIZES, MemSize::B)),
             1 => Access::LoadSx(self.rng.pick(&[MemSize::B, MemSize::H, MemSize::W], MemSize::B)),
@@ -85,8 +96,41 @@ impl FnGen<'_> {
                 let src = if fetch && op != AtomicOp::CmpXchg { self.dst() } else { self.any() };
                 Insn::Atomic { size, op, fetch, dst: base, src, off }
             }
+            Access::BytePair => return self.byte_pair(base, off),
         };
         self.emit(insn);
+    }
+
+    /// The four instructions of a byte pair at `base + off`, in one of the
+    /// orders the analysis recognizes, high byte and halfword in one
+    /// register and the low byte in another (neither the base).
+    fn byte_pair(&mut self, base: Reg, off: i16) {
+        self.feature(Feature::BytePair);
+        let free: Vec<Reg> =
+            R.into_iter().filter(|r| *r != base && self.reserved & r.bit() == 0).collect();
+        if free.len() < 2 || off == i16::MAX {
+            let dst = self.dst();
+            self.emit(Insn::Load { size: MemSize::B, dst, src: base, off });
+            return;
+        }
+        let high = self.rng.pick(&free, free[0]);
+        let rest: Vec<Reg> = free.into_iter().filter(|r| *r != high).collect();
+        let low = self.rng.pick(&rest, rest[0]);
+        let width = |g: &mut Self| if g.rng.chance(50) { Width::W32 } else { Width::W64 };
+        let load_high = Insn::Load { size: MemSize::B, dst: high, src: base, off: off + 1 };
+        let load_low = Insn::Load { size: MemSize::B, dst: low, src: base, off };
+        let shift =
+            Insn::Alu { width: width(self), op: AluOp::Lsh, dst: high, src: Source::Imm(8) };
+        let merge =
+            Insn::Alu { width: width(self), op: AluOp::Or, dst: high, src: Source::Reg(low) };
+        let order = match self.rng.below(3) {
+            0 => [load_high, shift, load_low, merge],
+            1 => [load_low, load_high, shift, merge],
+            _ => [load_high, load_low, shift, merge],
+        };
+        for insn in order {
+            self.emit(insn);
+        }
     }
 
     pub(super) fn stack_access(&mut self) {
