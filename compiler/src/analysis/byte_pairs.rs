@@ -1,13 +1,14 @@
-//! Little-endian halfwords a program assembles from two byte loads.
+//! Halfwords a program assembles from two byte loads.
 //!
 //! C that reads a 16-bit field byte by byte (so that any address works),
-//! `p[0] | p[1] << 8`, reaches eBPF as four instructions in one block:
-//! two `ldxb` from adjacent offsets of one base, a shift of the high byte
-//! by 8 and an `or` of the low byte into it. A backend whose target loads
-//! a halfword from any address can replace them with one halfword load,
-//! once both bytes are known to be in bounds (a shared check, a proof, or
-//! a hoisted loop check); it still defines the low-byte register, as the
-//! program may read it later.
+//! `p[0] | p[1] << 8`, or in network order `p[0] << 8 | p[1]`, reaches
+//! eBPF as four instructions in one block: two `ldxb` from adjacent
+//! offsets of one base, a shift of the high byte by 8 and an `or` of the
+//! low byte into it. A backend whose target loads a halfword from any
+//! address can replace them with one halfword load (byte-swapped for
+//! network order), once both bytes are known to be in bounds (a shared
+//! check, a proof, or a hoisted loop check); it still defines the low-byte
+//! register, as the program may read it later.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,8 +28,11 @@ pub struct BytePair {
     pub high_at: usize,
     /// Register holding the address.
     pub base: Reg,
-    /// Offset of the low byte; the high byte is at `off + 1`.
+    /// Offset of the halfword: the lower of the two bytes' offsets.
     pub off: i16,
+    /// True if the high byte is the one at `off` (network byte order):
+    /// the value is the halfword at `off` with its bytes swapped.
+    pub big_endian: bool,
     /// Register that ends up with the halfword.
     pub high: Reg,
     /// Register that ends up with the low byte.
@@ -47,7 +51,7 @@ impl BytePair {
 
     /// The offset the byte load at `pc` (`first` or `second`) reads.
     pub fn offset_of(&self, pc: usize) -> i16 {
-        if pc == self.high_at {
+        if (pc == self.high_at) != self.big_endian {
             self.off + 1
         } else {
             self.off
@@ -106,13 +110,18 @@ fn pair(window: &[(usize, Insn)]) -> Option<BytePair> {
         _ => return None,
     };
     let distinct = high != low && high != base && low != base && base == base1;
-    let adjacent = lo_off.checked_add(1) == Some(hi_off);
-    (distinct && adjacent && hi_k < shift_at).then_some(BytePair {
+    let big_endian = match (lo_off.checked_add(1), hi_off.checked_add(1)) {
+        (Some(o), _) if o == hi_off => false,
+        (_, Some(o)) if o == lo_off => true,
+        _ => return None,
+    };
+    (distinct && hi_k < shift_at).then_some(BytePair {
         first,
         second,
         high_at,
         base,
-        off: lo_off,
+        off: lo_off.min(hi_off),
+        big_endian,
         high,
         low,
         low_dead: false,
@@ -163,6 +172,7 @@ mod tests {
             high_at,
             base: Reg::R1,
             off: 6,
+            big_endian: false,
             high: Reg::R3,
             low: Reg::R0,
             low_dead: false,
@@ -178,6 +188,24 @@ mod tests {
             assert_eq!(found[0].offset_of(high_at), 7);
             let low_at = if high_at == 0 { second } else { 0 };
             assert_eq!(found[0].offset_of(low_at), 6);
+        }
+    }
+
+    #[test]
+    fn network_order_pairs_are_found_in_each_order() {
+        let orders = [
+            "ldxb %r3, [%r1+6]\nlsh32 %r3, 8\nldxb %r0, [%r1+7]\nor32 %r3, %r0\n",
+            "ldxb %r0, [%r1+7]\nldxb %r3, [%r1+6]\nlsh %r3, 8\nor %r3, %r0\n",
+            "ldxb %r3, [%r1+6]\nldxb %r0, [%r1+7]\nlsh32 %r3, 8\nor32 %r3, %r0\n",
+        ];
+        for (src, (second, high_at)) in orders.iter().zip([(2, 0), (1, 1), (1, 0)]) {
+            let found = pairs_of(&format!("{src}exit\n"));
+            assert_eq!(found.len(), 1, "{src}");
+            let p = found[0];
+            assert!(p.big_endian, "{src}");
+            assert_eq!((p.off, p.second, p.high_at), (6, second, high_at), "{src}");
+            let low_at = if high_at == 0 { second } else { 0 };
+            assert_eq!((p.offset_of(high_at), p.offset_of(low_at)), (6, 7), "{src}");
         }
     }
 
@@ -201,9 +229,9 @@ mod tests {
     #[test]
     fn near_misses_are_left_alone() {
         let misses = [
-            // Not adjacent, or the wrong byte on top.
+            // Not adjacent, or the same byte twice.
             "ldxb %r3, [%r1+8]\nlsh32 %r3, 8\nldxb %r0, [%r1+6]\nor32 %r3, %r0\n",
-            "ldxb %r3, [%r1+6]\nlsh32 %r3, 8\nldxb %r0, [%r1+7]\nor32 %r3, %r0\n",
+            "ldxb %r3, [%r1+6]\nlsh32 %r3, 8\nldxb %r0, [%r1+6]\nor32 %r3, %r0\n",
             // Two bases, a base overwritten by the first load, a shift by 16.
             "ldxb %r3, [%r1+7]\nlsh32 %r3, 8\nldxb %r0, [%r2+6]\nor32 %r3, %r0\n",
             "ldxb %r1, [%r1+7]\nlsh32 %r1, 8\nldxb %r0, [%r1+6]\nor32 %r1, %r0\n",

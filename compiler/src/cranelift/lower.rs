@@ -821,7 +821,8 @@ impl Lower<'_, '_> {
         Ok(true)
     }
 
-    /// Lowers the byte pair starting at `pc` as one halfword load, if there
+    /// Lowers the byte pair starting at `pc` as one halfword load (and a
+    /// byte swap for network order), if there
     /// is one and the second byte needs no check of its own once the
     /// first's check (which covers its group) has passed.
     fn halfword_pair(&mut self, pc: usize) -> bool {
@@ -832,7 +833,13 @@ impl Lower<'_, '_> {
             return false;
         }
         let (p, _) = self.checked(pc, pair.base, pair.offset_of(pc), 1, false);
-        let half = self.b.ins().uload16(I64, flags(), p, i32::from(pair.off));
+        let half = if pair.big_endian {
+            let raw = self.b.ins().load(types::I16, flags(), p, i32::from(pair.off));
+            let swapped = self.b.ins().bswap(raw);
+            self.b.ins().uextend(I64, swapped)
+        } else {
+            self.b.ins().uload16(I64, flags(), p, i32::from(pair.off))
+        };
         let low = self.b.ins().band_imm_u(half, 0xff);
         self.set(pair.high, half);
         self.set(pair.low, low);

@@ -1,5 +1,6 @@
 //! Halfwords a program assembles from two byte loads
-//! ([`crate::analysis::byte_pairs`]) as one LDRH. ARMv7-M loads a
+//! ([`crate::analysis::byte_pairs`]) as one LDRH (and a REV16 for
+//! network order). ARMv7-M loads a
 //! halfword from any address while CCR.UNALIGN_TRP is clear, which the
 //! section then names in its needed features, as for `ldxh`.
 
@@ -37,6 +38,10 @@ impl Lowerer<'_> {
         self.cur_pc = last;
         let h = self.dlo(pair.high, R::R0);
         self.e(I::Mem { op: MemOp::Ldrh, rt: h, rn: base, off: disp });
+        if pair.big_endian {
+            // The upper halfword is zero, and stays zero.
+            self.e(I::Unary { op: UnOp::Rev16, rd: h, rm: h });
+        }
         self.put_lo(pair.high, h);
         self.zero_hi(pair.high);
         if !pair.low_dead {

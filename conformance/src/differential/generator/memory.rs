@@ -39,8 +39,8 @@ enum Access {
         op: AtomicOp,
         fetch: bool,
     },
-    /// `p[0] | p[1] << 8` from two byte loads, as C that reads a halfword
-    /// at any address compiles (`femtoc_compiler::analysis::byte_pairs`).
+    /// `p[0] | p[1] << 8` (or `p[0] << 8 | p[1]`) from two byte loads, as
+    /// C that reads a halfword at any address compiles (`femtoc_compiler::analysis::byte_pairs`).
     BytePair,
 }
 
@@ -117,8 +117,10 @@ impl FnGen<'_> {
         let rest: Vec<Reg> = free.into_iter().filter(|r| *r != high).collect();
         let low = self.rng.pick(&rest, rest[0]);
         let width = |g: &mut Self| if g.rng.chance(50) { Width::W32 } else { Width::W64 };
-        let load_high = Insn::Load { size: MemSize::B, dst: high, src: base, off: off + 1 };
-        let load_low = Insn::Load { size: MemSize::B, dst: low, src: base, off };
+        // Little-endian (the high byte after the low one) or network order.
+        let (high_off, low_off) = if self.rng.chance(50) { (off + 1, off) } else { (off, off + 1) };
+        let load_high = Insn::Load { size: MemSize::B, dst: high, src: base, off: high_off };
+        let load_low = Insn::Load { size: MemSize::B, dst: low, src: base, off: low_off };
         let shift =
             Insn::Alu { width: width(self), op: AluOp::Lsh, dst: high, src: Source::Imm(8) };
         let merge =
