@@ -107,6 +107,45 @@ fn pairs_across_the_context_edges_agree_in_every_order() {
     }
 }
 
+/// read_le32 as clang emits it, at offsets 4..=7 from r1: the pair, then
+/// the third and fourth bytes each shifted and or-ed in. `regs` names the
+/// low, third and fourth bytes' registers.
+fn word(regs: [&str; 3]) -> String {
+    let [low, third, fourth] = regs;
+    format!(
+        "ldxb %r3, [%r1+5]\nlsh32 %r3, 8\nldxb {low}, [%r1+4]\nor32 %r3, {low}\n\
+         ldxb {third}, [%r1+6]\nlsh32 {third}, 16\nor32 %r3, {third}\n\
+         ldxb {fourth}, [%r1+7]\nlsh {fourth}, 24\nor %r3, {fourth}\n"
+    )
+}
+
+#[test]
+fn words_across_the_context_edges_agree() {
+    // The word reads first - 4 .. first - 1 (r1 = context + first - 8).
+    let contexts: Vec<[u8; 16]> = (0..=21).map(|first| context(first, 0)).collect();
+    // Every byte's register read afterwards (r0 = word + low + third +
+    // fourth), the clang shape (one register for the three), and the
+    // fourth byte into the base.
+    let tails = [
+        (["%r4", "%r5", "%r6"], "mov %r0, %r3\nadd %r0, %r4\nadd %r0, %r5\nadd %r0, %r6\nexit\n"),
+        (["%r4", "%r4", "%r4"], "mov %r0, %r3\nexit\n"),
+        (["%r4", "%r5", "%r1"], "mov %r0, %r1\nlsh %r0, 32\nor %r0, %r3\nexit\n"),
+    ];
+    for (k, (regs, tail)) in tails.iter().enumerate() {
+        let src = format!("ldxb %r2, [%r1+0]\nadd %r1, %r2\nadd %r1, -8\n{}{tail}", word(*regs));
+        let results = agree(&format!("word {k}"), &src, &contexts);
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 13, "word {k}: {results:?}");
+        assert!(results[4..=16].iter().all(Result::is_ok), "word {k}");
+        // The first load reads the second byte: the first fault is there
+        // when it is out, else at the first byte out in program order.
+        let faults: Vec<Option<i64>> =
+            [0, 1, 2, 3, 17, 18, 19, 20].iter().map(|&f| fault_at(&results[f])).collect();
+        let want = [-3, -2, -1, -1, 16, 16, 16, 17].map(Some);
+        assert_eq!(faults, want, "word {k}");
+    }
+}
+
 #[test]
 fn pairs_in_loops_agree_when_the_walk_leaves_the_context() {
     let mut contexts = Vec::new();

@@ -68,6 +68,7 @@ fn generator_reports_every_feature_class() {
 fn generated_byte_pairs_are_ones_the_backends_combine() {
     let mut with_feature = 0;
     let mut found = 0;
+    let mut words = 0;
     for c in cases().iter().filter(|c| c.features.contains(Feature::BytePair)) {
         let Ok(verified) = &c.verified else { continue };
         with_feature += 1;
@@ -76,8 +77,10 @@ fn generated_byte_pairs_are_ones_the_backends_combine() {
         let leaders = verified.blocks.iter().map(|b| b.start as usize).collect();
         let pairs = femtoc_compiler::analysis::byte_pairs::byte_pairs(&insns, &leaders);
         found += usize::from(!pairs.is_empty());
+        words += pairs.values().filter(|p| p.bytes() == 4).count();
     }
     assert!(with_feature >= 50, "{with_feature} cases with byte pairs");
+    assert!(words >= 10, "{words} little-endian words");
     assert_eq!(found, with_feature, "every generated pair is recognized");
 }
 

@@ -9,6 +9,10 @@
 //! network order), once both bytes are known to be in bounds (a shared
 //! check, a proof, or a hoisted loop check); it still defines the low-byte
 //! register, as the program may read it later.
+//!
+//! A little-endian word read the same way, `| p[2] << 16 | p[3] << 24`
+//! after the pair, adds two triples (`ldxb`, shift by 16 or 24, `or`):
+//! the ten instructions become one word load (a [`WordTail`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,12 +45,73 @@ pub struct BytePair {
     /// the register before any read of it (a backend without dead-code
     /// elimination then skips it).
     pub low_dead: bool,
+    /// The rest of a little-endian word, if the pair starts one.
+    pub word: Option<WordTail>,
+}
+
+/// The third and fourth bytes of a little-endian word: `ldxb`, a shift by
+/// 16 (24), an `or` into the pair's register, each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WordTail {
+    /// Register of the third byte, shifted left by 16.
+    pub third: Reg,
+    /// Register of the fourth byte, shifted left by 24.
+    pub fourth: Reg,
+    /// Whether each is read after the word (as for `low_dead`).
+    pub third_dead: bool,
+    /// See `third_dead`.
+    pub fourth_dead: bool,
 }
 
 impl BytePair {
     /// The pc after the pattern's last instruction.
     pub fn end(&self) -> usize {
-        self.first + 4
+        self.first + if self.word.is_some() { 10 } else { 4 }
+    }
+
+    /// Bytes loaded: 2 or 4.
+    pub fn bytes(&self) -> u32 {
+        if self.word.is_some() {
+            4
+        } else {
+            2
+        }
+    }
+
+    /// The byte loads after the first, as (pc, offset).
+    pub fn later_loads(&self) -> Vec<(usize, i16)> {
+        let mut out = vec![(self.second, self.offset_of(self.second))];
+        if self.word.is_some() {
+            out.extend([(self.first + 4, self.off + 2), (self.first + 7, self.off + 3)]);
+        }
+        out
+    }
+
+    /// The registers besides `high` that the program reads afterwards,
+    /// with the pc of the instruction that last writes each and the mask
+    /// that takes its value from the loaded one (its byte, in place).
+    pub fn lanes(&self) -> Vec<(Reg, usize, u32)> {
+        let low_at = if self.high_at == self.first { self.second } else { self.first };
+        let mut out = Vec::new();
+        match self.word {
+            None => {
+                if !self.low_dead {
+                    out.push((self.low, low_at, 0xff));
+                }
+            }
+            Some(w) => {
+                if !self.low_dead && self.low != w.third && self.low != w.fourth {
+                    out.push((self.low, low_at, 0xff));
+                }
+                if !w.third_dead && w.third != w.fourth {
+                    out.push((w.third, self.first + 5, 0xff_0000));
+                }
+                if !w.fourth_dead {
+                    out.push((w.fourth, self.first + 8, 0xff00_0000));
+                }
+            }
+        }
+        out
     }
 
     /// The offset the byte load at `pc` (`first` or `second`) reads.
@@ -71,9 +136,17 @@ pub fn byte_pairs(insns: &[(usize, Insn)], leaders: &BTreeSet<usize>) -> BTreeMa
         let inside = (first + 1..first + 4).all(|pc| !leaders.contains(&pc));
         match (consecutive && inside).then(|| pair(window)).flatten() {
             Some(mut p) => {
-                p.low_dead = overwritten_before_read(&insns[i + 4..], p.low, leaders);
+                let tail_window = insns.get(i + 4..i + 10).unwrap_or_default();
+                p.word = word_tail(&p, tail_window, leaders);
+                let rest = insns.get(i + (p.end() - first)..).unwrap_or_default();
+                let dead = |r| overwritten_before_read(rest, r, leaders);
+                p.low_dead = dead(p.low);
+                if let Some(w) = &mut p.word {
+                    w.third_dead = dead(w.third);
+                    w.fourth_dead = dead(w.fourth);
+                }
                 out.insert(first, p);
-                i += 4;
+                i += p.end() - first;
             }
             None => i += 1,
         }
@@ -125,7 +198,41 @@ fn pair(window: &[(usize, Insn)]) -> Option<BytePair> {
         high,
         low,
         low_dead: false,
+        word: None,
     })
+}
+
+/// The tail of a little-endian word after the pair `p`, if `window` (the
+/// six instructions after it) is one: the third byte, shifted by 16 and
+/// or-ed in, then the fourth, shifted by 24 and or-ed in, neither into the
+/// pair's register and the third not into the base (the fourth's load
+/// still reads it). The fourth may overwrite the base: the word is loaded
+/// before any of these registers is written.
+fn word_tail(
+    p: &BytePair,
+    window: &[(usize, Insn)],
+    leaders: &BTreeSet<usize>,
+) -> Option<WordTail> {
+    if p.big_endian || window.len() < 6 {
+        return None;
+    }
+    let start = p.first + 4;
+    let in_block = window.iter().enumerate().all(|(k, &(pc, _))| pc == start + k)
+        && (start..start + 6).all(|pc| !leaders.contains(&pc));
+    if !in_block {
+        return None;
+    }
+    let triple = |part: &[(usize, Insn)], off: i16, amount: i32| -> Option<Reg> {
+        let Insn::Load { size: MemSize::B, dst, src, off: o } = part[0].1 else { return None };
+        let shifted = matches!(part[1].1,
+            Insn::Alu { op: AluOp::Lsh, dst: d, src: Source::Imm(k), .. } if d == dst && k == amount);
+        let merged = matches!(part[2].1,
+            Insn::Alu { op: AluOp::Or, dst: d, src: Source::Reg(r), .. } if d == p.high && r == dst);
+        (src == p.base && o == off && dst != p.high && shifted && merged).then_some(dst)
+    };
+    let third = triple(&window[..3], p.off.checked_add(2)?, 16)?;
+    let fourth = triple(&window[3..], p.off.checked_add(3)?, 24)?;
+    (third != p.base).then_some(WordTail { third, fourth, third_dead: false, fourth_dead: false })
 }
 
 /// True if the instructions from the start of `rest` write `r` before
@@ -176,6 +283,7 @@ mod tests {
             high: Reg::R3,
             low: Reg::R0,
             low_dead: false,
+            word: None,
         };
         let orders = [
             "ldxb %r3, [%r1+7]\nlsh32 %r3, 8\nldxb %r0, [%r1+6]\nor32 %r3, %r0\n",
@@ -207,6 +315,37 @@ mod tests {
             let low_at = if high_at == 0 { second } else { 0 };
             assert_eq!((p.offset_of(high_at), p.offset_of(low_at)), (6, 7), "{src}");
         }
+    }
+
+    #[test]
+    fn a_little_endian_word_is_one_pattern() {
+        // read_le32 as clang emits it (sort.c): the fourth byte reuses the
+        // third's register, which the store does not read.
+        let word = "ldxb %r6, [%r1-2]\nlsh32 %r6, 8\nldxb %r7, [%r1-3]\nor32 %r6, %r7\n\
+                    ldxb %r7, [%r1-1]\nlsh32 %r7, 16\nor32 %r6, %r7\n\
+                    ldxb %r7, [%r1+0]\nlsh32 %r7, 24\nor32 %r6, %r7\n";
+        let found = pairs_of(&format!("{word}stxw [%r10-4], %r6\nmov %r0, %r7\nexit\n"));
+        assert_eq!(found.len(), 1);
+        let p = found[0];
+        assert_eq!((p.off, p.bytes(), p.end()), (-3, 4, 10));
+        assert_eq!(p.later_loads(), vec![(2, -3), (4, -1), (7, 0)]);
+        let tail = p.word.expect("a word");
+        assert_eq!((tail.third, tail.fourth), (Reg::R7, Reg::R7));
+        // r7 is read (by the move) and holds the fourth byte in place.
+        assert_eq!(p.lanes(), vec![(Reg::R7, 8, 0xff00_0000)]);
+        let dead = pairs_of(&format!("{word}mov %r7, 1\nmov %r0, %r6\nexit\n"));
+        assert_eq!(dead[0].lanes(), vec![]);
+        // The third byte into the base, or shifted by 24: a pair, then
+        // nothing the analysis takes.
+        let into_base = word.replace(
+            "ldxb %r7, [%r1-1]\nlsh32 %r7, 16\nor32 %r6, %r7",
+            "ldxb %r1, [%r1-1]\nlsh32 %r1, 16\nor32 %r6, %r1",
+        );
+        let found = pairs_of(&format!("{into_base}exit\n"));
+        assert_eq!(found.iter().map(|p| p.bytes()).collect::<Vec<_>>(), vec![2]);
+        let wrong_shift = word.replace("lsh32 %r7, 16", "lsh32 %r7, 24");
+        let found = pairs_of(&format!("{wrong_shift}exit\n"));
+        assert_eq!(found.iter().map(|p| p.bytes()).collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]

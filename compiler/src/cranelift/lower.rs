@@ -737,7 +737,7 @@ impl Lower<'_, '_> {
                 let v = self.b.ins().iadd_imm_s(base, i64::from(offset));
                 self.set(dst, v);
             }
-            Insn::Load { .. } if self.halfword_pair(pc) => {}
+            Insn::Load { .. } if self.assembled_load(pc) => {}
             Insn::Load { size, dst, src, off } => {
                 let (p, o) = self.checked(pc, src, off, size.bytes(), false);
                 let fl = flags();
@@ -821,28 +821,33 @@ impl Lower<'_, '_> {
         Ok(true)
     }
 
-    /// Lowers the byte pair starting at `pc` as one halfword load (and a
-    /// byte swap for network order), if there
-    /// is one and the second byte needs no check of its own once the
-    /// first's check (which covers its group) has passed.
-    fn halfword_pair(&mut self, pc: usize) -> bool {
+    /// Lowers the byte pair (or little-endian word) starting at `pc` as
+    /// one load (and a byte swap for network order), if there is one and
+    /// its later bytes need no check of their own once the first one's
+    /// check (which covers its group) has passed.
+    fn assembled_load(&mut self, pc: usize) -> bool {
         let Some(pair) = self.pairs.get(&pc).copied() else {
             return false;
         };
-        if !self.skips_check(pair.second, pair.base, pair.offset_of(pair.second), 1) {
+        if !pair.later_loads().iter().all(|&(at, off)| self.skips_check(at, pair.base, off, 1)) {
             return false;
         }
         let (p, _) = self.checked(pc, pair.base, pair.offset_of(pc), 1, false);
-        let half = if pair.big_endian {
-            let raw = self.b.ins().load(types::I16, flags(), p, i32::from(pair.off));
-            let swapped = self.b.ins().bswap(raw);
-            self.b.ins().uextend(I64, swapped)
-        } else {
-            self.b.ins().uload16(I64, flags(), p, i32::from(pair.off))
+        let off = i32::from(pair.off);
+        let value = match (pair.bytes(), pair.big_endian) {
+            (4, _) => self.b.ins().uload32(flags(), p, off),
+            (_, true) => {
+                let raw = self.b.ins().load(types::I16, flags(), p, off);
+                let swapped = self.b.ins().bswap(raw);
+                self.b.ins().uextend(I64, swapped)
+            }
+            _ => self.b.ins().uload16(I64, flags(), p, off),
         };
-        let low = self.b.ins().band_imm_u(half, 0xff);
-        self.set(pair.high, half);
-        self.set(pair.low, low);
+        for (r, _, mask) in pair.lanes() {
+            let lane = self.b.ins().band_imm_u(value, i64::from(mask));
+            self.set(r, lane);
+        }
+        self.set(pair.high, value);
         self.lowered_pair = Some(pair);
         true
     }

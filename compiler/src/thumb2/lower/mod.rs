@@ -747,7 +747,7 @@ impl<'p> Lowerer<'p> {
         if fused.is_some_and(|last| d.pc <= last) {
             return Ok(());
         }
-        if let Some(last) = self.halfword_pair(d.pc, func) {
+        if let Some(last) = self.assembled_load(d.pc, func) {
             *fused = Some(last);
             return Ok(());
         }

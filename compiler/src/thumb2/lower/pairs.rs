@@ -1,6 +1,6 @@
-//! Halfwords a program assembles from two byte loads
+//! Halfwords and little-endian words a program assembles from byte loads
 //! ([`crate::analysis::byte_pairs`]) as one LDRH (and a REV16 for
-//! network order). ARMv7-M loads a
+//! network order) or LDR. ARMv7-M loads a
 //! halfword from any address while CCR.UNALIGN_TRP is clear, which the
 //! section then names in its needed features, as for `ldxh`.
 
@@ -8,23 +8,24 @@ use femtoc_isa::insn::MemSize;
 use femtoc_isa::FunctionInfo;
 use femtoc_runtime::engine::Features;
 
-use super::super::insn::{MemOp, Reg, Thumb2Insn as I, UnOp};
-use super::{EReg, Lowerer};
+use super::super::insn::{DpOp, MemOp, Reg, Thumb2Insn as I, UnOp};
+use super::{EReg, Keep, Lowerer};
 
 use Reg as R;
 
 impl Lowerer<'_> {
-    /// Lowers the byte pair that starts at `pc`, if there is one and its
-    /// second byte needs no check of its own (the first one's check covers
-    /// both, or neither is checked here); returns the pc of its last
-    /// instruction.
-    pub(super) fn halfword_pair(&mut self, pc: usize, func: &FunctionInfo) -> Option<usize> {
+    /// Lowers the byte pair (or little-endian word) that starts at `pc`,
+    /// if there is one and its later bytes need no check of their own
+    /// (the first one's check covers them all, or none is checked here);
+    /// returns the pc of its last instruction.
+    pub(super) fn assembled_load(&mut self, pc: usize, func: &FunctionInfo) -> Option<usize> {
         let pair = self.pairs.get(&pc).copied()?;
-        // The halfword's offset must encode wherever the bytes' did.
+        // The load's offset must encode wherever the bytes' did.
         if !(-254..=4087).contains(&pair.off) {
             return None;
         }
-        if !self.check_covered(pair.second, func, pair.base, pair.offset_of(pair.second)) {
+        if !pair.later_loads().iter().all(|&(at, off)| self.check_covered(at, func, pair.base, off))
+        {
             return None;
         }
         self.cur_pc = pc;
@@ -32,27 +33,33 @@ impl Lowerer<'_> {
         let (base, disp) = self.address(pc, func, pair.base, first_off, MemSize::B, false);
         self.features |= Features::UNALIGNED_ACCESS;
         let disp = disp + i32::from(pair.off) - i32::from(first_off);
-        // Each register is written as its own instruction writes it: the
-        // halfword where the `or` defines it, the low byte at its load.
+        // Each register is written as its own last instruction writes it:
+        // the loaded value where the last `or` defines it.
         let last = pair.end() - 1;
         self.cur_pc = last;
-        let h = self.dlo(pair.high, R::R0);
-        self.e(I::Mem { op: MemOp::Ldrh, rt: h, rn: base, off: disp });
+        let v = self.dlo(pair.high, R::R0);
+        let op = if pair.bytes() == 4 { MemOp::Ldr } else { MemOp::Ldrh };
+        self.e(I::Mem { op, rt: v, rn: base, off: disp });
         if pair.big_endian {
             // The upper halfword is zero, and stays zero.
-            self.e(I::Unary { op: UnOp::Rev16, rd: h, rm: h });
+            self.e(I::Unary { op: UnOp::Rev16, rd: v, rm: v });
         }
-        self.put_lo(pair.high, h);
+        self.put_lo(pair.high, v);
         self.zero_hi(pair.high);
-        if !pair.low_dead {
-            self.cur_pc = if pair.high_at == pair.first { pair.second } else { pair.first };
-            let l = self.dlo(pair.low, R::R1);
-            self.e(I::Unary { op: UnOp::Uxtb, rd: l, rm: h });
-            self.put_lo(pair.low, l);
-            self.zero_hi(pair.low);
+        for (r, at, mask) in pair.lanes() {
+            self.cur_pc = at;
+            let l = self.dlo(r, R::R1);
+            if mask == 0xff {
+                self.e(I::Unary { op: UnOp::Uxtb, rd: l, rm: v });
+            } else {
+                self.e(I::DpImm { op: DpOp::And, s: Keep, rd: l, rn: v, imm: mask });
+            }
+            self.put_lo(r, l);
+            self.zero_hi(r);
         }
         self.cur_pc = last;
-        if self.zero_flag_of.is_some_and(|r| r == pair.high || r == pair.low) {
+        let written = |r: EReg| r == pair.high || pair.lanes().iter().any(|l| l.0 == r);
+        if self.zero_flag_of.is_some_and(written) {
             self.zero_flag_of = None;
         }
         Some(last)

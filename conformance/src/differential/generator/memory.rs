@@ -108,7 +108,7 @@ impl FnGen<'_> {
         self.feature(Feature::BytePair);
         let free: Vec<Reg> =
             R.into_iter().filter(|r| *r != base && self.reserved & r.bit() == 0).collect();
-        if free.len() < 2 || off == i16::MAX {
+        if free.len() < 2 || off >= i16::MAX - 1 {
             let dst = self.dst();
             self.emit(Insn::Load { size: MemSize::B, dst, src: base, off });
             return;
@@ -132,6 +132,19 @@ impl FnGen<'_> {
         };
         for insn in order {
             self.emit(insn);
+        }
+        // A little-endian word: the third and fourth bytes shifted by 16
+        // and 24 and or-ed in, in registers that may repeat the low one.
+        if high_off == off + 1 && off <= i16::MAX - 3 && self.rng.chance(40) {
+            for (k, amount) in [(2, 16), (3, 24)] {
+                let lane = self.rng.pick(&rest, low);
+                let (shift_width, or_width) = (width(self), width(self));
+                self.emit(Insn::Load { size: MemSize::B, dst: lane, src: base, off: off + k });
+                let amount = Source::Imm(amount);
+                self.emit(Insn::Alu { width: shift_width, op: AluOp::Lsh, dst: lane, src: amount });
+                let lane = Source::Reg(lane);
+                self.emit(Insn::Alu { width: or_width, op: AluOp::Or, dst: high, src: lane });
+            }
         }
     }
 
