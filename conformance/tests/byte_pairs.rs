@@ -146,6 +146,40 @@ fn words_across_the_context_edges_agree() {
     }
 }
 
+/// Network-order words at offsets 4..=7 from r1, in the value r3: as
+/// clang emits `p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]`, and
+/// accumulated as `v = v << 8 | p[k]`.
+const NETWORK_WORDS: [&str; 2] = [
+    "ldxb %r2, [%r1+4]\nlsh32 %r2, 24\nldxb %r3, [%r1+5]\nlsh32 %r3, 16\nor32 %r3, %r2\n\
+     ldxb %r2, [%r1+6]\nlsh32 %r2, 8\nor32 %r3, %r2\nldxb %r4, [%r1+7]\nor32 %r3, %r4\n",
+    "ldxb %r2, [%r1+4]\nlsh32 %r2, 8\nldxb %r3, [%r1+5]\nor32 %r3, %r2\nlsh32 %r3, 8\n\
+     ldxb %r4, [%r1+6]\nor32 %r3, %r4\nlsh32 %r3, 8\nldxb %r4, [%r1+7]\nor32 %r3, %r4\n",
+];
+
+#[test]
+fn network_order_words_agree_with_their_bytes_read_or_not() {
+    let contexts: Vec<[u8; 16]> = (0..=21).map(|first| context(first, 0)).collect();
+    // The word alone, or the word with r2 and r4 (each byte left there).
+    let tails =
+        ["mov %r0, %r3\nexit\n", "mov %r0, %r2\nlsh %r0, 32\nor %r0, %r3\nadd %r0, %r4\nexit\n"];
+    for (k, w) in NETWORK_WORDS.iter().enumerate() {
+        for (t, tail) in tails.iter().enumerate() {
+            let src = format!("ldxb %r2, [%r1+0]\nadd %r1, %r2\nadd %r1, -8\n{w}{tail}");
+            let results = agree(&format!("network word {k}, tail {t}"), &src, &contexts);
+            assert!(results[4..=16].iter().all(Result::is_ok), "network word {k}, tail {t}");
+            let c = &contexts[8];
+            let word = u64::from(u32::from_be_bytes([c[4], c[5], c[6], c[7]]));
+            if t == 0 {
+                assert_eq!(results[8], Ok(word), "network word {k}");
+            }
+            // The first load reads the first byte.
+            let faults: Vec<Option<i64>> =
+                [0, 3, 17, 20].iter().map(|&f| fault_at(&results[f])).collect();
+            assert_eq!(faults, [-4, -1, 16, 16].map(Some), "network word {k}, tail {t}");
+        }
+    }
+}
+
 #[test]
 fn pairs_in_loops_agree_when_the_walk_leaves_the_context() {
     let mut contexts = Vec::new();

@@ -68,19 +68,22 @@ fn generator_reports_every_feature_class() {
 fn generated_byte_pairs_are_ones_the_backends_combine() {
     let mut with_feature = 0;
     let mut found = 0;
-    let mut words = 0;
+    let mut words = [0; 2];
     for c in cases().iter().filter(|c| c.features.contains(Feature::BytePair)) {
         let Ok(verified) = &c.verified else { continue };
         with_feature += 1;
         let insns: Vec<(usize, Insn)> =
             decode_all(&c.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
         let leaders = verified.blocks.iter().map(|b| b.start as usize).collect();
-        let pairs = femtoc_compiler::analysis::byte_pairs::byte_pairs(&insns, &leaders);
+        let entry_end = verified.functions.first().map_or(0, |f| f.end as usize);
+        let pairs = femtoc_compiler::analysis::byte_pairs::byte_pairs(&insns, &leaders, entry_end);
         found += usize::from(!pairs.is_empty());
-        words += pairs.values().filter(|p| p.bytes() == 4).count();
+        for p in pairs.values().filter(|p| p.bytes() == 4) {
+            words[usize::from(p.big_endian)] += 1;
+        }
     }
     assert!(with_feature >= 50, "{with_feature} cases with byte pairs");
-    assert!(words >= 10, "{words} little-endian words");
+    assert!(words.iter().all(|&n| n >= 10), "{words:?} little-endian and network-order words");
     assert_eq!(found, with_feature, "every generated pair is recognized");
 }
 

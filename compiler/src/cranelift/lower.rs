@@ -313,7 +313,10 @@ pub(crate) fn lower(
     // bytes stay bytes.
     let pairs = match engine {
         Engine::Riscv64gc => BTreeMap::new(),
-        _ => byte_pairs(&insns, &leaders),
+        _ => {
+            let entry_end = program.functions.first().map_or(0, |f| f.end as usize);
+            byte_pairs(&insns, &leaders, entry_end)
+        }
     };
     let mut used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
     let mut hoisted = BTreeMap::new();
@@ -821,10 +824,10 @@ impl Lower<'_, '_> {
         Ok(true)
     }
 
-    /// Lowers the byte pair (or little-endian word) starting at `pc` as
-    /// one load (and a byte swap for network order), if there is one and
-    /// its later bytes need no check of their own once the first one's
-    /// check (which covers its group) has passed.
+    /// Lowers the run of byte loads starting at `pc` that assembles a
+    /// halfword or word as one load (and a byte swap for network order),
+    /// if there is one and its later bytes need no check of their own once
+    /// the first one's check (which covers its group) has passed.
     fn assembled_load(&mut self, pc: usize) -> bool {
         let Some(pair) = self.pairs.get(&pc).copied() else {
             return false;
@@ -835,13 +838,14 @@ impl Lower<'_, '_> {
         let (p, _) = self.checked(pc, pair.base, pair.offset_of(pc), 1, false);
         let off = i32::from(pair.off);
         let value = match (pair.bytes(), pair.big_endian) {
-            (4, _) => self.b.ins().uload32(flags(), p, off),
-            (_, true) => {
-                let raw = self.b.ins().load(types::I16, flags(), p, off);
+            (4, false) => self.b.ins().uload32(flags(), p, off),
+            (2, false) => self.b.ins().uload16(I64, flags(), p, off),
+            (bytes, _) => {
+                let ty = if bytes == 4 { I32 } else { types::I16 };
+                let raw = self.b.ins().load(ty, flags(), p, off);
                 let swapped = self.b.ins().bswap(raw);
                 self.b.ins().uextend(I64, swapped)
             }
-            _ => self.b.ins().uload16(I64, flags(), p, off),
         };
         for (r, _, mask) in pair.lanes() {
             let lane = self.b.ins().band_imm_u(value, i64::from(mask));

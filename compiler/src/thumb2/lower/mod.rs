@@ -878,7 +878,8 @@ impl<'p> Lowerer<'p> {
         // targets and the slots after jumps and exits.
         self.leaders = self.prog.blocks.iter().map(|b| b.start as usize).collect();
         self.hints = regions::regions(&insns, &starts);
-        self.pairs = byte_pairs(&insns, &self.leaders);
+        let entry_end = self.prog.functions.first().map_or(0, |f| f.end as usize);
+        self.pairs = byte_pairs(&insns, &self.leaders, entry_end);
         let leaders = &self.leaders;
         let prog = self.prog.as_ref();
         let checked = |pc: usize, insn: &Insn| {

@@ -1,6 +1,6 @@
-//! Halfwords and little-endian words a program assembles from byte loads
-//! ([`crate::analysis::byte_pairs`]) as one LDRH (and a REV16 for
-//! network order) or LDR. ARMv7-M loads a
+//! Halfwords and words a program assembles from byte loads
+//! ([`crate::analysis::byte_pairs`]) as one LDRH or LDR (and a REV16 or
+//! REV for network order). ARMv7-M loads a
 //! halfword from any address while CCR.UNALIGN_TRP is clear, which the
 //! section then names in its needed features, as for `ldxh`.
 
@@ -14,8 +14,9 @@ use super::{EReg, Keep, Lowerer};
 use Reg as R;
 
 impl Lowerer<'_> {
-    /// Lowers the byte pair (or little-endian word) that starts at `pc`,
-    /// if there is one and its later bytes need no check of their own
+    /// Lowers the run of byte loads that starts at `pc` and assembles a
+    /// halfword or word, if there is one and its later bytes need no check
+    /// of their own
     /// (the first one's check covers them all, or none is checked here);
     /// returns the pc of its last instruction.
     pub(super) fn assembled_load(&mut self, pc: usize, func: &FunctionInfo) -> Option<usize> {
@@ -40,9 +41,11 @@ impl Lowerer<'_> {
         let v = self.dlo(pair.high, R::R0);
         let op = if pair.bytes() == 4 { MemOp::Ldr } else { MemOp::Ldrh };
         self.e(I::Mem { op, rt: v, rn: base, off: disp });
-        if pair.big_endian {
+        match (pair.big_endian, pair.bytes()) {
+            (false, _) => {}
             // The upper halfword is zero, and stays zero.
-            self.e(I::Unary { op: UnOp::Rev16, rd: v, rm: v });
+            (true, 2) => self.e(I::Unary { op: UnOp::Rev16, rd: v, rm: v }),
+            (true, _) => self.e(I::Unary { op: UnOp::Rev, rd: v, rm: v }),
         }
         self.put_lo(pair.high, v);
         self.zero_hi(pair.high);

@@ -133,6 +133,19 @@ impl FnGen<'_> {
         for insn in order {
             self.emit(insn);
         }
+        // A network-order word accumulated as `v = v << 8 | p[k]`, which
+        // leaves the earlier bytes' registers out of place.
+        if high_off == off && off <= i16::MAX - 3 && self.rng.chance(40) {
+            for k in [2, 3] {
+                let lane = self.rng.pick(&rest, low);
+                let (shift_width, or_width) = (width(self), width(self));
+                let eight = Source::Imm(8);
+                self.emit(Insn::Alu { width: shift_width, op: AluOp::Lsh, dst: high, src: eight });
+                self.emit(Insn::Load { size: MemSize::B, dst: lane, src: base, off: off + k });
+                let lane = Source::Reg(lane);
+                self.emit(Insn::Alu { width: or_width, op: AluOp::Or, dst: high, src: lane });
+            }
+        }
         // A little-endian word: the third and fourth bytes shifted by 16
         // and 24 and or-ed in, in registers that may repeat the low one.
         if high_off == off + 1 && off <= i16::MAX - 3 && self.rng.chance(40) {
