@@ -74,9 +74,7 @@ fn generated_byte_pairs_are_ones_the_backends_combine() {
         with_feature += 1;
         let insns: Vec<(usize, Insn)> =
             decode_all(&c.program.code).flatten().map(|d| (d.pc, d.insn)).collect();
-        let leaders = verified.blocks.iter().map(|b| b.start as usize).collect();
-        let entry_end = verified.functions.first().map_or(0, |f| f.end as usize);
-        let pairs = femtoc_compiler::analysis::byte_pairs::byte_pairs(&insns, &leaders, entry_end);
+        let pairs = femtoc_compiler::analysis::byte_pairs::byte_pairs(verified, &insns);
         found += usize::from(!pairs.is_empty());
         for p in pairs.values().filter(|p| p.bytes() == 4) {
             words[usize::from(p.big_endian)] += 1;

@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use femtoc_isa::insn::{AluOp, Insn, MemSize, Reg, Source};
+use femtoc_isa::verifier::VerifiedProgram;
 
 use super::webs::reads;
 use super::zext::written;
@@ -37,7 +38,7 @@ pub struct BytePair {
     /// pc of the run's first instruction (a byte load).
     pub first: usize,
     /// pc after the run's last instruction (the completing `or`).
-    pub end: usize,
+    end: usize,
     /// Register holding the address.
     pub base: Reg,
     /// Offset of the lowest byte.
@@ -92,12 +93,20 @@ impl BytePair {
 /// the offset of the memory byte in it, or zero bits.
 type Lanes = [Option<i16>; 4];
 
+/// The runs of `prog`, whose instructions `insns` are, by the pc of their
+/// first instruction.
+pub fn byte_pairs(prog: &VerifiedProgram, insns: &[(usize, Insn)]) -> BTreeMap<usize, BytePair> {
+    let leaders = prog.blocks.iter().map(|b| b.start as usize).collect();
+    let entry_end = prog.functions.first().map_or(0, |f| f.end as usize);
+    runs(insns, &leaders, entry_end)
+}
+
 /// Runs by the pc of their first instruction. `leaders` are the pcs that
 /// start basic blocks: no run has one after its first pc. `entry_end` is
 /// the end of the entry function, whose `exit` ends the program (only r0
 /// leaves it); a local function's `exit` returns r0..r5 to its caller (a
 /// helper call there may pass them on) and restores r6..r9.
-pub fn byte_pairs(
+fn runs(
     insns: &[(usize, Insn)],
     leaders: &BTreeSet<usize>,
     entry_end: usize,
@@ -305,7 +314,7 @@ mod tests {
     fn pairs_of(src: &str) -> Vec<BytePair> {
         let program = assemble(src).expect("assembles");
         let insns = decoded(&program.code);
-        byte_pairs(&insns, &BTreeSet::from([0]), insns.len()).into_values().collect()
+        runs(&insns, &BTreeSet::from([0]), insns.len()).into_values().collect()
     }
 
     /// (off, bytes, big-endian, high, end, later loads, lanes) of the one run
@@ -426,7 +435,7 @@ mod tests {
         };
         let lanes = |low: &str, entry_end: usize| {
             let insns = decoded(&assemble(&src(low)).expect("assembles").code);
-            let found = byte_pairs(&insns, &BTreeSet::from([0]), entry_end);
+            let found = runs(&insns, &BTreeSet::from([0]), entry_end);
             found.values().map(|p| p.lanes().len()).collect::<Vec<_>>()
         };
         // The program's exit: only r0 leaves. A local function's: r0..r5
@@ -465,7 +474,7 @@ mod tests {
             assemble("ldxb %r3, [%r1+7]\nlsh32 %r3, 8\nldxb %r0, [%r1+6]\nor32 %r3, %r0\nexit\n")
                 .expect("assembles");
         let insns = decoded(&program.code);
-        assert!(byte_pairs(&insns, &BTreeSet::from([0, 2]), 5).is_empty());
-        assert_eq!(byte_pairs(&insns, &BTreeSet::from([0, 4]), 5).len(), 1);
+        assert!(runs(&insns, &BTreeSet::from([0, 2]), 5).is_empty());
+        assert_eq!(runs(&insns, &BTreeSet::from([0, 4]), 5).len(), 1);
     }
 }

@@ -313,10 +313,7 @@ pub(crate) fn lower(
     // bytes stay bytes.
     let pairs = match engine {
         Engine::Riscv64gc => BTreeMap::new(),
-        _ => {
-            let entry_end = program.functions.first().map_or(0, |f| f.end as usize);
-            byte_pairs(&insns, &leaders, entry_end)
-        }
+        _ => byte_pairs(program, &insns),
     };
     let mut used = checked_accesses(&insns, &likely, &unchecked, &program.functions, &groups);
     let mut hoisted = BTreeMap::new();
@@ -616,9 +613,10 @@ struct Lower<'f, 'p> {
     groups: BTreeMap<usize, Vec<Member>>,
     /// Loads an earlier load of their group checks.
     covered: BTreeSet<usize>,
-    /// Halfwords assembled from two byte loads, by their first pc.
+    /// Runs of byte loads that assemble a halfword or word, by their
+    /// first pc.
     pairs: BTreeMap<usize, BytePair>,
-    /// The pair lowered last: its later instructions were lowered with it.
+    /// The run lowered last: its later instructions were lowered with it.
     lowered_pair: Option<BytePair>,
     fault: Block,
     budget_out: Block,
@@ -856,7 +854,7 @@ impl Lower<'_, '_> {
         true
     }
 
-    /// True for the instructions after the first of the pair lowered last.
+    /// True for the instructions after the first of the run lowered last.
     fn inside_lowered_pair(&self, pc: usize) -> bool {
         self.lowered_pair.is_some_and(|p| pc > p.first && pc < p.end())
     }

@@ -67,7 +67,7 @@ pub enum Feature {
     /// A helper call right after a local call, passing what the callee left
     /// in r2..r5.
     HelperArgsFromCallee,
-    /// Two byte loads assembled into a little-endian halfword.
+    /// Byte loads assembled into a halfword or word, in either byte order.
     BytePair,
 }
 

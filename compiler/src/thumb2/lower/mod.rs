@@ -157,7 +157,8 @@ pub struct Lowerer<'p> {
     /// of the first, and the later ones.
     groups: BTreeMap<usize, Vec<Member>>,
     covered: BTreeSet<usize>,
-    /// Halfwords assembled from two byte loads, by their first pc.
+    /// Runs of byte loads that assemble a halfword or word, by their
+    /// first pc.
     pairs: BTreeMap<usize, BytePair>,
     /// Pcs where a basic block starts (jump targets, function starts).
     leaders: BTreeSet<usize>,
@@ -733,8 +734,9 @@ impl<'p> Lowerer<'p> {
     }
 
     /// Lowers instruction `i` of `insns` (a slice of consecutive
-    /// instructions): a move fused with the next instruction, a byte pair
-    /// loaded as one halfword (`fused` then holds the last pc done), flags kept
+    /// instructions): a move fused with the next instruction, a run of byte
+    /// loads loaded as one halfword or word (`fused` then holds the last pc
+    /// done), flags kept
     /// for a later zero test, the upper halves known zero.
     fn emit_insn(
         &mut self,
@@ -878,8 +880,7 @@ impl<'p> Lowerer<'p> {
         // targets and the slots after jumps and exits.
         self.leaders = self.prog.blocks.iter().map(|b| b.start as usize).collect();
         self.hints = regions::regions(&insns, &starts);
-        let entry_end = self.prog.functions.first().map_or(0, |f| f.end as usize);
-        self.pairs = byte_pairs(&insns, &self.leaders, entry_end);
+        self.pairs = byte_pairs(self.prog, &insns);
         let leaders = &self.leaders;
         let prog = self.prog.as_ref();
         let checked = |pc: usize, insn: &Insn| {

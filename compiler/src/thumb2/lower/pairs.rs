@@ -1,8 +1,8 @@
 //! Halfwords and words a program assembles from byte loads
 //! ([`crate::analysis::byte_pairs`]) as one LDRH or LDR (and a REV16 or
-//! REV for network order). ARMv7-M loads a
-//! halfword from any address while CCR.UNALIGN_TRP is clear, which the
-//! section then names in its needed features, as for `ldxh`.
+//! REV for network order). ARMv7-M loads a halfword or word from any
+//! address while CCR.UNALIGN_TRP is clear, which the section then names in
+//! its needed features, as for `ldxh` and `ldxw`.
 
 use femtoc_isa::insn::MemSize;
 use femtoc_isa::FunctionInfo;
@@ -16,9 +16,8 @@ use Reg as R;
 impl Lowerer<'_> {
     /// Lowers the run of byte loads that starts at `pc` and assembles a
     /// halfword or word, if there is one and its later bytes need no check
-    /// of their own
-    /// (the first one's check covers them all, or none is checked here);
-    /// returns the pc of its last instruction.
+    /// of their own (the first one's check covers them all, or none is
+    /// checked here); returns the pc of its last instruction.
     pub(super) fn assembled_load(&mut self, pc: usize, func: &FunctionInfo) -> Option<usize> {
         let pair = self.pairs.get(&pc).copied()?;
         // The load's offset must encode wherever the bytes' did.
@@ -49,7 +48,8 @@ impl Lowerer<'_> {
         }
         self.put_lo(pair.high, v);
         self.zero_hi(pair.high);
-        for (r, at, mask) in pair.lanes() {
+        let lanes = pair.lanes();
+        for &(r, at, mask) in &lanes {
             self.cur_pc = at;
             let l = self.dlo(r, R::R1);
             if mask == 0xff {
@@ -61,7 +61,7 @@ impl Lowerer<'_> {
             self.zero_hi(r);
         }
         self.cur_pc = last;
-        let written = |r: EReg| r == pair.high || pair.lanes().iter().any(|l| l.0 == r);
+        let written = |r: EReg| r == pair.high || lanes.iter().any(|l| l.0 == r);
         if self.zero_flag_of.is_some_and(written) {
             self.zero_flag_of = None;
         }

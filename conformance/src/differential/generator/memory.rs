@@ -39,8 +39,9 @@ enum Access {
         op: AtomicOp,
         fetch: bool,
     },
-    /// `p[0] | p[1] << 8` (or `p[0] << 8 | p[1]`) from two byte loads, as
-    /// C that reads a halfword at any address compiles (`femtoc_compiler::analysis::byte_pairs`).
+    /// `p[0] | p[1] << 8` or `p[0] << 8 | p[1]` from byte loads, sometimes
+    /// grown to a word: how C that reads at any address compiles
+    /// (`femtoc_compiler::analysis::byte_pairs`).
     BytePair,
 }
 
@@ -101,9 +102,9 @@ impl FnGen<'_> {
         self.emit(insn);
     }
 
-    /// The four instructions of a byte pair at `base + off`, in one of the
-    /// orders the analysis recognizes, high byte and halfword in one
-    /// register and the low byte in another (neither the base).
+    /// The four instructions of a byte pair at `base + off` in one of three
+    /// orders, high byte and halfword in one register and the low byte in
+    /// another (neither the base), sometimes grown to a word.
     fn byte_pair(&mut self, base: Reg, off: i16) {
         self.feature(Feature::BytePair);
         let free: Vec<Reg> =
